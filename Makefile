@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    -> the kiosk (creates .venv on first use)
+#   make test   -> ruff, mypy and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: setup run test lint bench clean-venv
+
+setup: $(STAMP)
+
+# facenet-pytorch 2.6.0 pins torch<2.3, numpy<2 and Pillow<10.3; its real needs are in
+# pyproject.toml, so it goes in with --no-deps. face_recognition is only the reference
+# pipeline the benchmark times against (also --no-deps: it would pull a dlib to compile).
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0 face_recognition==1.3.0
+	$(PY) -m pip check || true
+	touch $(STAMP)
+
+run: setup
+	$(PY) main.py kiosk $(ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m kiosk.bench $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)
