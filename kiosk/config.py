@@ -44,6 +44,55 @@ class VisionSettings:
 
 
 @dataclass(frozen=True)
+class CaptureSettings:
+    """What is asked of the camera (``[capture]``); the obtained values are shown."""
+
+    width: int = 640
+    height: int = 480
+    fps: float = 30.0
+    #: longest wait between two attempts to reopen a lost camera (back-off doubles up to it)
+    retry_max_seconds: float = 8.0
+    #: no new frame for this long and the camera counts as offline
+    stall_seconds: float = 3.0
+    loop_files: bool = True  # a video file or image folder starts again at its end
+
+
+@dataclass(frozen=True)
+class DecisionSettings:
+    """When the kiosk decides (``[decision]``): see ``kiosk.domain.policy``."""
+
+    votes_needed: int = 3
+    vote_window: int = 5
+    vote_seconds: float = 2.0
+    cooldown_seconds: float = 10.0
+    #: a face is decided on only when its centre is in this part of the frame
+    #: (left, top, right, bottom as fractions of width and height)
+    region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class DoorSettings:
+    """The door (``[door]``): ``log`` (default), ``webhook`` or ``serial``."""
+
+    kind: str = "log"
+    open_seconds: float = 5.0
+    url: str = ""  # webhook: POSTed a JSON body
+    timeout_seconds: float = 2.0
+    serial_device: str = ""  # serial relay, e.g. /dev/ttyUSB0
+    serial_open: str = "A00101A2"  # hex bytes written to open (an LCUS-1 relay's "on")
+    serial_close: str = "A00100A1"  # hex bytes written after open_seconds
+
+
+@dataclass(frozen=True)
+class ScreenSettings:
+    """The kiosk screen (``[screen]``)."""
+
+    result_seconds: float = 4.0  # a decision stays on screen this long, then idle
+    sounds: bool = True
+    show_status: bool = False  # the status line at start (toggled with S)
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = field(default_factory=default_home)
     database_url: str | None = None  # None: SQLite file <home>/kiosk.db
@@ -53,6 +102,10 @@ class Settings:
     snapshot_retention_days: int = 30
     keep_snapshots: bool = True
     vision: VisionSettings = field(default_factory=VisionSettings)
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
+    decision: DecisionSettings = field(default_factory=DecisionSettings)
+    door: DoorSettings = field(default_factory=DoorSettings)
+    screen: ScreenSettings = field(default_factory=ScreenSettings)
 
     @property
     def sqlite_path(self) -> Path:
@@ -81,9 +134,21 @@ class Settings:
         vision_data = data.pop("vision", {})
         if not isinstance(vision_data, dict):
             raise ConfigError(f"{config_path}: [vision] must be a table")
+        sections: dict[str, Any] = {}
+        for name, section_cls in _SECTIONS.items():
+            if name == "vision":
+                continue
+            section_data = data.pop(name, {})
+            if not isinstance(section_data, dict):
+                raise ConfigError(f"{config_path}: [{name}] must be a table")
+            for f in fields(section_cls):
+                value = env.get(f"KIOSK_{name.upper()}_{f.name.upper()}")
+                if value is not None:
+                    section_data[f.name] = value
+            sections[name] = _build(section_cls, section_data, str(config_path))
         # Environment: KIOSK_<FIELD> for top-level fields, KIOSK_VISION_<FIELD> for vision.
         for f in fields(cls):
-            if f.name in ("home", "vision"):
+            if f.name == "home" or f.name in _SECTIONS:
                 continue
             value = env.get(f"KIOSK_{f.name.upper()}")
             if value is not None:
@@ -95,11 +160,32 @@ class Settings:
         if env.get("KIOSK_THRESHOLD"):
             vision_data["threshold"] = env["KIOSK_THRESHOLD"]
         vision = _build(VisionSettings, vision_data, str(config_path))
-        return _build(cls, {**data, "home": home, "vision": vision}, str(config_path))
+        return _build(
+            cls, {**data, "home": home, "vision": vision, **sections}, str(config_path)
+        )
+
+
+#: The nested tables of the config file (``[name]``, ``KIOSK_<NAME>_<FIELD>``).
+_SECTIONS: dict[str, type] = {
+    "vision": VisionSettings,
+    "capture": CaptureSettings,
+    "decision": DecisionSettings,
+    "door": DoorSettings,
+    "screen": ScreenSettings,
+}
 
 
 def _coerce(name: str, value: Any, default: Any, source: str) -> Any:
     """Convert a TOML or environment value to the type of the field's default."""
+    if isinstance(default, tuple) and isinstance(value, str | list | tuple):
+        parts = value.split(",") if isinstance(value, str) else list(value)
+        try:
+            numbers = tuple(float(p) for p in parts)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: {name} must be a list of numbers") from None
+        if len(numbers) != len(default):
+            raise ConfigError(f"{source}: {name} must have {len(default)} numbers")
+        return numbers
     if isinstance(value, str):
         if isinstance(default, bool):
             lowered = value.strip().lower()
