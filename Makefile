@@ -12,13 +12,12 @@ ARGS ?=
 setup: $(STAMP)
 
 # facenet-pytorch 2.6.0 pins torch<2.3, numpy<2 and Pillow<10.3; its real needs are in
-# pyproject.toml, so it goes in with --no-deps. face_recognition is only the reference
-# pipeline the benchmark times against (also --no-deps: it would pull a dlib to compile).
+# pyproject.toml, so it goes in with --no-deps.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0 face_recognition==1.3.0
+	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0
 	$(PY) -m pip check || true
 	touch $(STAMP)
 

@@ -1,0 +1,148 @@
+"""The command line: ``python main.py COMMAND ...`` or the installed ``kiosk`` command.
+
+Every error a user can cause is one line on stderr (``error: ...``) and an exit code:
+0 ok, 1 a negative answer (different people, unknown face), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from kiosk.config import Settings
+from kiosk.errors import KioskError
+
+#: Modules that add their own subcommands with ``register(subparsers)``.
+PLUGINS = ("kiosk.cli_admin", "kiosk.cli_kiosk")
+
+
+def _paths(items: Sequence[str]) -> Iterator[str]:
+    """The paths given, with ``-`` standing for one path per line of standard input."""
+    for item in items:
+        if item == "-":
+            for line in sys.stdin:
+                if line.strip():
+                    yield line.strip()
+        else:
+            yield item
+
+
+def _load_pipeline(settings: Settings):  # type: ignore[no-untyped-def]
+    from kiosk.vision.pipeline import FacePipeline
+
+    return FacePipeline.load(settings.vision)
+
+
+def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
+    from kiosk.services.photos import embed_photo
+
+    pipeline = _load_pipeline(settings)
+    failures = 0
+    for path in _paths(args.paths):
+        record = embed_photo(pipeline, path, settings.vision.max_image_side)
+        failures += record["error"] is not None
+        print(json.dumps(record), flush=True)
+    return 2 if failures else 0
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from kiosk.services.photos import verify_photos
+
+    pipeline = _load_pipeline(settings)
+    result = verify_photos(pipeline, args.a, args.b, settings.vision)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        verdict = "same person" if result["same"] else "different people"
+        print(f"{verdict}: distance {result['distance']:.4f} (threshold {result['threshold']:.2f})")
+    return 0 if result["same"] else 1
+
+
+def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
+    if args.gallery is None:
+        from kiosk import cli_admin
+
+        return cli_admin.identify_enrolled(args, settings)
+    from kiosk.services.photos import FolderGallery, identify_photo
+
+    pipeline = _load_pipeline(settings)
+    gallery = FolderGallery.build(pipeline, Path(args.gallery), settings.vision.max_image_side)
+    for warning in gallery.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    status = 0
+    for path in _paths(args.photos):
+        try:
+            rows = identify_photo(pipeline, gallery, path, settings.vision)
+        except KioskError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        if not rows:
+            print(f"{path}: no face found", file=sys.stderr)
+            status = max(status, 1)
+        for row in rows:
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                name = row["name"] or "unknown"
+                note = f" ({row['kind']})" if row["kind"] == "ambiguous" else ""
+                print(f"{path}\tface {row['face']}\t{name}{note}\t{row['distance']:.4f}")
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk", description="Face-recognition access-control kiosk."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("embed", help="print the 128-d embedding of the main face of each photo")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="photos; '-' reads paths from stdin")
+    p.set_defaults(handler=cmd_embed)
+
+    p = sub.add_parser("verify", help="are two photos the same person? (exit 0 same, 1 different)")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser(
+        "identify", help="who is in each photo: against a folder (--gallery) or the enrolled people"
+    )
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos; '-' reads paths from stdin")
+    p.add_argument("--gallery", metavar="DIR", help="a folder of <name>/<photos> to search")
+    p.add_argument("--json", action="store_true", help="one JSON object per face")
+    p.set_defaults(handler=cmd_identify)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.load()
+        return int(args.handler(args, settings))
+    except KioskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

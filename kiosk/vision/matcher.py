@@ -1,0 +1,76 @@
+"""1:N search of a gallery of templates (several per person), one matrix operation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from kiosk.domain.faces import FloatArray, Match, MatchKind
+from kiosk.vision.resnet import EMBEDDING_SIZE
+
+
+class Gallery:
+    """Templates of enrolled people, held on the device for fast search.
+
+    A person's score is the euclidean distance from the query to their nearest template.
+    A face is unknown when that is over the threshold, and ambiguous when another person's
+    nearest template is also under the threshold and within ``margin`` of the best."""
+
+    def __init__(
+        self, embeddings: FloatArray, labels: Sequence[int], device: torch.device | str = "cpu"
+    ) -> None:
+        emb = np.asarray(embeddings, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+        if len(labels) != emb.shape[0]:
+            raise ValueError("one label per template")
+        self.device = torch.device(device)
+        self._templates = torch.from_numpy(np.ascontiguousarray(emb)).to(self.device)
+        self._sq_norms = (self._templates * self._templates).sum(1)
+        people, index = np.unique(np.asarray(labels, dtype=np.int64), return_inverse=True)
+        self.people: list[int] = [int(p) for p in people]
+        self._index = torch.from_numpy(index.astype(np.int64)).to(self.device)
+
+    def __len__(self) -> int:
+        return int(self._templates.shape[0])
+
+    @property
+    def num_people(self) -> int:
+        return len(self.people)
+
+    def person_distances(self, queries: FloatArray) -> torch.Tensor:
+        """(N, P) distance from each query to each person's nearest template."""
+        q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE))
+        q = q.to(self.device)
+        with torch.inference_mode():
+            # |q - t|^2 = |q|^2 + |t|^2 - 2 q.t : one matrix product for all templates.
+            d2 = (q * q).sum(1, keepdim=True) + self._sq_norms[None, :] - 2.0 * (q @ self._templates.T)
+            dist = d2.clamp_min_(0.0).sqrt_()
+            per_person = torch.full((q.shape[0], self.num_people), float("inf"), device=self.device)
+            per_person.scatter_reduce_(
+                1, self._index.expand(q.shape[0], -1), dist, reduce="amin", include_self=True
+            )
+        return per_person
+
+    def search(self, queries: FloatArray, threshold: float, margin: float = 0.0) -> list[Match]:
+        """The best person (or unknown / ambiguous) for each query embedding."""
+        n = int(np.asarray(queries).reshape(-1, EMBEDDING_SIZE).shape[0])
+        if self.num_people == 0:
+            return [Match(MatchKind.UNKNOWN, None, float("inf"), None, threshold) for _ in range(n)]
+        per_person = self.person_distances(queries)
+        k = min(2, self.num_people)
+        values, idx = per_person.topk(k, dim=1, largest=False)
+        values_np, idx_np = values.cpu().numpy(), idx.cpu().numpy()
+        matches = []
+        for row in range(n):
+            best = float(values_np[row, 0])
+            label = self.people[int(idx_np[row, 0])]
+            runner_up = float(values_np[row, 1]) if k > 1 else None
+            if best > threshold:
+                kind = MatchKind.UNKNOWN
+            elif runner_up is not None and runner_up <= threshold and runner_up - best < margin:
+                kind = MatchKind.AMBIGUOUS
+            else:
+                kind = MatchKind.MATCH
+            matches.append(Match(kind, label, best, runner_up, threshold))
+        return matches
