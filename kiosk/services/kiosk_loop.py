@@ -1,0 +1,444 @@
+"""The recognition loop of the kiosk screen, free of Qt.
+
+Newest frame -> detect -> the face in the decision region -> align and embed it ->
+search the gallery -> vote over recent recognitions -> access rules -> liveness ->
+door -> access log. Everything it has to say leaves through ``emit`` as a frozen
+dataclass (:class:`LoopReady`, :class:`Analysis`, :class:`Decided`, :class:`DoorReport`,
+:class:`Notice`); the screen turns them into pixels, a benchmark into figures.
+
+It runs in its own thread (the caller's): the screen never waits for it, and it always
+works on the freshest frame, so latency does not grow when it is slower than the camera.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
+from kiosk.config import Settings
+from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, Person, check_access
+from kiosk.domain.faces import Box, DetectedFace, FaceResult, FloatArray, ImageArray, ModelInfo
+from kiosk.domain.policy import Verdict, Vote, Voter, VotingRule, choose_face
+from kiosk.errors import KioskError
+from kiosk.services.door import Door, DoorRequest, DoorResult
+
+log = logging.getLogger(__name__)
+
+#: How often the gallery and the people count are re-read, so that people enrolled or
+#: deactivated while the kiosk runs are seen without a restart.
+GALLERY_REFRESH_SECONDS = 30.0
+
+
+# --- what the loop needs -------------------------------------------------------------
+
+
+class Recognizer(Protocol):
+    """The part of ``kiosk.vision.pipeline.FacePipeline`` the kiosk uses."""
+
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def model_info(self) -> ModelInfo: ...
+
+    def detect(self, rgb: ImageArray) -> list[DetectedFace]: ...
+
+    def analyze(
+        self, rgb: ImageArray, faces: Sequence[DetectedFace] | None = None
+    ) -> list[FaceResult]: ...
+
+
+class Searcher(Protocol):
+    """``kiosk.vision.matcher.Gallery``: 1:N search."""
+
+    def search(self, queries: FloatArray, threshold: float, margin: float = 0.0) -> list: ...  # type: ignore[type-arg]
+
+
+class AccessStore(Protocol):
+    """What the kiosk needs from storage (``kiosk.services.access.AccessService``)."""
+
+    def load_gallery(self, model: ModelInfo | None = None) -> tuple[FloatArray, list[int]]: ...
+
+    def get_person(self, person_id: int) -> Person:
+        """Raises a :class:`KioskError` when there is no such person (any more)."""
+
+    def get_schedule(self, group: str) -> AccessSchedule | None: ...
+
+    def record_event(self, event: AccessEvent) -> int: ...
+
+    def people_count(self, *, active_only: bool = False) -> int: ...
+
+
+@dataclass(frozen=True)
+class LivenessVerdict:
+    live: bool
+    reason: str = ""  # for the person at the door when not live
+
+
+class LivenessCheck(Protocol):
+    """A check that the face is a live person, between the match and the door.
+
+    ``observe`` sees every recognised frame of the face being decided on; ``assess`` is
+    asked when the votes agree on an allowed person; ``reset`` when the face leaves or a
+    decision was made."""
+
+    def observe(self, frame: Frame, face: FaceResult) -> None: ...
+
+    def assess(self) -> LivenessVerdict: ...
+
+    def reset(self) -> None: ...
+
+
+class NoLivenessCheck:
+    """Accepts every face (the default until a liveness check is configured)."""
+
+    def observe(self, frame: Frame, face: FaceResult) -> None:
+        pass
+
+    def assess(self) -> LivenessVerdict:
+        return LivenessVerdict(True)
+
+    def reset(self) -> None:
+        pass
+
+
+# --- what the loop says --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoopReady:
+    """The models are loaded (or reloaded gallery): figures for the status line."""
+
+    device: str
+    model: str
+    enrolled: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One recognised frame: the faces to draw and what the loop is doing.
+
+    ``state`` is ``"idle"`` (no face in the decision region) or ``"checking"`` (a face is
+    being recognised; the votes are not in yet). ``latency_ms`` is from the frame leaving
+    the camera to this result; ``rate`` the recognitions per second lately."""
+
+    frame_seq: int
+    width: int
+    height: int
+    boxes: tuple[Box, ...]
+    chosen: int | None
+    state: str
+    latency_ms: float
+    rate: float
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision for the person at the door.
+
+    ``title`` / ``message`` are the words on the screen; ``repeat`` is true within the
+    cooldown (shown again, not logged, door not opened again); ``since_face_ms`` is the
+    time from the first frame with this face to the decision."""
+
+    decision: Decision
+    message: str
+    name: str | None
+    person_id: int | None
+    distance: float
+    repeat: bool
+    since_face_ms: float | None
+    time: datetime
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+
+@dataclass(frozen=True)
+class DoorReport:
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something staff should know that is not a decision (database or model trouble)."""
+
+    message: str
+    fatal: bool = False  # the loop has stopped
+
+
+UNKNOWN_MESSAGE = "Face not recognised. Please see staff."
+
+
+def _snapshot(rgb: ImageArray, box: Box) -> bytes | None:
+    """JPEG of the face with some margin: what the log keeps when snapshots are kept."""
+    height, width = rgb.shape[:2]
+    margin = 0.4 * max(box.width, box.height)
+    crop = Box(box.x1 - margin, box.y1 - margin, box.x2 + margin, box.y2 + margin)
+    c = crop.clipped(width, height)
+    part = rgb[int(c.y1) : int(c.y2), int(c.x1) : int(c.x2)]
+    if part.size == 0:
+        return None
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(part, cv2.COLOR_RGB2BGR))
+    return data.tobytes() if ok else None
+
+
+class KioskLoop:
+    """The kiosk's recognition loop; :meth:`run` until the stop event is set.
+
+    ``load_recognizer`` and ``open_store`` are called inside :meth:`run`, so that the
+    slow model load happens in the loop's thread, not the caller's; ``make_gallery``
+    turns (embeddings, labels) into a searcher (normally ``Gallery``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        slot: FrameSlot,
+        emit: Callable[[object], None],
+        *,
+        load_recognizer: Callable[[], Recognizer],
+        store: AccessStore,
+        door: Door,
+        make_gallery: Callable[[FloatArray, list[int]], Searcher],
+        liveness: LivenessCheck | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.slot = slot
+        self.emit = emit
+        self._load_recognizer = load_recognizer
+        self.store = store
+        self.door = door
+        self._make_gallery = make_gallery
+        self.liveness = liveness or NoLivenessCheck()
+        self.clock = clock
+        self.now = now
+        d = settings.decision
+        self.voter = Voter(
+            VotingRule(d.votes_needed, d.vote_window, d.vote_seconds, d.cooldown_seconds)
+        )
+        self.recognizer: Recognizer | None = None
+        self.gallery: Searcher | None = None
+        self._gallery_time = -1e9
+        self._face_since: float | None = None
+        self._recent: deque[float] = deque(maxlen=20)  # times of recent recognitions
+        self._outage_recorded = False
+        self._outage_started: float | None = None
+
+    # -- running ------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Load the models, then recognise the newest frame until ``stop`` is set."""
+        try:
+            self.recognizer = self._load_recognizer()
+            self._refresh_gallery(force=True)
+        except KioskError as exc:
+            self.emit(Notice(str(exc), fatal=True))
+            return
+        except Exception as exc:
+            log.exception("kiosk: cannot start the recognition")
+            self.emit(Notice(f"recognition cannot start: {exc}", fatal=True))
+            return
+        seq = 0
+        while not stop.is_set():
+            frame = self.slot.wait_newer(seq, timeout=0.2)
+            self._watch_camera(self.slot.status)
+            if frame is None:
+                continue
+            seq = frame.seq
+            try:
+                self.step(frame)
+            except Exception as exc:  # one bad frame or a database hiccup: keep going
+                log.exception("kiosk: recognition step failed")
+                self.emit(Notice(f"recognition error: {exc}"))
+                stop.wait(0.5)
+
+    def _refresh_gallery(self, force: bool = False) -> None:
+        if not force and self.clock() - self._gallery_time < GALLERY_REFRESH_SECONDS:
+            return
+        assert self.recognizer is not None
+        self._gallery_time = self.clock()
+        embeddings, labels = self.store.load_gallery(self.recognizer.model_info)
+        self.gallery = self._make_gallery(embeddings, labels)
+        enrolled = self.store.people_count()
+        model = self.recognizer.model_info
+        self.emit(LoopReady(self.recognizer.device, f"{model.name} {model.version}", enrolled))
+
+    def _watch_camera(self, status: CameraStatus) -> None:
+        """Record an outage once when it starts and once when it ends."""
+        offline = not status.online and status.offline_since is not None
+        latest = self.slot.latest()
+        stalled = (
+            status.online
+            and latest is not None
+            and self.clock() - latest.time > self.settings.capture.stall_seconds
+        )
+        if (offline or stalled) and not self._outage_recorded:
+            reason = status.message if offline else "the camera stopped sending frames"
+            self._outage_recorded = True
+            self._outage_started = self.clock()
+            self.voter.reset()
+            self.liveness.reset()
+            self._face_since = None
+            self._record(Decision.ERROR, f"camera offline: {reason}")
+        elif status.online and not stalled and self._outage_recorded:
+            lasted = self.clock() - (self._outage_started or self.clock())
+            self._outage_recorded = False
+            self._record(Decision.ERROR, f"camera back online after {lasted:.0f} s")
+
+    # -- one frame ----------------------------------------------------------------
+
+    def step(self, frame: Frame) -> None:
+        """Recognise one frame and act on it."""
+        assert self.recognizer is not None
+        self._refresh_gallery()
+        assert self.gallery is not None
+        vision = self.settings.vision
+        faces = self.recognizer.detect(frame.rgb)
+        boxes = tuple(f.box for f in faces)
+        chosen = choose_face(boxes, frame.width, frame.height, self.settings.decision.region)
+        verdict: Verdict | None = None
+        result: FaceResult | None = None
+        if chosen is None:
+            self.voter.expire(frame.time)
+            if self._face_since is not None:
+                self.liveness.reset()
+            self._face_since = None
+            state = "idle"
+        else:
+            if self._face_since is None:
+                self._face_since = frame.time
+            result = self.recognizer.analyze(frame.rgb, [faces[chosen]])[0]
+            match = self.gallery.search(
+                result.embedding[None, :], vision.threshold, vision.ambiguity_margin
+            )[0]
+            self.liveness.observe(frame, result)
+            person_id = match.label if match.is_match else None
+            verdict = self.voter.add(Vote(frame.time, person_id, float(match.distance)))
+            state = "checking"
+        done = self.clock()
+        self._recent.append(done)
+        rate = 0.0
+        if len(self._recent) > 1 and self._recent[-1] > self._recent[0]:
+            rate = (len(self._recent) - 1) / (self._recent[-1] - self._recent[0])
+        self.emit(
+            Analysis(
+                frame.seq,
+                frame.width,
+                frame.height,
+                boxes,
+                chosen,
+                state,
+                (done - frame.time) * 1000.0,
+                rate,
+            )
+        )
+        if verdict is not None and result is not None:
+            self._decide(verdict, frame, result)
+
+    def _decide(self, verdict: Verdict, frame: Frame, face: FaceResult) -> None:
+        person: Person | None = None
+        if verdict.person_id is not None:
+            try:
+                person = self.store.get_person(verdict.person_id)
+            except KioskError:
+                person = None  # erased since the gallery was loaded
+        when = self.now()
+        if person is None:
+            decision, message = Decision.DENIED_UNKNOWN, UNKNOWN_MESSAGE
+        else:
+            schedule = self.store.get_schedule(person.group) if person.group else None
+            check = check_access(person, schedule, when)
+            decision, message = check.decision, check.reason
+            if decision.allowed:
+                liveness = self.liveness.assess()
+                if not liveness.live:
+                    decision = Decision.DENIED_SPOOF
+                    message = liveness.reason or "Please look at the camera yourself."
+        since_face = (
+            (self.clock() - self._face_since) * 1000.0 if self._face_since is not None else None
+        )
+        self.emit(
+            Decided(
+                decision,
+                message,
+                person.name if person else None,
+                person.id if person else None,
+                verdict.distance,
+                verdict.repeat,
+                since_face,
+                when,
+            )
+        )
+        self.liveness.reset()
+        self._face_since = None
+        if verdict.repeat:
+            return
+        keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
+        self._record(
+            decision,
+            message,
+            person_id=person.id if person else None,
+            score=verdict.distance,
+            latency_ms=since_face,
+            snapshot=_snapshot(frame.rgb, face.face.box) if keep else None,
+        )
+        if decision.allowed and person is not None:
+            door = self._open_door(person, when)
+            self.emit(door)
+            if not door.ok:
+                self._record(Decision.ERROR, door.message, person_id=person.id)
+
+    def _open_door(self, person: Person, when: datetime) -> DoorReport:
+        request = DoorRequest(
+            self.settings.kiosk_id, person.id, person.name, when, self.settings.door.open_seconds
+        )
+        try:
+            result = self.door.open(request)
+        except Exception as exc:  # a door must not stop the kiosk, even a buggy one
+            log.exception("door: unexpected error")
+            result = DoorResult(False, f"door error: {exc}")
+        if not result.ok:
+            log.error("door: %s", result.message)
+        return DoorReport(result.ok, result.message)
+
+    def _record(
+        self,
+        decision: Decision,
+        reason: str,
+        *,
+        person_id: int | None = None,
+        score: float | None = None,
+        latency_ms: float | None = None,
+        snapshot: bytes | None = None,
+    ) -> None:
+        model = self.recognizer.model_info if self.recognizer is not None else None
+        event = AccessEvent(
+            time=self.now(),
+            kiosk_id=self.settings.kiosk_id,
+            decision=decision,
+            person_id=person_id,
+            score=None if score is None or not np.isfinite(score) else score,
+            threshold=self.settings.vision.threshold,
+            model_version=model.version if model else None,
+            latency_ms=latency_ms,
+            reason=reason,
+            snapshot_jpeg=snapshot,
+        )
+        try:
+            self.store.record_event(event)
+        except Exception as exc:
+            log.exception("kiosk: cannot record the event")
+            self.emit(Notice(f"cannot write the access log: {exc}"))

@@ -1,0 +1,261 @@
+"""The recognition loop's logic with a fake recogniser and store (fast); the real
+pipeline runs in tests/ui and tests/e2e."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
+from kiosk.config import Settings
+from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, Person
+from kiosk.domain.faces import (
+    Box,
+    DetectedFace,
+    FaceResult,
+    FloatArray,
+    ImageArray,
+    Match,
+    MatchKind,
+    ModelInfo,
+)
+from kiosk.errors import InputError
+from kiosk.services.door import DoorRequest, DoorResult
+from kiosk.services.kiosk_loop import (
+    Analysis,
+    Decided,
+    DoorReport,
+    KioskLoop,
+    LivenessVerdict,
+    LoopReady,
+)
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+FACE = DetectedFace(Box(100, 100, 200, 220), 0.99, np.zeros((5, 2), np.float32))
+
+
+class FakeRecognizer:
+    device = "cpu"
+    model_info = ModelInfo("fake", "1", "abc")
+
+    def __init__(self) -> None:
+        self.faces: list[DetectedFace] = [FACE]
+
+    def detect(self, rgb: ImageArray) -> list[DetectedFace]:
+        return list(self.faces)
+
+    def analyze(
+        self, rgb: ImageArray, faces: Sequence[DetectedFace] | None = None
+    ) -> list[FaceResult]:
+        assert faces is not None
+        # the frame's first pixel says who it is: the fake gallery reads it back
+        emb = np.full(128, float(rgb[0, 0, 0]), np.float32)
+        return [FaceResult(f, np.zeros((150, 150, 3), np.uint8), emb) for f in faces]
+
+
+class FakeGallery:
+    def search(self, queries: FloatArray, threshold: float, margin: float = 0.0) -> list[Match]:
+        who = int(queries[0, 0])
+        if who == 0:
+            return [Match(MatchKind.UNKNOWN, 1, 0.9, None, threshold)]
+        return [Match(MatchKind.MATCH, who, 0.4, 0.9, threshold)]
+
+
+class FakeStore:
+    def __init__(self, people: list[Person]) -> None:
+        self.people = {p.id: p for p in people}
+        self.events: list[AccessEvent] = []
+
+    def load_gallery(self, model: ModelInfo | None = None) -> tuple[FloatArray, list[int]]:
+        return np.zeros((0, 128), np.float32), []
+
+    def get_person(self, person_id: int) -> Person:
+        if person_id not in self.people:
+            raise InputError("gone")
+        return self.people[person_id]
+
+    def get_schedule(self, group: str) -> AccessSchedule | None:
+        return AccessSchedule(windows=(), holidays=frozenset({NOW.date()}))
+
+    def record_event(self, event: AccessEvent) -> int:
+        self.events.append(event)
+        return len(self.events)
+
+    def people_count(self, *, active_only: bool = False) -> int:
+        return len(self.people)
+
+
+class FakeDoor:
+    def __init__(self, ok: bool = True) -> None:
+        self.ok = ok
+        self.requests: list[DoorRequest] = []
+
+    def open(self, request: DoorRequest) -> DoorResult:
+        self.requests.append(request)
+        return DoorResult(self.ok, "ok" if self.ok else "door webhook answered HTTP 503")
+
+    def close(self) -> None:
+        pass
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _loop(store: FakeStore, door: FakeDoor, **decision: object) -> tuple[KioskLoop, list, Clock]:  # type: ignore[type-arg]
+    settings = Settings(home=__import__("pathlib").Path("/nonexistent"))
+    settings = replace(settings, decision=replace(settings.decision, **decision))  # type: ignore[arg-type]
+    out: list[object] = []
+    clock = Clock()
+    loop = KioskLoop(
+        settings,
+        FrameSlot(CameraStatus(True, "", "x", (640, 480, 30.0))),
+        out.append,
+        load_recognizer=FakeRecognizer,
+        store=store,
+        door=door,
+        make_gallery=lambda e, labels: FakeGallery(),
+        clock=clock,
+        now=lambda: NOW,
+    )
+    loop.recognizer = FakeRecognizer()
+    loop._refresh_gallery(force=True)
+    return loop, out, clock
+
+
+def _frame(seq: int, who: int, t: float) -> Frame:
+    rgb = np.full((480, 640, 3), who, np.uint8)
+    return Frame(seq, t, rgb)
+
+
+def _feed(loop: KioskLoop, clock: Clock, who: int, n: int, start_seq: int = 1) -> None:
+    for i in range(n):
+        clock.t += 0.1
+        loop.step(_frame(start_seq + i, who, clock.t - 0.05))
+
+
+def test_known_person_is_allowed_after_three_agreeing_frames() -> None:
+    store = FakeStore([Person(7, "Ada Lovelace", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door)
+    assert isinstance(out[0], LoopReady) and out[0].enrolled == 1
+    _feed(loop, clock, 7, 2)
+    assert not any(isinstance(o, Decided) for o in out)
+    assert [o.state for o in out if isinstance(o, Analysis)] == ["checking", "checking"]
+    _feed(loop, clock, 7, 1, start_seq=3)
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert len(decided) == 1
+    assert decided[0].decision is Decision.ALLOWED and decided[0].name == "Ada Lovelace"
+    assert decided[0].since_face_ms == pytest.approx(250.0)
+    assert [d.name for d in door.requests] == ["Ada Lovelace"]
+    assert isinstance(out[-1], DoorReport) and out[-1].ok
+    assert [e.decision for e in store.events] == [Decision.ALLOWED]
+    assert store.events[0].person_id == 7 and store.events[0].snapshot_jpeg
+
+
+def test_cooldown_shows_again_without_logging_or_opening() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door, cooldown_seconds=10.0)
+    _feed(loop, clock, 7, 9)
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert [d.repeat for d in decided] == [False, True, True]
+    assert len(store.events) == 1 and len(door.requests) == 1
+
+
+def test_unknown_face_is_denied_and_logged_without_door() -> None:
+    store = FakeStore([])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door)
+    _feed(loop, clock, 0, 3)
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert decided[0].decision is Decision.DENIED_UNKNOWN and decided[0].name is None
+    assert store.events[0].decision is Decision.DENIED_UNKNOWN
+    assert door.requests == []
+
+
+def test_rules_deny_with_a_reason() -> None:
+    store = FakeStore([Person(5, "Bo", "B5", active=False), Person(6, "Cy", "B6", group="day")])
+    loop, out, clock = _loop(store, FakeDoor())
+    _feed(loop, clock, 5, 3)
+    _feed(loop, clock, 6, 3, start_seq=10)
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert [d.decision for d in decided] == [Decision.DENIED_INACTIVE, Decision.DENIED_SCHEDULE]
+    assert "deactivated" in decided[0].message
+    assert "access hours" in decided[1].message
+
+
+def test_no_face_stays_idle() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor())
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 6)
+    assert {o.state for o in out if isinstance(o, Analysis)} == {"idle"}
+    assert not any(isinstance(o, Decided) for o in out) and store.events == []
+
+
+def test_face_outside_the_region_is_not_decided_on() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor(), region=(0.5, 0.0, 1.0, 1.0))
+    _feed(loop, clock, 7, 5)
+    analyses = [o for o in out if isinstance(o, Analysis)]
+    assert all(a.chosen is None and len(a.boxes) == 1 for a in analyses)
+    assert not any(isinstance(o, Decided) for o in out)
+
+
+def test_liveness_failure_denies_and_keeps_the_door_shut() -> None:
+    class Spoofed:
+        observed = 0
+
+        def observe(self, frame: Frame, face: FaceResult) -> None:
+            self.observed += 1
+
+        def assess(self) -> LivenessVerdict:
+            return LivenessVerdict(False, "Photo detected.")
+
+        def reset(self) -> None:
+            pass
+
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door)
+    check = Spoofed()
+    loop.liveness = check
+    _feed(loop, clock, 7, 3)
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert decided[0].decision is Decision.DENIED_SPOOF and check.observed == 3
+    assert door.requests == []
+
+
+def test_door_failure_is_reported_and_recorded() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor(ok=False))
+    _feed(loop, clock, 7, 3)
+    reports = [o for o in out if isinstance(o, DoorReport)]
+    assert reports and not reports[0].ok and "503" in reports[0].message
+    assert [e.decision for e in store.events] == [Decision.ALLOWED, Decision.ERROR]
+    assert "503" in store.events[1].reason
+
+
+def test_camera_outage_is_recorded_once_and_its_end_too() -> None:
+    store = FakeStore([])
+    loop, out, clock = _loop(store, FakeDoor())
+    status = CameraStatus(False, "webcam 0 stopped delivering frames", "0", (640, 480, 30.0))
+    offline = replace(status, offline_since=clock.t, attempts=1)
+    loop._watch_camera(offline)
+    loop._watch_camera(replace(offline, attempts=2))
+    clock.t += 12
+    loop._watch_camera(replace(status, online=True))
+    reasons = [e.reason for e in store.events]
+    assert reasons == [
+        "camera offline: webcam 0 stopped delivering frames",
+        "camera back online after 12 s",
+    ]
