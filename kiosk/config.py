@@ -97,10 +97,16 @@ class Settings:
     home: Path = field(default_factory=default_home)
     database_url: str | None = None  # None: SQLite file <home>/kiosk.db
     key_file: Path | None = None  # None: <home>/kiosk.key
+    #: the encryption key itself (urlsafe base64 of 32 bytes), instead of the key file;
+    #: set it with KIOSK_ENCRYPTION_KEY, never in the TOML file
+    encryption_key: str | None = field(default=None, repr=False)
     kiosk_id: str = "kiosk-1"
     camera: str = "0"  # webcam index, video file, RTSP/HTTP URL or image folder
     snapshot_retention_days: int = 30
     keep_snapshots: bool = True
+    #: aligned enrollment crops (kept to recompute templates for a new model) are purged
+    #: after this many days; 0 keeps them until the person is erased
+    crop_retention_days: int = 0
     vision: VisionSettings = field(default_factory=VisionSettings)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     decision: DecisionSettings = field(default_factory=DecisionSettings)

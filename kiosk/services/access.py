@@ -1,0 +1,95 @@
+"""What the kiosk screen needs from the database, as one small object.
+
+    service = open_access_service(settings)       # schema to head, key loaded
+    embeddings, labels = service.load_gallery(pipeline.model_info)
+    person = service.get_person(label)
+    schedule = service.get_schedule(person.group) if person.group else None
+    service.record_event(event)                    # from the worker thread is fine
+    service.close()
+
+Every call opens its own short unit of work (own session and connection), so one
+instance can be shared by the GUI thread and a worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from kiosk.config import Settings
+from kiosk.domain.access import AccessEvent, AccessSchedule, Person
+from kiosk.domain.faces import FloatArray, ModelInfo
+from kiosk.errors import InputError
+from kiosk.storage.store import Store, open_store
+
+
+class AccessService:
+    """Gallery, people, schedules and the access log for one kiosk process."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._schedules: dict[str, tuple[datetime, AccessSchedule | None]] = {}
+        self._lock = threading.Lock()
+        #: schedules change rarely; the kiosk re-reads them at most this often
+        self.schedule_ttl = timedelta(seconds=60)
+
+    def load_gallery(self, model: ModelInfo | None = None) -> tuple[FloatArray, list[int]]:
+        """Every template of every person not erased, decrypted once: float32 (M, 128) and
+        the person id of each row. With ``model``, only templates that model produced
+        (embeddings of different networks cannot be compared)."""
+        with self.store.unit_of_work() as uow:
+            return uow.templates.gallery(None if model is None else model.checksum)
+
+    def templates_of_other_models(self, model: ModelInfo) -> int:
+        """How many stored templates another model produced (re-enrollment needed)."""
+        with self.store.unit_of_work() as uow:
+            return uow.templates.count_other_models(model.checksum)
+
+    def get_person(self, person_id: int) -> Person:
+        """The person with this id; raises :class:`InputError` if there is none."""
+        with self.store.unit_of_work() as uow:
+            person = uow.people.get(person_id)
+        if person is None:
+            raise InputError(f"no enrolled person has the id {person_id}")
+        return person
+
+    def get_schedule(self, group: str) -> AccessSchedule | None:
+        """The group's access schedule, ``None`` when it has none (access at any time)."""
+        now = datetime.now(UTC)
+        with self._lock:
+            cached = self._schedules.get(group)
+        if cached is not None and now - cached[0] < self.schedule_ttl:
+            return cached[1]
+        with self.store.unit_of_work() as uow:
+            schedule = uow.schedules.get(group)
+        with self._lock:
+            self._schedules[group] = (now, schedule)
+        return schedule
+
+    def record_event(self, event: AccessEvent) -> int:
+        """Append ``event`` to the hash-chained log; returns its id. The snapshot is stored
+        (encrypted) only when the settings keep snapshots."""
+        with self.store.unit_of_work(write=True) as uow:
+            event_id = uow.events.append(event, keep_snapshot=self.settings.keep_snapshots)
+            uow.commit()
+        return event_id
+
+    def people_count(self, *, active_only: bool = False) -> int:
+        """Enrolled people (not erased)."""
+        with self.store.unit_of_work() as uow:
+            return uow.people.count(active_only=active_only)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> AccessService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_access_service(settings: Settings) -> AccessService:
+    """Open the database of ``settings`` for the kiosk (creating it on first run)."""
+    return AccessService(open_store(settings), settings)

@@ -1,0 +1,86 @@
+"""Plain records the repositories hand out besides the domain objects (no SQLAlchemy)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from kiosk.domain.access import AccessEvent, Person
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # everything
+    AUDITOR = "auditor"  # may only read and export the access log
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person with the administrative details the kiosk itself does not need."""
+
+    person: Person
+    consent_at: datetime | None
+    consent_by: str | None
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+    erased_at: datetime | None
+    templates: int = 0
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    id: int
+    person_id: int
+    model_name: str
+    model_version: str
+    model_checksum: str
+    quality: float
+    source: str
+    created_at: datetime
+    has_crop: bool
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """An access event as stored: its chain position and the person's name, if any."""
+
+    id: int
+    event: AccessEvent
+    person_name: str | None
+    person_badge: str | None
+    has_snapshot: bool
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    person_id: int | None = None
+    decision: str | None = None
+    kiosk_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AdminAccount:
+    id: int
+    username: str
+    role: Role
+    failed_logins: int
+    locked_until: datetime | None
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AdminAction:
+    id: int
+    time: datetime
+    admin: str | None
+    action: str
+    target: str
+    details: str
