@@ -64,9 +64,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
     if args.gallery is None:
-        from kiosk import cli_admin
-
-        return cli_admin.identify_enrolled(args, settings)
+        cli_admin = importlib.import_module("kiosk.cli_admin")
+        return int(cli_admin.identify_enrolled(args, settings))
     from kiosk.services.photos import FolderGallery, identify_photo
 
     pipeline = _load_pipeline(settings)

@@ -166,9 +166,7 @@ class Settings:
         if env.get("KIOSK_THRESHOLD"):
             vision_data["threshold"] = env["KIOSK_THRESHOLD"]
         vision = _build(VisionSettings, vision_data, str(config_path))
-        return _build(
-            cls, {**data, "home": home, "vision": vision, **sections}, str(config_path)
-        )
+        return _build(cls, {**data, "home": home, "vision": vision, **sections}, str(config_path))
 
 
 #: The nested tables of the config file (``[name]``, ``KIOSK_<NAME>_<FIELD>``).

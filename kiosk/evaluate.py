@@ -66,7 +66,9 @@ class Embeddings:
         return self.cache[path]
 
 
-def pair_distances(emb: Embeddings, pairs: list[tuple[Path, Path, bool]]) -> tuple[np.ndarray, np.ndarray]:
+def pair_distances(
+    emb: Embeddings, pairs: list[tuple[Path, Path, bool]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance per pair (inf where a face is missing) and the same/different labels."""
     d = np.empty(len(pairs))
     for i, (a, b, _) in enumerate(pairs):
@@ -101,9 +103,21 @@ def lfw_pairs(root: Path) -> list[tuple[Path, Path, bool]]:
     for line in lines:
         f = line.split()
         if len(f) == 3:
-            pairs.append((root / f[0] / f"{f[0]}_{int(f[1]):04d}.jpg", root / f[0] / f"{f[0]}_{int(f[2]):04d}.jpg", True))
+            pairs.append(
+                (
+                    root / f[0] / f"{f[0]}_{int(f[1]):04d}.jpg",
+                    root / f[0] / f"{f[0]}_{int(f[2]):04d}.jpg",
+                    True,
+                )
+            )
         elif len(f) == 4:
-            pairs.append((root / f[0] / f"{f[0]}_{int(f[1]):04d}.jpg", root / f[2] / f"{f[2]}_{int(f[3]):04d}.jpg", False))
+            pairs.append(
+                (
+                    root / f[0] / f"{f[0]}_{int(f[1]):04d}.jpg",
+                    root / f[2] / f"{f[2]}_{int(f[3]):04d}.jpg",
+                    False,
+                )
+            )
     return pairs
 
 
@@ -116,7 +130,10 @@ def deepface_pairs(root: Path) -> list[tuple[Path, Path, bool]]:
     for name, col in (("master.csv", "Decision"), ("face-recognition-pivot.csv", "decision")):
         with (root / name).open() as fh:
             for row in csv.DictReader(fh):
-                a, b = by_source.get(Path(row["file_x"]).name), by_source.get(Path(row["file_y"]).name)
+                a, b = (
+                    by_source.get(Path(row["file_x"]).name),
+                    by_source.get(Path(row["file_y"]).name),
+                )
                 if a and b:
                     pairs.append((a, b, row[col].strip().lower() == "yes"))
     return pairs
@@ -128,31 +145,45 @@ def identity_sets(faces: Path) -> dict[str, dict[str, list[Path]]]:
         people: dict[str, list[Path]] = {}
         for d in sorted((faces / name).iterdir()):
             if d.is_dir() and not d.name.startswith("_"):
-                photos = sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".pgm"))
+                photos = sorted(
+                    p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".pgm")
+                )
                 if photos:
                     people[d.name] = photos
         sets[name] = people
     return sets
 
 
-def identification(emb: Embeddings, people: dict[str, list[Path]], threshold: float, margin: float) -> dict[str, Any]:
+def identification(
+    emb: Embeddings, people: dict[str, list[Path]], threshold: float, margin: float
+) -> dict[str, Any]:
     """Enroll 3 photos for every other person (those with at least 4 photos), identify the rest."""
     names = sorted(people)
     enrolled = [n for n in names[::2] if len(people[n]) >= 4]
-    gallery_e, gallery_l, probes = [], [], []
-    for label, name in enumerate(names):
+    gallery_e: list[np.ndarray] = []
+    gallery_l: list[int] = []
+    probes: list[tuple[Path, int | None]] = []
+    for index, name in enumerate(names):
         photos = people[name]
         if name in enrolled:
             for p in photos[:3]:
                 e = emb.get(p)
                 if e is not None:
                     gallery_e.append(e)
-                    gallery_l.append(label)
-            probes += [(p, label) for p in photos[3:]]
+                    gallery_l.append(index)
+            probes += [(p, index) for p in photos[3:]]
         else:
             probes += [(p, None) for p in photos]
     gallery = Gallery(np.stack(gallery_e), gallery_l)
-    counts = {"correct": 0, "wrong": 0, "rejected": 0, "no_face": 0, "unknown_probes": 0, "unknown_accepted": 0, "enrolled_probes": 0}
+    counts = {
+        "correct": 0,
+        "wrong": 0,
+        "rejected": 0,
+        "no_face": 0,
+        "unknown_probes": 0,
+        "unknown_accepted": 0,
+        "enrolled_probes": 0,
+    }
     for path, label in probes:
         e = emb.get(path)
         if label is None:
@@ -177,12 +208,16 @@ def identification(emb: Embeddings, people: dict[str, list[Path]], threshold: fl
     return counts
 
 
-def run(faces: Path, settings: Settings) -> dict[str, Any]:
+def run(faces: Path, settings: Settings, sweep: bool = False) -> dict[str, Any]:
     v = settings.vision
     t0 = time.perf_counter()
     pipeline = FacePipeline.load(v)
     emb = Embeddings(pipeline, v.max_image_side)
-    report: dict[str, Any] = {"threshold": v.threshold, "flip_average": v.flip_average, "device": pipeline.device}
+    report: dict[str, Any] = {
+        "threshold": v.threshold,
+        "flip_average": v.flip_average,
+        "device": pipeline.device,
+    }
 
     d, same = pair_distances(emb, lfw_pairs(faces / "lfw_dev"))
     folds = np.arange(len(d)) % 10
@@ -210,17 +245,36 @@ def run(faces: Path, settings: Settings) -> dict[str, Any]:
         name: identification(emb, people, v.threshold, v.ambiguity_margin)
         for name, people in identity_sets(faces).items()
     }
+    if sweep:
+        sets = identity_sets(faces)
+        report["sweep"] = {
+            f"{t:.2f}": {
+                "lfw_dev_accuracy": accuracy(d, same, t),
+                "deepface_pairs_accuracy": accuracy(d2, same2, t),
+                "lfw_far": float(np.mean(d[~same] <= t)),
+                "lfw_frr": float(np.mean(d[same] > t)),
+                "unknown_accepted": {
+                    name: identification(emb, people, t, v.ambiguity_margin)["unknown_accepted"]
+                    for name, people in sets.items()
+                },
+            }
+            for t in np.arange(0.50, 0.655, 0.01)
+        }
     report["images_without_face"] = sorted(set(emb.missing))
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kiosk.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m kiosk.evaluate", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--faces", type=Path, default=default_faces_dir())
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--threshold", type=float, help="override the shipped threshold")
-    parser.add_argument("--no-flip", action="store_true", help="embed the chip only, not its mirror")
+    parser.add_argument(
+        "--no-flip", action="store_true", help="embed the chip only, not its mirror"
+    )
     args = parser.parse_args(argv)
     settings = Settings.load()
     vision = settings.vision
@@ -229,9 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_flip:
         vision = replace(vision, flip_average=False)
     if not (args.faces / "lfw_dev").is_dir():
-        print(f"error: {args.faces} holds no lfw_dev folder; set --faces or KIOSK_FACES_DIR", file=sys.stderr)
+        print(
+            f"error: {args.faces} holds no lfw_dev folder; set --faces or KIOSK_FACES_DIR",
+            file=sys.stderr,
+        )
         return 2
-    report = run(args.faces, replace(settings, vision=vision))
+    report = run(args.faces, replace(settings, vision=vision), sweep=args.sweep)
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -45,6 +45,7 @@ class CameraStatus:
     obtained: tuple[int, int, float] | None = None
     offline_since: float | None = None
     attempts: int = 0  # failed attempts to (re)open since the outage began
+    label: str = ""  # words for the source ("webcam 0", "video clip.mp4"), chosen once
 
 
 class FrameSlot:

@@ -90,6 +90,7 @@ class CameraReader(threading.Thread):
                     obtained=status.obtained,
                     offline_since=offline_since,
                     attempts=attempts,
+                    label=status.label,
                 )
             )
             self._stop_event.wait(delay)
@@ -106,9 +107,11 @@ class CameraReader(threading.Thread):
                 source=status.source,
                 requested=status.requested,
                 obtained=obtained,
+                label=status.label,
             )
         )
-        log.info("camera: %s open at %dx%d, %.1f fps", status.source, *obtained)
+        label = status.label or describe(status.source)
+        log.info("camera: %s open at %dx%d, %.1f fps", label, *obtained)
         period = 1.0 / obtained[2] if source.paced and obtained[2] > 0 else 0.0
         due = time.monotonic()
         failures = 0
@@ -130,7 +133,7 @@ class CameraReader(threading.Thread):
             if image is None:
                 failures += 1
                 if failures >= MAX_READ_FAILURES:
-                    return f"{describe(status.source)} stopped delivering frames"
+                    return f"{label} stopped delivering frames"
                 continue
             failures = 0
             self._seq += 1
@@ -156,6 +159,7 @@ def make_camera(
             message="starting the camera",
             source=spec,
             requested=(width, height, fps),
+            label=describe(spec),
         )
     )
     return CameraReader(

@@ -73,13 +73,17 @@ def check_access(person: Person, schedule: AccessSchedule | None, now: datetime)
 
     ``now`` must be timezone-aware; the schedule is evaluated in its local time."""
     if not person.active:
-        return AccessCheck(Decision.DENIED_INACTIVE, "Your access is deactivated. Please see staff.")
+        return AccessCheck(
+            Decision.DENIED_INACTIVE, "Your access is deactivated. Please see staff."
+        )
     if person.valid_from is not None and now < person.valid_from:
         day = person.valid_from.astimezone().strftime("%d %b %Y")
         return AccessCheck(Decision.DENIED_INACTIVE, f"Your access starts on {day}.")
     if person.valid_until is not None and now >= person.valid_until:
         day = person.valid_until.astimezone().strftime("%d %b %Y")
-        return AccessCheck(Decision.DENIED_INACTIVE, f"Your badge expired on {day}. Please see staff.")
+        return AccessCheck(
+            Decision.DENIED_INACTIVE, f"Your badge expired on {day}. Please see staff."
+        )
     if schedule is not None and not schedule.allows(now.astimezone()):
         return AccessCheck(Decision.DENIED_SCHEDULE, "Outside your access hours.")
     return AccessCheck(Decision.ALLOWED, f"Welcome, {person.name}!")

@@ -46,7 +46,13 @@ def main_embedding(pipeline: FacePipeline, path: str | Path, max_side: int) -> F
 
 def embed_photo(pipeline: FacePipeline, path: str, max_side: int) -> dict[str, Any]:
     """One JSON-ready record per photo; a bad file gives an ``error``, never an exception."""
-    record: dict[str, Any] = {"path": path, "faces": 0, "embedding": None, "box": None, "error": None}
+    record: dict[str, Any] = {
+        "path": path,
+        "faces": 0,
+        "embedding": None,
+        "box": None,
+        "error": None,
+    }
     try:
         photo = analyze_photo(pipeline, path, max_side)
     except KioskError as exc:
@@ -69,7 +75,11 @@ def verify_photos(
     ea = main_embedding(pipeline, a, settings.max_image_side).embedding
     eb = main_embedding(pipeline, b, settings.max_image_side).embedding
     distance = float(np.linalg.norm(ea.astype(np.float64) - eb.astype(np.float64)))
-    return {"same": distance <= settings.threshold, "distance": distance, "threshold": settings.threshold}
+    return {
+        "same": distance <= settings.threshold,
+        "distance": distance,
+        "threshold": settings.threshold,
+    }
 
 
 @dataclass
@@ -88,7 +98,9 @@ class FolderGallery:
         embeddings: list[np.ndarray] = []
         labels: list[int] = []
         warnings: list[str] = []
-        for person_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        for person_dir in sorted(
+            p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+        ):
             label = len(names)
             count = 0
             for photo in sorted(person_dir.iterdir()):
@@ -116,7 +128,9 @@ class FolderGallery:
         emb = np.stack(embeddings) if embeddings else np.zeros((0, 128), np.float32)
         # Labels were assigned per folder, but folders without photos got none: renumber.
         remap = {old: new for new, old in enumerate(sorted(set(labels)))}
-        return cls(Gallery(emb, [remap[x] for x in labels], pipeline.embedder.device), names, warnings)
+        return cls(
+            Gallery(emb, [remap[x] for x in labels], pipeline.embedder.device), names, warnings
+        )
 
 
 def identify_photo(
@@ -130,7 +144,11 @@ def identify_photo(
     matches = gallery.gallery.search(queries, settings.threshold, settings.ambiguity_margin)
     rows = []
     for i, (result, match) in enumerate(zip(photo.results, matches, strict=True)):
-        name = gallery.names[match.label] if match.kind is MatchKind.MATCH and match.label is not None else None
+        name = (
+            gallery.names[match.label]
+            if match.kind is MatchKind.MATCH and match.label is not None
+            else None
+        )
         rows.append(
             {
                 "path": path,

@@ -12,7 +12,9 @@ from kiosk.errors import ModelFileError
 class FaceDetector:
     """Every face in an RGB image, with its box, probability and five landmarks."""
 
-    def __init__(self, device: torch.device, min_face_size: int = 40, min_probability: float = 0.9) -> None:
+    def __init__(
+        self, device: torch.device, min_face_size: int = 40, min_probability: float = 0.9
+    ) -> None:
         try:
             from facenet_pytorch import MTCNN
         except ImportError as exc:

@@ -10,6 +10,7 @@ version 2, ints N K R C, then N*K*R*C raw little-endian float32.
 
 from __future__ import annotations
 
+import builtins
 import math
 from dataclasses import dataclass, field
 
@@ -84,7 +85,7 @@ class Reader:
         self.pos += 4 * count
         return array.reshape(shape).astype(np.float32)
 
-    def alias_shape(self) -> tuple[int, int, int, int]:
+    def alias_shape(self) -> tuple[builtins.int, builtins.int, builtins.int, builtins.int]:
         version = self.int()
         if version != 1:
             raise DlibFormatError(f"unsupported alias_tensor version {version} at {self.pos}")
@@ -132,7 +133,9 @@ def _read_layer(r: Reader) -> Layer:
     name = r.string()
     if name == "con_4":
         params = r.tensor().reshape(-1)
-        ints = {k: r.int() for k in ("filters", "nr", "nc", "stride_y", "stride_x", "pad_y", "pad_x")}
+        ints = {
+            k: r.int() for k in ("filters", "nr", "nc", "stride_y", "stride_x", "pad_y", "pad_x")
+        }
         fshape = r.alias_shape()
         bshape = r.alias_shape()
         for _ in range(4):  # learning-rate and weight-decay multipliers
@@ -153,7 +156,9 @@ def _read_layer(r: Reader) -> Layer:
         ng = int(np.prod(gshape))
         if params.size != 2 * ng:
             raise DlibFormatError(f"affine parameter sizes disagree at {r.pos}")
-        layer = Layer("affine", {"gamma": params[:ng].copy(), "beta": params[ng:].copy()}, {"mode": mode})
+        layer = Layer(
+            "affine", {"gamma": params[:ng].copy(), "beta": params[ng:].copy()}, {"mode": mode}
+        )
     elif name == "relu_":
         layer = Layer("relu")
     elif name in ("max_pool_2", "avg_pool_2"):
@@ -175,7 +180,9 @@ def _read_layer(r: Reader) -> Layer:
         # dlib stores the matrix inputs x outputs; torch's Linear wants outputs x inputs.
         w = params[: inputs * outputs].reshape(inputs, outputs)
         layer = Layer(
-            "fc", {"weight": w.T.copy()}, {"outputs": outputs, "inputs": inputs, "bias_mode": bias_mode}
+            "fc",
+            {"weight": w.T.copy()},
+            {"outputs": outputs, "inputs": inputs, "bias_mode": bias_mode},
         )
     else:
         raise DlibFormatError(f"unsupported layer {name!r} at {r.pos}")

@@ -28,14 +28,18 @@ class Embedder:
     With ``flip_average`` the embedding of a chip is the mean of the embeddings of the chip
     and its mirror image (measured on lfw_dev: more accurate, about 1.6x the cost)."""
 
-    def __init__(self, device: torch.device, flip_average: bool = True, batch_size: int = 64) -> None:
+    def __init__(
+        self, device: torch.device, flip_average: bool = True, batch_size: int = 64
+    ) -> None:
         self.device = device
         self.flip_average = flip_average
         self.batch_size = batch_size
         net = FaceResNet()
         net.load_state_dict(load_resnet_state_dict())
         self.net = net.eval().to(device)
-        self.model_info = ModelInfo(MODEL_NAME, MODEL_VERSION + ("+flip" if flip_average else ""), RESNET_SHA256)
+        self.model_info = ModelInfo(
+            MODEL_NAME, MODEL_VERSION + ("+flip" if flip_average else ""), RESNET_SHA256
+        )
 
     def embed(self, chips: Sequence[ImageArray]) -> FloatArray:
         """(N, 128) float32 embeddings of N 150x150x3 uint8 RGB chips."""
@@ -43,9 +47,13 @@ class Embedder:
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
         out = []
         for start in range(0, len(chips), self.batch_size):
-            batch = np.stack([np.asarray(c, dtype=np.uint8) for c in chips[start : start + self.batch_size]])
+            batch = np.stack(
+                [np.asarray(c, dtype=np.uint8) for c in chips[start : start + self.batch_size]]
+            )
             if batch.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
-                raise ValueError(f"chips must be {INPUT_SIZE}x{INPUT_SIZE}x3, got {batch.shape[1:]}")
+                raise ValueError(
+                    f"chips must be {INPUT_SIZE}x{INPUT_SIZE}x3, got {batch.shape[1:]}"
+                )
             out.append(self._embed_batch(batch))
         return np.concatenate(out).astype(np.float32)
 

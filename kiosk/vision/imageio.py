@@ -47,17 +47,22 @@ def decode_image(data: bytes, name: str, max_side: int = DEFAULT_MAX_SIDE) -> Lo
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            opened = Image.open(io.BytesIO(data))
+            img: Image.Image = opened
             original = img.size
             # JPEG can decode straight at a reduced size: fast and bounded memory.
-            if img.format == "JPEG" and max(img.size) > 2 * max_side:
-                img.draft("RGB", (max_side, max_side))
+            if opened.format == "JPEG" and max(img.size) > 2 * max_side:
+                opened.draft("RGB", (max_side, max_side))
             img.load()
             img = ImageOps.exif_transpose(img)
     except UnidentifiedImageError:
-        raise InputError(f"{name}: not an image ({_describe(data)}); choose a JPEG or PNG photo") from None
+        raise InputError(
+            f"{name}: not an image ({_describe(data)}); choose a JPEG or PNG photo"
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{name}: the image is too large to process; resize it below 100 megapixels") from None
+        raise InputError(
+            f"{name}: the image is too large to process; resize it below 100 megapixels"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(
             f"{name}: the image is damaged or truncated ({exc}); re-export or re-take the photo"
@@ -69,7 +74,11 @@ def decode_image(data: bytes, name: str, max_side: int = DEFAULT_MAX_SIDE) -> Lo
     longest = max(h, w)
     if longest > max_side:
         factor = max_side / longest
-        rgb = cv2.resize(rgb, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+        rgb = cv2.resize(  # type: ignore[assignment]
+            rgb,
+            (max(1, round(w * factor)), max(1, round(h * factor))),
+            interpolation=cv2.INTER_AREA,
+        )
     scale = rgb.shape[1] / width0 if width0 else 1.0
     return LoadedImage(np.ascontiguousarray(rgb), scale, (width0, height0))
 
@@ -91,7 +100,7 @@ def _to_rgb8(img: Image.Image) -> ImageArray:
         arr = np.asarray(img, dtype=np.float32)
         top = 65535.0 if arr.max(initial=0) > 255 else 255.0
         grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2)
+        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2), dtype=np.uint8)
     if mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
         mode = "RGBA"
@@ -100,8 +109,8 @@ def _to_rgb8(img: Image.Image) -> ImageArray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    return arr
+    rgb8: ImageArray = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return rgb8
 
 
 def read_image(path: str | Path, max_side: int = DEFAULT_MAX_SIDE) -> LoadedImage:
@@ -128,7 +137,10 @@ def load_image(path: str | Path, max_side: int = DEFAULT_MAX_SIDE) -> ImageArray
 def bgr_to_rgb(frame: np.ndarray) -> ImageArray:
     """OpenCV frames are BGR (or greyscale / BGRA); the pipeline wants RGB."""
     if frame.ndim == 2:
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
-    if frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        code = cv2.COLOR_GRAY2RGB
+    elif frame.shape[2] == 4:
+        code = cv2.COLOR_BGRA2RGB
+    else:
+        code = cv2.COLOR_BGR2RGB
+    out: ImageArray = cv2.cvtColor(frame, code).astype(np.uint8, copy=False)
+    return out

@@ -40,11 +40,17 @@ class Gallery:
 
     def person_distances(self, queries: FloatArray) -> torch.Tensor:
         """(N, P) distance from each query to each person's nearest template."""
-        q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE))
+        q = torch.from_numpy(
+            np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+        )
         q = q.to(self.device)
         with torch.inference_mode():
             # |q - t|^2 = |q|^2 + |t|^2 - 2 q.t : one matrix product for all templates.
-            d2 = (q * q).sum(1, keepdim=True) + self._sq_norms[None, :] - 2.0 * (q @ self._templates.T)
+            d2 = (
+                (q * q).sum(1, keepdim=True)
+                + self._sq_norms[None, :]
+                - 2.0 * (q @ self._templates.T)
+            )
             dist = d2.clamp_min_(0.0).sqrt_()
             per_person = torch.full((q.shape[0], self.num_people), float("inf"), device=self.device)
             per_person.scatter_reduce_(

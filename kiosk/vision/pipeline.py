@@ -26,7 +26,10 @@ def main_face_index(
     for i, face in enumerate(faces):
         box = face.box
         inside = Box(
-            max(box.x1, bounds.x1), max(box.y1, bounds.y1), min(box.x2, bounds.x2), min(box.y2, bounds.y2)
+            max(box.x1, bounds.x1),
+            max(box.y1, bounds.y1),
+            min(box.x2, bounds.x2),
+            min(box.y2, bounds.y2),
         )
         if box.area <= 0 or inside.area <= 0:
             continue
@@ -82,7 +85,9 @@ class FacePipeline:
 
     main_face_index = staticmethod(main_face_index)
 
-    def analyze(self, rgb: ImageArray, faces: Sequence[DetectedFace] | None = None) -> list[FaceResult]:
+    def analyze(
+        self, rgb: ImageArray, faces: Sequence[DetectedFace] | None = None
+    ) -> list[FaceResult]:
         """Every face in the image, aligned and embedded (``faces``: skip detection)."""
         t0 = time.perf_counter()
         found = self.detect(rgb) if faces is None else list(faces)
@@ -94,7 +99,9 @@ class FacePipeline:
         self.last_times = StageTimes((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
         return [FaceResult(f, c, e) for f, c, e in zip(found, chips, embeddings, strict=True)]
 
-    def analyze_main(self, rgb: ImageArray, region: Box | None = None) -> tuple[FaceResult | None, int]:
+    def analyze_main(
+        self, rgb: ImageArray, region: Box | None = None
+    ) -> tuple[FaceResult | None, int]:
         """Only the main face embedded (cheaper for the kiosk); returns it and the face count."""
         faces = self.detect(rgb)
         idx = main_face_index(faces, rgb.shape[1], rgb.shape[0], region)

@@ -21,9 +21,12 @@ from kiosk.vision.dlib_format import DlibFormatError, Layer, MetricNetFile
 #: (channels, is_down_block) for each residual block, input side first.
 BLOCKS: tuple[tuple[int, bool], ...] = (
     ((32, False),) * 3
-    + ((64, True),) + ((64, False),) * 3
-    + ((128, True),) + ((128, False),) * 2
-    + ((256, True),) + ((256, False),) * 2
+    + ((64, True),)
+    + ((64, False),) * 3
+    + ((128, True),)
+    + ((128, False),) * 2
+    + ((256, True),)
+    + ((256, False),) * 2
     + ((256, True),)
 )
 INPUT_SIZE = 150
@@ -77,6 +80,7 @@ class FaceResNet(nn.Module):
 
     def __init__(self, means: tuple[float, float, float] = (122.782, 117.001, 104.298)) -> None:
         super().__init__()
+        self.means: torch.Tensor
         self.register_buffer("means", torch.tensor(means, dtype=torch.float32).view(1, 3, 1, 1))
         self.conv = nn.Conv2d(3, 32, 7, 2, padding=0)
         self.affine = Affine(32)

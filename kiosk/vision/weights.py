@@ -35,7 +35,8 @@ def models_dir() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise ModelFileError(
-            f"the face-recognition weights package is not installed; {_install_hint(MODELS_PACKAGE)}"
+            "the face-recognition weights package is not installed; "
+            + _install_hint(MODELS_PACKAGE)
         )
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
@@ -84,7 +85,9 @@ def load_resnet_state_dict() -> dict[str, torch.Tensor]:
     stamp_file = cached.with_suffix(".stamp")
     if cached.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         try:
-            state: dict[str, torch.Tensor] = torch.load(cached, map_location="cpu", weights_only=True)
+            state: dict[str, torch.Tensor] = torch.load(
+                cached, map_location="cpu", weights_only=True
+            )
             return state
         except Exception:  # a damaged cache is rebuilt, never trusted
             pass

@@ -1,0 +1,162 @@
+"""The access log for people who audit it: list, export (streaming), verify, purge."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from kiosk.config import Settings
+from kiosk.errors import InputError
+from kiosk.services.accounts import Actor
+from kiosk.storage.chain import ChainReport
+from kiosk.storage.records import EventFilter, LoggedEvent, Role
+from kiosk.storage.store import Store
+
+CSV_COLUMNS = [
+    "id",
+    "time_utc",
+    "time_local",
+    "kiosk_id",
+    "decision",
+    "person_id",
+    "name",
+    "badge",
+    "score",
+    "threshold",
+    "model_version",
+    "latency_ms",
+    "reason",
+    "snapshot",
+]
+
+
+def event_row(logged: LoggedEvent) -> dict[str, Any]:
+    """One event as plain JSON-ready values (times in UTC and local time)."""
+    e = logged.event
+    return {
+        "id": logged.id,
+        "time_utc": e.time.astimezone(UTC).isoformat(timespec="milliseconds"),
+        "time_local": e.time.astimezone().isoformat(timespec="seconds"),
+        "kiosk_id": e.kiosk_id,
+        "decision": str(e.decision),
+        "person_id": e.person_id,
+        "name": logged.person_name,
+        "badge": logged.person_badge,
+        "score": e.score,
+        "threshold": e.threshold,
+        "model_version": e.model_version,
+        "latency_ms": e.latency_ms,
+        "reason": e.reason,
+        "snapshot": logged.has_snapshot,
+    }
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    snapshots: int
+    crops: int
+    snapshot_cutoff: datetime
+    crop_cutoff: datetime | None
+
+
+class AuditLogService:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    def person_filter(self, badge: str | None) -> int | None:
+        if badge is None:
+            return None
+        with self.store.unit_of_work() as uow:
+            record = uow.people.by_badge(badge)
+        if record is None:
+            raise InputError(f"no person has the badge {badge}: see `people list`")
+        return record.person.id
+
+    def page(
+        self,
+        actor: Actor,
+        flt: EventFilter | None = None,
+        *,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[LoggedEvent]:
+        """Newest first; the next page starts before the smallest id of this one."""
+        actor.require(Role.AUDITOR)
+        with self.store.unit_of_work() as uow:
+            return uow.events.page(flt, before_id=before_id, limit=limit)
+
+    def stream(self, actor: Actor, flt: EventFilter | None = None) -> Iterator[LoggedEvent]:
+        actor.require(Role.AUDITOR)
+        with self.store.unit_of_work() as uow:
+            yield from uow.events.stream(flt)
+
+    def export_csv(
+        self, actor: Actor, target: Path | IO[str], flt: EventFilter | None = None
+    ) -> int:
+        """Write the (filtered) log as CSV, oldest first, streaming; returns the row count.
+
+        A file is written next to its final name and renamed at the end, so an interrupted
+        export never leaves a partial file that looks complete."""
+        actor.require(Role.AUDITOR)
+        count = 0
+        if isinstance(target, Path):
+            partial = target.with_name(target.name + ".partial")
+            try:
+                with open(partial, "w", newline="", encoding="utf-8") as f:
+                    count = self._write_csv(actor, f, flt)
+                os.replace(partial, target)
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+            destination = str(target)
+        else:
+            count = self._write_csv(actor, target, flt)
+            destination = "stdout"
+        with self.store.unit_of_work(write=True) as uow:
+            uow.audit.record(
+                actor.username, "export-log", destination, rows=count, filter=str(flt or "")
+            )
+            uow.commit()
+        return count
+
+    def _write_csv(self, actor: Actor, f: IO[str], flt: EventFilter | None) -> int:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        count = 0
+        for logged in self.stream(actor, flt):
+            writer.writerow(event_row(logged))
+            count += 1
+        return count
+
+    def verify(self, actor: Actor) -> ChainReport:
+        actor.require(Role.AUDITOR)
+        with self.store.unit_of_work() as uow:
+            return uow.events.verify()
+
+    def purge(self, actor: Actor, *, now: datetime | None = None) -> PurgeReport:
+        """Delete snapshots older than the retention period, and enrollment crops older than
+        ``crop_retention_days`` when that is set (templates stay)."""
+        actor.require(Role.ADMIN)
+        now = now or datetime.now(UTC)
+        snapshot_cutoff = now - timedelta(days=max(0, self.settings.snapshot_retention_days))
+        crop_days = self.settings.crop_retention_days
+        crop_cutoff = now - timedelta(days=crop_days) if crop_days > 0 else None
+        with self.store.unit_of_work(write=True) as uow:
+            snapshots = uow.events.purge_snapshots(snapshot_cutoff)
+            crops = uow.templates.purge_crops(crop_cutoff) if crop_cutoff else 0
+            uow.audit.record(
+                actor.username,
+                "purge",
+                "",
+                snapshots=snapshots,
+                crops=crops,
+                before=snapshot_cutoff.isoformat(),
+            )
+            uow.commit()
+        return PurgeReport(snapshots, crops, snapshot_cutoff, crop_cutoff)

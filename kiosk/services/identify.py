@@ -1,0 +1,96 @@
+"""Identify photos against the enrolled people, with the decision the kiosk would take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiosk.config import Settings
+from kiosk.domain.access import Decision, check_access
+from kiosk.domain.faces import MatchKind
+from kiosk.services.access import AccessService
+from kiosk.services.enrollment import FaceAnalyzer, ImageLoader, default_loader
+from kiosk.vision.matcher import Gallery
+from kiosk.vision.pipeline import main_face_index
+
+
+@dataclass
+class EnrolledGallery:
+    gallery: Gallery | None
+    people: int
+
+    @classmethod
+    def load(cls, service: AccessService, analyzer: FaceAnalyzer) -> EnrolledGallery:
+        embeddings, labels = service.load_gallery(analyzer.model_info)
+        if not labels:
+            return cls(None, 0)
+        gallery = Gallery(embeddings, labels)
+        return cls(gallery, gallery.num_people)
+
+
+class Identifier:
+    def __init__(
+        self,
+        service: AccessService,
+        analyzer: FaceAnalyzer,
+        settings: Settings,
+        *,
+        loader: ImageLoader | None = None,
+    ) -> None:
+        self.service = service
+        self.analyzer = analyzer
+        self.settings = settings
+        self.loader = loader or default_loader(settings.vision.max_image_side)
+        self.enrolled = EnrolledGallery.load(service, analyzer)
+
+    def identify(self, path: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
+        """One JSON-ready row per face: path, face, main, name (None when unknown), badge,
+        distance, decision, reason. Raises ``InputError`` for an unreadable photo."""
+        now = now or datetime.now(UTC)
+        vision = self.settings.vision
+        rgb = self.loader(Path(path))
+        results = self.analyzer.analyze(rgb)
+        if not results:
+            return []
+        h, w = rgb.shape[:2]
+        main = main_face_index([r.face for r in results], w, h)
+        gallery = self.enrolled.gallery
+        matches = (
+            gallery.search(
+                np.stack([r.embedding for r in results]), vision.threshold, vision.ambiguity_margin
+            )
+            if gallery is not None
+            else [None] * len(results)
+        )
+        rows = []
+        for i, match in enumerate(matches):
+            row: dict[str, Any] = {
+                "path": path,
+                "face": i,
+                "main": i == main,
+                "name": None,
+                "badge": None,
+                "distance": None if match is None else round(float(match.distance), 6),
+                "threshold": vision.threshold,
+                "kind": "unknown" if match is None else match.kind.value,
+                "decision": str(Decision.DENIED_UNKNOWN),
+                "reason": "Face not recognised.",
+            }
+            if match is not None and match.kind is MatchKind.MATCH and match.label is not None:
+                person = self.service.get_person(match.label)
+                schedule = self.service.get_schedule(person.group) if person.group else None
+                check = check_access(person, schedule, now)
+                row.update(
+                    name=person.name,
+                    badge=person.badge,
+                    decision=str(check.decision),
+                    reason=check.reason,
+                )
+            elif match is not None and match.kind is MatchKind.AMBIGUOUS:
+                row["reason"] = "Face matches more than one person closely: not decided."
+            rows.append(row)
+        return rows

@@ -1,0 +1,113 @@
+"""The admin login of the kiosk screen: a password dialog, then a short menu (leave full
+screen, close the kiosk). The full admin console is a later issue."""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+#: (username, password) -> is this an admin? Must not raise.
+PasswordCheck = Callable[[str, str], bool]
+
+
+def env_password_check(expected: str | None) -> PasswordCheck:
+    """The check when no admin account store is available: ``KIOSK_ADMIN_PASSWORD`` (any
+    username). Without it nobody can log in, so the kiosk can only be stopped from the
+    system (which is the safe default for a door)."""
+
+    def check(username: str, password: str) -> bool:
+        if not expected:
+            return False
+        return hmac.compare_digest(password.encode(), expected.encode())
+
+    return check
+
+
+class AdminLoginDialog(QDialog):
+    """Asks for an admin's name and password; accepted only when ``check`` agrees."""
+
+    def __init__(self, check: PasswordCheck, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Admin login")
+        self.setModal(True)
+        self._check = check
+        self.username = QLineEdit("admin")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel("")
+        self.error.setObjectName("loginError")
+        self.error.setStyleSheet("color: #a4161a; font-weight: bold;")
+        form = QFormLayout()
+        form.addRow("Admin name", self.username)
+        form.addRow("Password", self.password)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._try_login)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Staff only. Enter an admin password to continue."))
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.password.setFocus()
+
+    def _try_login(self) -> None:
+        try:
+            ok = self._check(self.username.text().strip(), self.password.text())
+        except Exception:  # an unavailable account store is a refusal, not a crash
+            ok = False
+        if ok:
+            self.accept()
+        else:
+            self.password.clear()
+            self.error.setText("Wrong name or password. Try again.")
+
+
+class AdminChoice(enum.Enum):
+    CANCEL = "cancel"
+    LEAVE_FULL_SCREEN = "leave-full-screen"
+    CLOSE = "close"
+
+
+class AdminMenu(QDialog):
+    """What a logged-in admin can do at the kiosk for now."""
+
+    def __init__(self, full_screen: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Kiosk admin")
+        self.choice = AdminChoice.CANCEL
+        layout = QVBoxLayout(self)
+        if full_screen:
+            leave = QPushButton("Leave full screen")
+            leave.clicked.connect(self._leave)
+            layout.addWidget(leave)
+        close = QPushButton("Close the kiosk")
+        close.clicked.connect(self._close)
+        layout.addWidget(close)
+        cancel = QPushButton("Back to the kiosk")
+        cancel.clicked.connect(self.reject)
+        cancel.setDefault(True)
+        layout.addWidget(cancel)
+        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+
+    def _leave(self) -> None:
+        self.choice = AdminChoice.LEAVE_FULL_SCREEN
+        self.accept()
+
+    def _close(self) -> None:
+        self.choice = AdminChoice.CLOSE
+        self.accept()

@@ -1,0 +1,168 @@
+"""Is this photo (or camera frame) good enough to enroll from?
+
+Checks, each failing with a short reason a person can act on: exactly one face, face
+size, detector confidence, sharpness (variance of the Laplacian of the aligned chip),
+brightness and contrast of the chip, and head pose estimated from MTCNN's five
+landmarks (yaw from where the nose sits between the eyes, pitch from where it sits
+between the eyes and the mouth, roll from the eye line).
+
+Used by ``enroll`` for photo files and by the guided camera enrollment for frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from kiosk.domain.faces import DetectedFace, FaceResult, FloatArray, ImageArray
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    min_face_px: float = 80.0  # shorter side of the face box, in image pixels
+    min_probability: float = 0.95
+    min_sharpness: float = 40.0  # variance of the Laplacian of the 150x150 grey chip
+    min_brightness: float = 60.0  # mean grey level of the chip, 0..255
+    max_brightness: float = 200.0
+    min_contrast: float = 20.0  # standard deviation of the chip's grey levels
+    max_yaw: float = 0.22  # nose offset from the eye midpoint / eye distance
+    max_roll_deg: float = 20.0
+    pitch_range: tuple[float, float] = (0.30, 0.80)  # nose height between eyes and mouth
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Head pose from five landmarks (image coordinates, not degrees except roll).
+
+    ``yaw`` > 0: the nose is right of the eye midpoint in the image (the person turned to
+    their left); ``pitch``: 0 = nose at eye level, 1 = at mouth level (about 0.55 when
+    facing the camera); ``roll_deg`` > 0: the eye line slopes down to the image's right."""
+
+    yaw: float
+    pitch: float
+    roll_deg: float
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    reasons: tuple[str, ...]  # empty when the face is good enough
+    score: float  # 0..1, higher is better; stored with the template
+    measures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+def estimate_pose(landmarks: FloatArray) -> Pose:
+    """Pose from MTCNN's points: left eye, right eye, nose, left and right mouth corner
+    (as seen in the image)."""
+    pts = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    left_eye, right_eye, nose, mouth_l, mouth_r = pts
+    eye_mid = (left_eye + right_eye) / 2
+    mouth_mid = (mouth_l + mouth_r) / 2
+    eye_vec = right_eye - left_eye
+    eye_dist = float(np.hypot(*eye_vec)) or 1.0
+    roll = math.degrees(math.atan2(eye_vec[1], eye_vec[0]))
+    # Express the nose in the face's own frame (undo the roll) before measuring.
+    c, s = eye_vec / eye_dist
+    rel = nose - eye_mid
+    along = rel[0] * c + rel[1] * s
+    down = -rel[0] * s + rel[1] * c
+    mouth_rel = mouth_mid - eye_mid
+    mouth_down = -mouth_rel[0] * s + mouth_rel[1] * c
+    pitch = down / mouth_down if mouth_down > 1e-6 else 0.0
+    return Pose(yaw=float(along / eye_dist), pitch=float(pitch), roll_deg=float(roll))
+
+
+def sharpness(chip: ImageArray) -> float:
+    grey = cv2.cvtColor(np.ascontiguousarray(chip), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def assess_face(
+    face: DetectedFace, chip: ImageArray, settings: QualitySettings | None = None
+) -> QualityReport:
+    """Quality of one detected face and its aligned chip."""
+    q = settings or QualitySettings()
+    reasons: list[str] = []
+    size = min(face.box.width, face.box.height)
+    grey = cv2.cvtColor(np.ascontiguousarray(chip), cv2.COLOR_RGB2GRAY)
+    # The centre of the chip is the face; the border may be background or hair.
+    h, w = grey.shape
+    centre = grey[h // 5 : h - h // 10, w // 6 : w - w // 6].astype(np.float64)
+    brightness = float(centre.mean())
+    contrast = float(centre.std())
+    sharp = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    pose = estimate_pose(face.landmarks)
+
+    if size < q.min_face_px:
+        reasons.append(
+            f"face too small ({size:.0f} px, need {q.min_face_px:.0f}): move closer or use "
+            "a larger photo"
+        )
+    if face.probability < q.min_probability:
+        reasons.append("face not clearly visible: remove anything covering it")
+    if brightness < q.min_brightness:
+        reasons.append("too dark: add light in front of the face")
+    elif brightness > q.max_brightness:
+        reasons.append("too bright: avoid direct light or flash on the face")
+    elif contrast < q.min_contrast:
+        reasons.append("too little contrast: avoid light from behind")
+    if sharp < q.min_sharpness:
+        reasons.append("blurred: hold still and make sure the face is in focus")
+    if pose.yaw > q.max_yaw:
+        reasons.append("head turned: turn slightly right (look straight at the camera)")
+    elif pose.yaw < -q.max_yaw:
+        reasons.append("head turned: turn slightly left (look straight at the camera)")
+    if pose.pitch < q.pitch_range[0]:
+        reasons.append("head raised: lower your chin slightly")
+    elif pose.pitch > q.pitch_range[1]:
+        reasons.append("head lowered: raise your chin slightly")
+    if abs(pose.roll_deg) > q.max_roll_deg:
+        reasons.append("head tilted: keep your head upright")
+
+    def ratio(value: float, good: float) -> float:
+        return max(0.0, min(1.0, value / good))
+
+    score = float(
+        np.mean(
+            [
+                ratio(size, 2 * q.min_face_px),
+                ratio(sharp, 3 * q.min_sharpness),
+                1.0 - min(1.0, abs(brightness - 128.0) / 128.0),
+                1.0 - min(1.0, abs(pose.yaw) / (2 * q.max_yaw)),
+                1.0 - min(1.0, abs(pose.roll_deg) / (2 * q.max_roll_deg)),
+                face.probability,
+            ]
+        )
+    )
+    measures = {
+        "face_px": round(size, 1),
+        "probability": round(face.probability, 4),
+        "sharpness": round(sharp, 1),
+        "brightness": round(brightness, 1),
+        "contrast": round(contrast, 1),
+        "yaw": round(pose.yaw, 3),
+        "pitch": round(pose.pitch, 3),
+        "roll_deg": round(pose.roll_deg, 1),
+    }
+    return QualityReport(tuple(reasons), round(score, 4), measures)
+
+
+def assess_photo(
+    results: Sequence[FaceResult], settings: QualitySettings | None = None
+) -> QualityReport:
+    """Quality of a photo for enrollment: it must show exactly one face, and a good one."""
+    if not results:
+        return QualityReport(("no face found: use a photo where the face is clearly visible",), 0.0)
+    if len(results) > 1:
+        return QualityReport(
+            (f"{len(results)} faces in the photo: use a photo of this person alone",), 0.0
+        )
+    only = results[0]
+    return assess_face(only.face, only.chip, settings)

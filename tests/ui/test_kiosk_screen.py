@@ -1,0 +1,229 @@
+"""The kiosk screen end to end in one process: real camera thread on a small video, the
+real recognition pipeline in its QThread, a real SQLite database, offscreen Qt."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BIDEN_ENROLL, BIDEN_VISIT, OBAMA_ENROLL, OBAMA_VISIT
+from PySide6.QtCore import Qt
+from videos import write_video
+
+from kiosk.config import Settings
+from kiosk.domain.access import Decision
+from kiosk.services.access import open_access_service
+from kiosk.services.kiosk_loop import Analysis
+from kiosk.ui.admin_login import env_password_check
+from kiosk.ui.kiosk_app import KioskApp
+from kiosk.ui.kiosk_window import ScreenState
+
+DECISION_TIMEOUT_MS = 120_000  # seconds per recognition when the 2 cores are busy
+
+
+@pytest.fixture
+def run_kiosk(qtbot: Any, settings: Settings, pipeline: Any) -> Iterator[Callable[..., KioskApp]]:
+    """Start a kiosk on a camera source; stopped (and checked) after the test."""
+    started: list[tuple[KioskApp, Any]] = []
+
+    def start(camera: str, settings: Settings = settings) -> KioskApp:
+        service = open_access_service(settings)
+        app = KioskApp(
+            settings,
+            service,
+            password_check=env_password_check("letmein"),
+            camera=camera,
+            full_screen=False,
+            load_recognizer=lambda: pipeline,
+        )
+        qtbot.addWidget(app.window)
+        started.append((app, service))
+        app.start()
+        app.window.show_kiosk()
+        return app
+
+    yield start
+    for app, service in started:
+        assert app.stop(), "a kiosk thread did not stop"
+        assert not app.threads.thread.isRunning() and not app.camera.is_alive()
+        service.close()
+
+
+def _state(app: KioskApp, state: ScreenState) -> Callable[[], bool]:
+    return lambda: app.window.state is state
+
+
+def test_enrolled_person_is_allowed_by_name(
+    qtbot: Any, run_kiosk: Callable[..., KioskApp], enroll: Any, make_video: Any, logged: Any
+) -> None:
+    obama = enroll("Barack Obama", "B-44", OBAMA_ENROLL)
+    app = run_kiosk(make_video(OBAMA_VISIT))
+    window = app.window
+    qtbot.waitUntil(_state(app, ScreenState.ALLOWED), timeout=DECISION_TIMEOUT_MS)
+    assert "Barack Obama" in window.banner.title.text()
+    assert "Welcome, Barack Obama!" in window.banner.message.text()
+    qtbot.waitUntil(lambda: bool(logged()), timeout=10_000)  # recorded after it is shown
+    events = logged()
+    assert events[0].decision is Decision.ALLOWED and events[0].person_id == obama
+    assert events[0].kiosk_id == "test-kiosk" and events[0].score is not None
+    # the status line, toggled by a key, has the figures staff look for
+    assert not window.status_line.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    assert window.status_line.isVisible()
+    text = window.status_text()
+    for expected in ("CPU", "1 enrolled", "test-kiosk", "320x240 @ 15 fps", "asked 640x480"):
+        assert expected in text, text
+    # the screen goes back by itself (to "checking": the video keeps showing him, and
+    # within the cooldown he is neither logged nor shown again)
+    qtbot.waitUntil(
+        lambda: window.state in (ScreenState.IDLE, ScreenState.CHECKING), timeout=10_000
+    )
+    assert [e.decision for e in logged()] == [Decision.ALLOWED]
+
+
+def test_person_not_enrolled_is_denied(
+    qtbot: Any, run_kiosk: Callable[..., KioskApp], enroll: Any, make_video: Any, logged: Any
+) -> None:
+    enroll("Barack Obama", "B-44", OBAMA_ENROLL)
+    app = run_kiosk(make_video(BIDEN_VISIT, seconds_each=3.0))
+    qtbot.waitUntil(_state(app, ScreenState.DENIED), timeout=DECISION_TIMEOUT_MS)
+    assert app.window.banner.title.text() == "DENIED"
+    assert "not recognised" in app.window.banner.message.text()
+    qtbot.waitUntil(lambda: bool(logged()), timeout=10_000)
+    events = logged()
+    assert [e.decision for e in events] == [Decision.DENIED_UNKNOWN]
+    assert events[0].person_id is None
+
+
+def test_deactivated_person_is_denied_with_the_reason(
+    qtbot: Any, run_kiosk: Callable[..., KioskApp], enroll: Any, make_video: Any, logged: Any
+) -> None:
+    biden = enroll("Joe Biden", "B-46", BIDEN_ENROLL, active=False)
+    app = run_kiosk(make_video(BIDEN_VISIT, seconds_each=3.0))
+    qtbot.waitUntil(_state(app, ScreenState.DENIED), timeout=DECISION_TIMEOUT_MS)
+    assert "deactivated" in app.window.banner.message.text()
+    qtbot.waitUntil(lambda: bool(logged()), timeout=10_000)
+    event = logged()[0]
+    assert event.decision is Decision.DENIED_INACTIVE and event.person_id == biden
+
+
+def test_no_face_stays_idle(
+    qtbot: Any, run_kiosk: Callable[..., KioskApp], enroll: Any, tmp_path: Path, logged: Any
+) -> None:
+    enroll("Barack Obama", "B-44", OBAMA_ENROLL)
+    app = run_kiosk(str(write_video(tmp_path / "empty.avi", [], blank_before=2.0)))
+    seen: list[Analysis] = []
+
+    def three_frames_recognised() -> bool:
+        a = app.window.analysis
+        if a is not None and (not seen or seen[-1].frame_seq != a.frame_seq):
+            seen.append(a)
+        return len(seen) >= 3
+
+    qtbot.waitUntil(three_frames_recognised, timeout=DECISION_TIMEOUT_MS)
+    assert all(a.state == "idle" and a.boxes == () for a in seen)
+    assert app.window.state is ScreenState.IDLE
+    assert app.window.banner.title.text() == "Look at the camera"
+    assert logged() == []
+
+
+def test_camera_failing_goes_offline_then_recovers(
+    qtbot: Any,
+    run_kiosk: Callable[..., KioskApp],
+    settings: Settings,
+    tmp_path: Path,
+    logged: Any,
+) -> None:
+    import cv2
+    from videos import blank
+
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0.png"), blank())  # an empty corridor: no decisions
+    app = run_kiosk(str(folder))
+    window = app.window
+    qtbot.waitUntil(lambda: window.displayed_frames > 3, timeout=30_000)
+    assert window.state is not ScreenState.OFFLINE
+    unplugged = tmp_path / "unplugged"
+    folder.rename(unplugged)  # the camera stops delivering in the middle
+    qtbot.waitUntil(_state(app, ScreenState.OFFLINE), timeout=30_000)
+    assert window.banner.title.text() == "Camera offline"
+    assert "image folder camera stopped delivering frames" in app.camera.slot.status.message
+    qtbot.waitUntil(lambda: app.camera.slot.status.attempts >= 2, timeout=30_000)
+    assert "attempt" in window.banner.message.text()
+    unplugged.rename(folder)
+    qtbot.waitUntil(lambda: window.state is not ScreenState.OFFLINE, timeout=30_000)
+    qtbot.waitUntil(lambda: len(logged()) >= 2, timeout=DECISION_TIMEOUT_MS)
+    reasons = [e.reason for e in logged()]
+    assert reasons[0].startswith("camera offline:")
+    assert reasons[1].startswith("camera back online after")
+    assert all(e.decision is Decision.ERROR for e in logged())
+
+
+class DoorController(BaseHTTPRequestHandler):
+    """A door controller on loopback: records each POST, answers ``status``."""
+
+    bodies: list[dict[str, Any]] = []
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers["Content-Length"])
+        type(self).bodies.append(json.loads(self.rfile.read(length)))
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def door_server() -> Iterator[str]:
+    DoorController.bodies, DoorController.status = [], 200
+    httpd = HTTPServer(("127.0.0.1", 0), DoorController)
+    thread = threading.Thread(target=httpd.serve_forever, name="door-server")
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/open"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("answer", [200, 503])
+def test_webhook_door_is_called_and_its_failure_handled(
+    answer: int,
+    qtbot: Any,
+    run_kiosk: Callable[..., KioskApp],
+    settings: Settings,
+    door_server: str,
+    enroll: Any,
+    make_video: Any,
+    logged: Any,
+) -> None:
+    DoorController.status = answer
+    obama = enroll("Barack Obama", "B-44", OBAMA_ENROLL)
+    door = dataclasses.replace(settings.door, kind="webhook", url=door_server, open_seconds=3.0)
+    app = run_kiosk(make_video(OBAMA_VISIT), dataclasses.replace(settings, door=door))
+    window = app.window
+    qtbot.waitUntil(lambda: bool(DoorController.bodies), timeout=DECISION_TIMEOUT_MS)
+    body = DoorController.bodies[0]
+    assert body["person_id"] == obama and body["name"] == "Barack Obama"
+    assert body["kiosk_id"] == "test-kiosk" and body["open_seconds"] == 3.0
+    qtbot.waitUntil(lambda: window._door is not None, timeout=10_000)
+    if answer == 200:
+        assert not window.staff_warning.isVisible()
+        assert [e.decision for e in logged()] == [Decision.ALLOWED]
+    else:
+        assert window.staff_warning.isVisible()
+        assert "HTTP 503" in window.staff_warning.text()
+        if window.state is ScreenState.ALLOWED:
+            assert "door did not open" in window.banner.message.text()
+        qtbot.waitUntil(lambda: len(logged()) >= 2, timeout=10_000)
+        events = logged()
+        assert [e.decision for e in events] == [Decision.ALLOWED, Decision.ERROR]
+        assert "HTTP 503" in events[1].reason

@@ -1,0 +1,59 @@
+"""1:N search logic on synthetic embeddings (fast, no models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kiosk.domain.faces import MatchKind
+from kiosk.vision.matcher import Gallery
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.normal(size=(n, 128)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_nearest_template_per_person_matches_brute_force() -> None:
+    rng = np.random.default_rng(1)
+    templates = _unit(rng, 300)
+    labels = rng.integers(0, 40, 300).tolist()
+    gallery = Gallery(templates, labels)
+    queries = _unit(rng, 7)
+    per_person = gallery.person_distances(queries).numpy()
+    for qi, q in enumerate(queries):
+        d = np.linalg.norm(templates - q, axis=1)
+        for pi, person in enumerate(gallery.people):
+            expected = d[np.array(labels) == person].min()
+            assert per_person[qi, pi] == pytest.approx(expected, abs=1e-4)
+
+
+def test_match_unknown_ambiguous() -> None:
+    base = np.zeros((3, 128), np.float32)
+    base[0, 0] = 1.0  # person 10
+    base[1, 1] = 1.0  # person 20
+    base[2, 0], base[2, 1] = 0.7, 0.7  # person 30, between the two
+    gallery = Gallery(base, [10, 20, 30])
+    q = np.zeros((1, 128), np.float32)
+    q[0, 0] = 0.95
+    m = gallery.search(q, threshold=0.6)[0]
+    assert (
+        m.kind is MatchKind.MATCH and m.label == 10 and m.distance == pytest.approx(0.05, abs=1e-5)
+    )
+    far = np.full((1, 128), 0.5, np.float32)
+    assert gallery.search(far, threshold=0.6)[0].kind is MatchKind.UNKNOWN
+    # Halfway between 10 and 30: both close, so not a match for either.
+    mid = np.zeros((1, 128), np.float32)
+    mid[0, 0], mid[0, 1] = 0.85, 0.35
+    res = gallery.search(mid, threshold=0.6, margin=0.2)[0]
+    assert res.kind is MatchKind.AMBIGUOUS
+    assert gallery.search(mid, threshold=0.6, margin=0.0)[0].kind is MatchKind.MATCH
+
+
+def test_empty_gallery_and_sizes() -> None:
+    empty = Gallery(np.zeros((0, 128), np.float32), [])
+    assert len(empty) == 0 and empty.num_people == 0
+    m = empty.search(np.zeros((2, 128), np.float32), threshold=0.6)
+    assert [x.kind for x in m] == [MatchKind.UNKNOWN, MatchKind.UNKNOWN]
+    with pytest.raises(ValueError):
+        Gallery(np.zeros((2, 128), np.float32), [1])
