@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QColor,
     QFont,
+    QFontMetrics,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -32,7 +33,15 @@ from PySide6.QtGui import (
     QResizeEvent,
 )
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.camera.frames import Frame, FrameSlot
 from kiosk.camera.sources import describe
@@ -93,6 +102,8 @@ class VideoView(QWidget):
         self._box_colour = QColor("#ffffff")
         self.region = (0.0, 0.0, 1.0, 1.0)
         self.dimmed = False
+        #: the state's colour, as a thick frame around the picture: seen from afar
+        self.accent = QColor("#1f3a5f")
 
     def set_frame(self, frame: Frame) -> None:
         rgb = frame.rgb
@@ -125,6 +136,12 @@ class VideoView(QWidget):
         painter.drawImage(QRectF(x0, y0, w, h), self._image)
         if self.dimmed:
             painter.fillRect(QRectF(x0, y0, w, h), QColor(0, 0, 0, 150))
+        frame_width = max(6.0, min(self.width(), self.height()) * 0.03)
+        painter.setPen(QPen(self.accent, frame_width))
+        half = frame_width / 2
+        painter.drawRect(
+            QRectF(half, half, self.width() - frame_width, self.height() - frame_width)
+        )
         if self.region != (0.0, 0.0, 1.0, 1.0):
             left, top, right, bottom = self.region
             pen = QPen(QColor(255, 255, 255, 160), 2, Qt.PenStyle.DashLine)
@@ -157,9 +174,12 @@ class Banner(QFrame):
         self.icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title = QLabel()
         self.title.setObjectName("bannerTitle")
+        # long names shrink the font (see _fit_title) instead of widening the window
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message = QLabel()
         self.message.setObjectName("bannerMessage")
         self.message.setWordWrap(True)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         words = QVBoxLayout()
         words.setSpacing(4)
         words.addStretch(1)
@@ -174,15 +194,20 @@ class Banner(QFrame):
         self._renderers: dict[str, QSvgRenderer] = {}
         self._icon_name = ""
         self._look = LOOKS[ScreenState.STARTING]
+        self._title = ""
+        self._extra = ""
 
-    def show_state(self, look: Look, title: str, message: str) -> None:
+    def show_state(self, look: Look, title: str, message: str, extra: str = "") -> None:
+        """``extra`` (a name) follows the title when it fits in large letters; the title
+        itself is never shrunk much, so the state stays readable from afar."""
         self._look = look
+        self._title, self._extra = title, extra
         self.setStyleSheet(
             f"#banner {{ background: {look.background}; }}"
             f" QLabel {{ color: {look.foreground}; background: transparent; }}"
         )
-        self.title.setText(title)
         self.message.setText(message)
+        self._fit_title()
         if look.icon != self._icon_name:
             self._icon_name = look.icon
             self._render_icon()
@@ -201,13 +226,28 @@ class Banner(QFrame):
         self.icon.setPixmap(pixmap)
         self.icon.setFixedSize(side, side)
 
+    def _fit_title(self) -> None:
+        """36 % of the banner's height; the name goes when it does not fit at 3/4 of it."""
+        font = QFont()
+        font.setBold(True)
+        full = int(max(80, self.height()) * 0.36)
+        room = max(100, self.width() - self.icon.width() - 100)
+        text = f"{self._title}  ·  {self._extra}" if self._extra else self._title
+        size = full
+        font.setPixelSize(size)
+        while size > 16 and QFontMetrics(font).horizontalAdvance(text) > room:
+            if text != self._title and size < full * 0.75:
+                text, size = self._title, full  # drop the name (it is in the message)
+            else:
+                size = int(size * 0.92)
+            font.setPixelSize(size)
+        self.title.setFont(font)
+        self.title.setText(text)
+
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
         height = max(80, self.height())
-        title = QFont()
-        title.setPixelSize(int(height * 0.36))
-        title.setBold(True)
-        self.title.setFont(title)
+        self._fit_title()
         message = QFont()
         message.setPixelSize(max(14, int(height * 0.17)))
         self.message.setFont(message)
@@ -268,12 +308,14 @@ class KioskWindow(QWidget):
         self.banner = Banner()
         self.status_line = QLabel()
         self.status_line.setObjectName("statusLine")
+        self.status_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_line.setStyleSheet(
             "#statusLine { background: #111111; color: #dddddd; padding: 4px 12px;"
             " font-family: monospace; }"
         )
         self.staff_warning = QLabel()
         self.staff_warning.setObjectName("staffWarning")
+        self.staff_warning.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.staff_warning.setStyleSheet(
             "#staffWarning { background: #ffd43b; color: #000000; padding: 4px 12px;"
             " font-weight: bold; }"
@@ -282,7 +324,7 @@ class KioskWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.video, 4)
+        layout.addWidget(self.video, 3)
         layout.addWidget(self.banner, 1)
         layout.addWidget(self.staff_warning)
         layout.addWidget(self.status_line)
@@ -338,8 +380,12 @@ class KioskWindow(QWidget):
         self.state = state
         look = LOOKS[state]
         title, message = self._words(state)
-        self.banner.show_state(look, title, message)
+        extra = ""
+        if state is ScreenState.ALLOWED and self.last_decision and self.last_decision.name:
+            extra = self.last_decision.name
+        self.banner.show_state(look, title, message, extra)
         self.video.dimmed = state in (ScreenState.OFFLINE, ScreenState.OUT_OF_ORDER)
+        self.video.accent = QColor(look.background)
         self.video.update()
 
     def _words(self, state: ScreenState) -> tuple[str, str]:
@@ -351,8 +397,7 @@ class KioskWindow(QWidget):
             return "Checking…", "Hold still and keep looking at the camera."
         if state is ScreenState.ALLOWED:
             decided = self.last_decision
-            name = decided.name if decided and decided.name else ""
-            title = f"ALLOWED  ·  {name}" if name else "ALLOWED"
+            title = "ALLOWED"
             message = decided.message if decided else ""
             if self._door is not None and not self._door.ok:
                 message += "  The door did not open. Please see staff."
@@ -447,7 +492,7 @@ class KioskWindow(QWidget):
         elif isinstance(update, DoorReport):
             self._door = update
             if not update.ok:
-                self._warn(f"Door: {update.message}")
+                self._warn(update.message)
             else:
                 self.staff_warning.hide()
             if self.state is ScreenState.ALLOWED:
