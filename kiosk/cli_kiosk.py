@@ -77,16 +77,17 @@ def cmd_kiosk(args: argparse.Namespace, settings: Settings) -> int:
 
     from kiosk.services.access import open_access_service
     from kiosk.services.door import make_door
-    from kiosk.ui.admin_login import env_password_check
+    from kiosk.ui.admin_login import account_password_check, env_password_check
     from kiosk.ui.kiosk_app import KioskApp
     from kiosk.ui.kiosk_window import application
 
     door = make_door(settings.door)  # a bad [door] setting stops here, with its message
     app = application()
     service = open_access_service(settings)
-    # Admin accounts in the database get their own check with the admin console (a later
-    # issue); until then the kiosk is closed with KIOSK_ADMIN_PASSWORD.
-    check = env_password_check(os.environ.get("KIOSK_ADMIN_PASSWORD"))
+    # an admin account of the database; before the first exists, KIOSK_ADMIN_PASSWORD
+    check = account_password_check(
+        service.store, env_password_check(os.environ.get("KIOSK_ADMIN_PASSWORD"))
+    )
     kiosk = KioskApp(
         settings,
         service,

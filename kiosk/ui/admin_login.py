@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import enum
 import hmac
+import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -19,8 +21,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-#: (username, password) -> is this an admin? Must not raise.
+from kiosk.errors import KioskError
+
+if TYPE_CHECKING:
+    from kiosk.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+#: (username, password) -> is this an admin? May raise a KioskError whose message the
+#: dialog shows (a locked account, say).
 PasswordCheck = Callable[[str, str], bool]
+
+
+def account_password_check(store: Store, fallback: PasswordCheck) -> PasswordCheck:
+    """The admin accounts of the database (role admin), once there is one; before that,
+    ``fallback`` (``KIOSK_ADMIN_PASSWORD``). Failed logins count towards the lockout."""
+    from kiosk.services.accounts import AccountService
+    from kiosk.storage.records import Role
+
+    accounts = AccountService(store)
+
+    def check(username: str, password: str) -> bool:
+        if not accounts.has_admins():
+            return fallback(username, password)
+        actor = accounts.authenticate(username, password)
+        actor.require(Role.ADMIN)
+        return True
+
+    return check
 
 
 def env_password_check(expected: str | None) -> PasswordCheck:
@@ -66,15 +94,19 @@ class AdminLoginDialog(QDialog):
         self.password.setFocus()
 
     def _try_login(self) -> None:
+        message = "Wrong name or password. Try again."
         try:
             ok = self._check(self.username.text().strip(), self.password.text())
+        except KioskError as exc:
+            ok, message = False, str(exc)
         except Exception:  # an unavailable account store is a refusal, not a crash
-            ok = False
+            log.exception("admin login: the check failed")
+            ok, message = False, "Cannot check the password now. Try again."
         if ok:
             self.accept()
         else:
             self.password.clear()
-            self.error.setText("Wrong name or password. Try again.")
+            self.error.setText(message[:1].upper() + message[1:])
 
 
 class AdminChoice(enum.Enum):

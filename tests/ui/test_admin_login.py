@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from kiosk.camera.frames import CameraStatus, FrameSlot
 from kiosk.config import Settings
+from kiosk.errors import KioskError
 from kiosk.ui.admin_login import AdminLoginDialog, env_password_check
 from kiosk.ui.kiosk_window import KioskWindow, ScreenState
 
@@ -57,3 +58,26 @@ def test_closing_asks_for_the_admin_login(
 def test_starting_state_until_the_models_are_loaded(window: KioskWindow) -> None:
     assert window.state is ScreenState.STARTING
     assert window.banner.title.text() == "Starting…"
+
+
+def test_admin_accounts_of_the_database_replace_the_environment_password(
+    settings: Settings,
+) -> None:
+    from kiosk.services.accounts import AccountService
+    from kiosk.storage.records import Role
+    from kiosk.storage.store import open_store
+    from kiosk.ui.admin_login import account_password_check
+
+    with open_store(settings) as store:
+        check = account_password_check(store, env_password_check("from-env-123"))
+        assert check("anyone", "from-env-123")  # no account yet: the environment's
+        accounts = AccountService(store)
+        admin = accounts.add_admin(None, "chief", "Correct-Horse-42", Role.ADMIN)
+        assert admin.username == "chief"
+        assert check("chief", "Correct-Horse-42")
+        with pytest.raises(KioskError):
+            check("chief", "from-env-123")
+        actor = accounts.authenticate("chief", "Correct-Horse-42")
+        accounts.add_admin(actor, "reader", "Auditing-Only-7", Role.AUDITOR)
+        with pytest.raises(KioskError, match="auditor"):
+            check("reader", "Auditing-Only-7")  # may read the log, not close the kiosk

@@ -1,0 +1,64 @@
+"""The whole program as a script would use it: enroll with ``main.py enroll``, run
+``main.py kiosk --windowed --camera FILE --exit-after SECONDS`` on a video, read the
+access log with ``main.py log list --json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "ui"))
+
+from videos import write_video  # noqa: E402
+
+PASSWORD = "Door-Keeper-2026"
+
+
+def _run(args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 300) -> str:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, f"{args[0]} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_enroll_run_the_kiosk_on_a_video_and_read_the_log(tmp_path: Path, faces_dir: Path) -> None:
+    faces = faces_dir / "face_recognition"
+    env = {
+        **os.environ,
+        "KIOSK_HOME": str(tmp_path / "home"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "KIOSK_ADMIN": "chief",
+        "KIOSK_KIOSK_ID": "e2e-door",
+        # the shared 2-core test machine can take seconds per recognition: give the
+        # votes time to agree (the rule itself is tested in tests/unit)
+        "KIOSK_DECISION_VOTE_SECONDS": "60",
+        "KIOSK_SCREEN_SOUNDS": "false",
+    }
+    env.pop("KIOSK_DATABASE_URL", None)
+    env.pop("KIOSK_ADMIN_PASSWORD", None)
+    _run(["admin", "add", "chief", "--role", "admin", "--password-stdin"], env, PASSWORD + "\n")
+    env["KIOSK_ADMIN_PASSWORD"] = PASSWORD
+    photos = [str(faces / "obama" / p) for p in ("tests_obama.jpg", "tests_obama2.jpg")]
+    _run(["enroll", "--name", "Barack Obama", "--badge", "B-44", *photos], env)
+    video = write_video(
+        tmp_path / "door.avi",
+        [faces / "obama" / "tests_obama3.jpg", faces / "biden" / "tests_biden.jpg"],
+        seconds_each=4.0,
+    )
+    _run(["kiosk", "--windowed", "--camera", str(video), "--exit-after", "25"], env)
+    events = [json.loads(line) for line in _run(["log", "list", "--json"], env).splitlines()]
+    decisions = {(e["decision"], e.get("name") or e.get("person_name")) for e in events}
+    assert ("allowed", "Barack Obama") in decisions, events
+    assert any(e["decision"] == "denied-unknown" for e in events), events
+    assert all(e["kiosk_id"] == "e2e-door" for e in events)
