@@ -44,7 +44,7 @@ def write_video(
 ) -> Path:
     """Blank frames, then each photo for ``seconds_each`` (a person walking up and
     standing in front of the kiosk). MJPG in AVI: every OpenCV build can read it."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")
     for _ in range(int(blank_before * fps)):

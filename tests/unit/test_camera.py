@@ -14,7 +14,7 @@ from kiosk.camera.sources import CvSource, ImageFolderSource, describe
 
 
 def _write_video(path: Path, frames: int, size: tuple[int, int] = (64, 48)) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, size)
     for i in range(frames):
         image = np.full((size[1], size[0], 3), (0, 0, 200), np.uint8)  # BGR: red
         cv2.putText(image, str(i), (5, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255))
