@@ -92,6 +92,42 @@ class ScreenSettings:
     show_status: bool = False  # the status line at start (toggled with S)
 
 
+#: The liveness check's modes: ``off`` (every face is taken as live), ``passive`` (the face
+#: must show the 3-D motion of a head while it is recognised) and ``active`` (after a match
+#: the screen asks for random head moves; see ``kiosk.liveness``).
+LIVENESS_MODES = ("off", "passive", "active")
+
+
+@dataclass(frozen=True)
+class LivenessSettings:
+    """The liveness check (``[liveness]``): a photo or a screen must not open the door."""
+
+    mode: str = "off"  # off | passive | active
+    #: the moves drawn at random for each attempt (comma-separated: left, right, up, down)
+    moves: str = "left,right"
+    count: int = 2  # how many moves one challenge asks for
+    time_limit_seconds: float = 6.0  # from the first prompt to the last move done
+    #: the nose's offset from the plane of eyes and mouth that counts as a head turn, in
+    #: eye-to-mouth distances (see kiosk.liveness.geometry)
+    min_parallax: float = 0.12
+    mirrored_camera: bool = False  # the camera image is mirrored (swaps left and right)
+
+    def __post_init__(self) -> None:
+        if self.mode not in LIVENESS_MODES:
+            raise ConfigError(
+                f"liveness mode must be one of {', '.join(LIVENESS_MODES)}, not {self.mode!r}"
+            )
+        unknown = set(self.move_names) - {"left", "right", "up", "down"}
+        if unknown or not self.move_names:
+            raise ConfigError(f"liveness moves must be left, right, up or down: {self.moves!r}")
+        if self.count < 1 or self.time_limit_seconds <= 0 or self.min_parallax <= 0:
+            raise ConfigError("liveness count, time limit and min_parallax must be above 0")
+
+    @property
+    def move_names(self) -> tuple[str, ...]:
+        return tuple(m.strip().lower() for m in self.moves.split(",") if m.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = field(default_factory=default_home)
@@ -112,6 +148,7 @@ class Settings:
     decision: DecisionSettings = field(default_factory=DecisionSettings)
     door: DoorSettings = field(default_factory=DoorSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
+    liveness: LivenessSettings = field(default_factory=LivenessSettings)
 
     @property
     def sqlite_path(self) -> Path:
@@ -176,6 +213,7 @@ _SECTIONS: dict[str, type] = {
     "decision": DecisionSettings,
     "door": DoorSettings,
     "screen": ScreenSettings,
+    "liveness": LivenessSettings,
 }
 
 
