@@ -21,11 +21,6 @@ from videos import framed, write_video  # noqa: E402
 from kiosk.config import Settings  # noqa: E402
 from kiosk.domain.access import AccessEvent  # noqa: E402
 
-OBAMA_ENROLL = ("obama/tests_obama.jpg", "obama/tests_obama2.jpg")
-OBAMA_VISIT = ("obama/tests_obama3.jpg", "obama/ex_obama-480p.jpg")
-BIDEN_ENROLL = ("biden/knn_biden2.jpg",)
-BIDEN_VISIT = ("biden/tests_biden.jpg",)
-
 
 @pytest.fixture(autouse=True)
 def no_thread_left() -> Iterator[None]:

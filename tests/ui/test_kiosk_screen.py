@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIDEN_ENROLL, BIDEN_VISIT, OBAMA_ENROLL, OBAMA_VISIT
 from PySide6.QtCore import Qt
-from videos import write_video
+from videos import BIDEN_ENROLL, BIDEN_VISIT, OBAMA_ENROLL, OBAMA_VISIT, write_video
 
 from kiosk.config import Settings
 from kiosk.domain.access import Decision

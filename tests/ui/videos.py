@@ -8,6 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+#: photos (under face_recognition/) to enroll and to show the camera; different photos
+OBAMA_ENROLL = ("obama/tests_obama.jpg", "obama/tests_obama2.jpg")
+OBAMA_VISIT = ("obama/tests_obama3.jpg", "obama/ex_obama-480p.jpg")
+BIDEN_ENROLL = ("biden/knn_biden2.jpg",)
+BIDEN_VISIT = ("biden/tests_biden.jpg",)
+
 SIZE = (320, 240)  # small: MTCNN's time grows with the pixels, and the tests run on 2 cores
 
 
