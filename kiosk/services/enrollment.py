@@ -98,7 +98,9 @@ class EnrollResult:
 
 def chip_jpeg(chip: ImageArray) -> bytes:
     ok, data = cv2.imencode(
-        ".jpg", cv2.cvtColor(np.ascontiguousarray(chip), cv2.COLOR_RGB2BGR), [95]
+        ".jpg",
+        cv2.cvtColor(np.ascontiguousarray(chip), cv2.COLOR_RGB2BGR),
+        [int(cv2.IMWRITE_JPEG_QUALITY), 95],
     )
     if not ok:
         raise ValueError("could not encode the face crop")

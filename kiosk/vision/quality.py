@@ -32,6 +32,7 @@ class QualitySettings:
     max_yaw: float = 0.22  # nose offset from the eye midpoint / eye distance
     max_roll_deg: float = 20.0
     pitch_range: tuple[float, float] = (0.30, 0.80)  # nose height between eyes and mouth
+    background_ratio: float = 0.35  # smaller faces than this x the largest are ignored
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,18 @@ def assess_face(
 def assess_photo(
     results: Sequence[FaceResult], settings: QualitySettings | None = None
 ) -> QualityReport:
-    """Quality of a photo for enrollment: it must show exactly one face, and a good one."""
+    """Quality of a photo for enrollment: it must show exactly one face, and a good one.
+
+    Faces much smaller than the largest (under ``background_ratio`` of its size: a poster,
+    a distant passer-by, a detector false positive) do not count."""
+    if results:
+        q = settings or QualitySettings()
+        largest = max(min(r.face.box.width, r.face.box.height) for r in results)
+        results = [
+            r
+            for r in results
+            if min(r.face.box.width, r.face.box.height) >= q.background_ratio * largest
+        ]
     if not results:
         return QualityReport(("no face found: use a photo where the face is clearly visible",), 0.0)
     if len(results) > 1:
