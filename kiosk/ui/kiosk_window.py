@@ -118,6 +118,10 @@ class VideoView(QWidget):
         self._boxes, self._chosen, self._box_colour = boxes, chosen, colour
         self.update()
 
+    def set_box_colour(self, colour: QColor) -> None:
+        self._box_colour = colour
+        self.update()
+
     def clear_boxes(self) -> None:
         if self._boxes:
             self._boxes, self._chosen = (), None
@@ -362,6 +366,9 @@ class KioskWindow(QWidget):
     def show_kiosk(self) -> None:
         if self.full_screen:
             self.setCursor(Qt.CursorShape.BlankCursor)
+            screen = self.screen() or QApplication.primaryScreen()
+            if screen is not None:  # without a window manager, full screen is only a hint
+                self.setGeometry(screen.geometry())
             self.showFullScreen()
         else:
             self.resize(1024, 720)
@@ -386,6 +393,7 @@ class KioskWindow(QWidget):
         self.banner.show_state(look, title, message, extra)
         self.video.dimmed = state in (ScreenState.OFFLINE, ScreenState.OUT_OF_ORDER)
         self.video.accent = QColor(look.background)
+        self.video.set_box_colour(QColor(LOOKS[self._box_state()].background))
         self.video.update()
 
     def _words(self, state: ScreenState) -> tuple[str, str]:
