@@ -29,7 +29,7 @@ from kiosk.config import Settings
 from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, Person, check_access
 from kiosk.domain.faces import Box, DetectedFace, FaceResult, FloatArray, ImageArray, ModelInfo
 from kiosk.domain.policy import Verdict, Vote, Voter, VotingRule, choose_face
-from kiosk.errors import KioskError
+from kiosk.errors import ConfigError, KioskError
 from kiosk.services.door import Door, DoorRequest, DoorResult
 
 log = logging.getLogger(__name__)
@@ -226,9 +226,11 @@ class KioskLoop:
         self.clock = clock
         self.now = now
         d = settings.decision
-        self.voter = Voter(
-            VotingRule(d.votes_needed, d.vote_window, d.vote_seconds, d.cooldown_seconds)
-        )
+        try:
+            rule = VotingRule(d.votes_needed, d.vote_window, d.vote_seconds, d.cooldown_seconds)
+        except ValueError as exc:
+            raise ConfigError(f"[decision]: {exc}") from None
+        self.voter = Voter(rule)
         self.recognizer: Recognizer | None = None
         self.gallery: Searcher | None = None
         self._gallery_time = -1e9

@@ -74,3 +74,27 @@ def test_cooldown_marks_repeats_and_ends() -> None:
 def test_rule_rejects_impossible_settings() -> None:
     with pytest.raises(ValueError):
         VotingRule(needed=6, window=5)
+
+
+def test_decision_and_door_settings_from_the_config_file_and_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kiosk.config import Settings
+    from kiosk.errors import ConfigError
+
+    (tmp_path / "kiosk.toml").write_text(
+        "[decision]\nvotes_needed = 4\nvote_window = 6\nregion = [0.2, 0, 0.8, 1]\n"
+        '[door]\nkind = "webhook"\nurl = "http://door.local/open"\n'
+        "[capture]\nwidth = 1280\nheight = 720\n"
+    )
+    env = {"KIOSK_HOME": str(tmp_path), "KIOSK_DECISION_COOLDOWN_SECONDS": "30"}
+    settings = Settings.load(env)
+    assert settings.decision.votes_needed == 4 and settings.decision.vote_window == 6
+    assert settings.decision.region == (0.2, 0.0, 0.8, 1.0)
+    assert settings.decision.cooldown_seconds == 30.0
+    assert settings.door.kind == "webhook" and settings.door.url == "http://door.local/open"
+    assert (settings.capture.width, settings.capture.height) == (1280, 720)
+    assert settings.screen.result_seconds == 4.0  # untouched default
+    with pytest.raises(ConfigError, match="region"):
+        Settings.load({**env, "KIOSK_DECISION_REGION": "0,0,1"})
+    with pytest.raises(ConfigError, match="unknown"):
+        (tmp_path / "kiosk.toml").write_text("[door]\nkindd = 'log'\n")
+        Settings.load(env)
