@@ -17,7 +17,7 @@ from kiosk.config import Settings
 from kiosk.errors import KioskError
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
-PLUGINS = ("kiosk.cli_admin", "kiosk.cli_kiosk")
+PLUGINS = ("kiosk.cli_admin", "kiosk.cli_kiosk", "kiosk.cli_console")
 
 
 def _paths(items: Sequence[str]) -> Iterator[str]:

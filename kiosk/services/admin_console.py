@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, distinct, func, select
+from sqlalchemy import and_, delete, func, select
 
 from kiosk.config import Settings
 from kiosk.domain.access import (
@@ -398,7 +398,7 @@ class AdminConsole:
                 ScheduleWindowRow.group_name,
                 HolidayRow.group_name,
             ):
-                names.update(n for n in uow.session.scalars(select(distinct(col))) if n)
+                names.update(n for n in uow.session.scalars(select(col).distinct()) if n)
         return sorted(names, key=str.lower)
 
     def add_person(self, actor: Actor, new: NewPerson) -> Person:
@@ -729,9 +729,18 @@ class AdminConsole:
         """Genuine and impostor distances among the enrolled templates (sampled above
         ``max_templates`` so that the page opens quickly on a large site)."""
         actor.require(Role.ADMIN)
-        model = self.analyzer().model_info
         with self.store.unit_of_work() as uow:
-            embeddings, labels = uow.templates.gallery(model.checksum)
+            # the model most templates come from (others cannot be compared with them);
+            # no need to load the network for this page
+            checksum = uow.session.scalar(
+                select(TemplateRow.model_checksum)
+                .group_by(TemplateRow.model_checksum)
+                .order_by(func.count().desc())
+                .limit(1)
+            )
+            if checksum is None:
+                return compute_distance_stats(np.zeros((0, 128), np.float32), [])
+            embeddings, labels = uow.templates.gallery(checksum)
         return compute_distance_stats(embeddings, labels, max_templates=max_templates, seed=seed)
 
     def enrolled_count(self) -> int:
@@ -774,7 +783,7 @@ class AdminConsole:
 
     def kiosks(self) -> list[str]:
         with self.store.unit_of_work() as uow:
-            return sorted(uow.session.scalars(select(distinct(EventRow.kiosk_id))).all())
+            return sorted(uow.session.scalars(select(EventRow.kiosk_id).distinct()).all())
 
     def head_id(self) -> int:
         """The id of the newest event (0 for an empty log)."""

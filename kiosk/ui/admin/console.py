@@ -1,0 +1,308 @@
+"""The admin console window: first admin, sign-in (with lock-out), idle sign-out, and the
+pages a role may see (an auditor sees only the access log)."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Slot
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.errors import KioskError
+from kiosk.services.accounts import MIN_PASSWORD_LENGTH, Actor
+from kiosk.services.admin_console import AdminConsole
+from kiosk.storage.records import Role
+
+log = logging.getLogger(__name__)
+
+IDLE_MINUTES = 5.0
+_INPUT_EVENTS = {
+    QEvent.Type.KeyPress,
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseMove,
+    QEvent.Type.Wheel,
+}
+
+
+def _card(title: str, subtitle: str) -> tuple[QWidget, QVBoxLayout]:
+    """A centred box for the sign-in pages."""
+    outer = QWidget()
+    frame = QFrame()
+    frame.setFrameShape(QFrame.Shape.StyledPanel)
+    frame.setMaximumWidth(440)
+    box = QVBoxLayout(frame)
+    heading = QLabel(title)
+    heading.setStyleSheet("font-size: 20px; font-weight: bold;")
+    box.addWidget(heading)
+    sub = QLabel(subtitle)
+    sub.setWordWrap(True)
+    sub.setStyleSheet("color: #555;")
+    box.addWidget(sub)
+    row = QHBoxLayout()
+    row.addStretch(1)
+    row.addWidget(frame, 2)
+    row.addStretch(1)
+    column = QVBoxLayout(outer)
+    column.addStretch(1)
+    column.addLayout(row)
+    column.addStretch(2)
+    return outer, box
+
+
+class FirstAdminPage(QWidget):
+    """Shown when the database has no admin account yet."""
+
+    def __init__(self, window: AdminConsoleWindow) -> None:
+        super().__init__()
+        self.window_ = window
+        card, box = _card(
+            "Create the first admin",
+            "No admin account exists yet. Create one now; you will use it to sign in. "
+            f"The password needs at least {MIN_PASSWORD_LENGTH} characters, mixing letters "
+            "with digits or symbols.",
+        )
+        self.username = QLineEdit("admin")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.repeat = QLineEdit()
+        self.repeat.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel("")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #a4161a; font-weight: bold;")
+        form = QFormLayout()
+        form.addRow("User name", self.username)
+        form.addRow("Password", self.password)
+        form.addRow("Repeat password", self.repeat)
+        box.addLayout(form)
+        box.addWidget(self.error)
+        self.create_button = QPushButton("Create admin and sign in")
+        self.create_button.setDefault(True)
+        self.create_button.clicked.connect(self.submit)
+        self.repeat.returnPressed.connect(self.submit)
+        box.addWidget(self.create_button)
+        QVBoxLayout(self).addWidget(card)
+
+    @Slot()
+    def submit(self) -> None:
+        try:
+            actor = self.window_.console.create_first_admin(
+                self.username.text().strip(), self.password.text(), self.repeat.text()
+            )
+        except KioskError as exc:
+            self.error.setText(str(exc)[:1].upper() + str(exc)[1:])
+            return
+        self.password.clear()
+        self.repeat.clear()
+        self.window_.signed_in(actor)
+
+
+class SignInPage(QWidget):
+    def __init__(self, window: AdminConsoleWindow) -> None:
+        super().__init__()
+        self.window_ = window
+        card, box = _card(
+            "Kiosk admin console",
+            "Sign in with your admin or auditor account. After several wrong passwords the "
+            "account is locked for a while.",
+        )
+        self.username = QLineEdit()
+        self.username.setPlaceholderText("user name")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("password")
+        self.notice = QLabel("")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #555;")
+        self.error = QLabel("")
+        self.error.setObjectName("signInError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #a4161a; font-weight: bold;")
+        form = QFormLayout()
+        form.addRow("User name", self.username)
+        form.addRow("Password", self.password)
+        box.addLayout(form)
+        box.addWidget(self.notice)
+        box.addWidget(self.error)
+        self.sign_in = QPushButton("Sign in")
+        self.sign_in.setDefault(True)
+        self.sign_in.clicked.connect(self.submit)
+        self.password.returnPressed.connect(self.submit)
+        self.username.returnPressed.connect(self.password.setFocus)
+        box.addWidget(self.sign_in)
+        QVBoxLayout(self).addWidget(card)
+
+    @Slot()
+    def submit(self) -> None:
+        self.error.clear()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            actor = self.window_.console.sign_in(self.username.text(), self.password.text())
+        except KioskError as exc:
+            self.error.setText(str(exc)[:1].upper() + str(exc)[1:])
+            self.password.clear()
+            self.password.setFocus()
+            return
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.password.clear()
+        self.notice.clear()
+        self.window_.signed_in(actor)
+
+
+class MainArea(QWidget):
+    """The pages of one signed-in session (rebuilt at each sign-in)."""
+
+    def __init__(self, window: AdminConsoleWindow, actor: Actor) -> None:
+        super().__init__()
+        from kiosk.ui.admin.log_viewer import LogViewer
+
+        console = window.console
+        self.actor = actor
+        self.tabs = QTabWidget()
+        self.people = None
+        self.rules = None
+        self.security = None
+        if actor.role is Role.ADMIN:
+            from kiosk.ui.admin.people import PeoplePage
+            from kiosk.ui.admin.rules import AccessRulesPage
+            from kiosk.ui.admin.security import SecurityPage
+
+            self.people = PeoplePage(console, actor)
+            self.rules = AccessRulesPage(console, actor)
+            self.security = SecurityPage(console, actor)
+            self.tabs.addTab(self.people, "People")
+            self.tabs.addTab(self.rules, "Access rules")
+            self.tabs.addTab(self.security, "Security level")
+        self.log = LogViewer(console, actor, verify_on_open=window.verify_on_open)
+        self.tabs.addTab(self.log, "Access log")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        who = QLabel(f"Signed in as <b>{actor.username}</b> ({actor.role})")
+        if actor.role is Role.AUDITOR:
+            who.setText(who.text() + " — auditors see the access log only")
+        sign_out = QPushButton("Sign out")
+        sign_out.clicked.connect(window.sign_out)
+        top = QHBoxLayout()
+        top.addWidget(who)
+        top.addStretch(1)
+        top.addWidget(sign_out)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+
+    @Slot(int)
+    def _tab_changed(self, index: int) -> None:
+        page = self.tabs.widget(index)
+        if page is self.rules and self.rules is not None:
+            self.rules.refresh()
+        if page is self.people and self.people is not None:
+            self.people.refresh()
+
+    def close_threads(self) -> None:
+        self.log.close_threads()
+        if self.security is not None:
+            self.security.close_threads()
+
+
+class AdminConsoleWindow(QMainWindow):
+    def __init__(
+        self,
+        console: AdminConsole,
+        *,
+        idle_minutes: float = IDLE_MINUTES,
+        verify_on_open: bool = True,
+    ) -> None:
+        super().__init__()
+        self.console = console
+        self.verify_on_open = verify_on_open
+        self.setWindowTitle("Kiosk admin console")
+        self.actor: Actor | None = None
+        self.main: MainArea | None = None
+        self.stack = QStackedWidget()
+        self.first_admin = FirstAdminPage(self)
+        self.sign_in_page = SignInPage(self)
+        self.stack.addWidget(self.first_admin)
+        self.stack.addWidget(self.sign_in_page)
+        self.setCentralWidget(self.stack)
+        self.idle = QTimer(self)
+        self.idle.setSingleShot(True)
+        self.idle.setInterval(int(idle_minutes * 60_000))
+        self.idle.timeout.connect(self.idle_sign_out)
+        self.idle_minutes = idle_minutes
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        self.resize(1200, 760)
+        self.show_start()
+
+    def show_start(self) -> None:
+        if self.console.needs_first_admin():
+            self.stack.setCurrentWidget(self.first_admin)
+        else:
+            self.stack.setCurrentWidget(self.sign_in_page)
+            self.sign_in_page.username.setFocus()
+
+    def signed_in(self, actor: Actor) -> None:
+        self.actor = actor
+        self._drop_main()
+        self.main = MainArea(self, actor)
+        self.stack.addWidget(self.main)
+        self.stack.setCurrentWidget(self.main)
+        self.setWindowTitle(f"Kiosk admin console — {actor.username}")
+        self.idle.start()
+
+    @Slot()
+    def sign_out(self, reason: str = "") -> None:
+        self.idle.stop()
+        self.actor = None
+        self._drop_main()
+        self.setWindowTitle("Kiosk admin console")
+        self.sign_in_page.notice.setText(reason)
+        self.show_start()
+
+    @Slot()
+    def idle_sign_out(self) -> None:
+        minutes = self.idle_minutes
+        shown = f"{minutes:g} minute{'s' if minutes != 1 else ''}"
+        # close any dialog of the session first
+        for w in QApplication.topLevelWidgets():
+            if w is not self and w.isVisible() and w.isModal():
+                w.close()
+        self.sign_out(f"You were signed out after {shown} without activity.")
+
+    def _drop_main(self) -> None:
+        if self.main is not None:
+            self.main.close_threads()
+            self.stack.removeWidget(self.main)
+            self.main.deleteLater()
+            self.main = None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if self.actor is not None and event.type() in _INPUT_EVENTS:
+            self.idle.start()
+        return False
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop every thread of the console (idempotent)."""
+        self.idle.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        self._drop_main()

@@ -1,0 +1,353 @@
+"""Enrollment of a new person, or more photos for one already enrolled: photos from files
+(picked or dropped) or from the guided camera capture, each marked accepted or rejected
+with the reason, a duplicate check, and the admin's review before anything is saved."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.errors import KioskError
+from kiosk.services.accounts import Actor
+from kiosk.services.admin_console import (
+    AdminConsole,
+    CheckedFace,
+    NewPerson,
+    SavedEnrollment,
+)
+from kiosk.services.enrollment import IMAGE_SUFFIXES, DuplicateWarning
+from kiosk.storage.records import PersonRecord
+from kiosk.ui.admin.people import PersonForm, pixmap_from_rgb
+from kiosk.ui.admin.tasks import BackgroundTask, run_task
+
+ICON = 96
+
+
+def _rejected_icon() -> QPixmap:
+    pix = QPixmap(ICON, ICON)
+    pix.fill(QColor("#f3d6d6"))
+    return pix
+
+
+class EnrollDialog(QDialog):
+    """``existing`` None: a new person (form + photos); else more photos for them."""
+
+    def __init__(
+        self,
+        console: AdminConsole,
+        actor: Actor,
+        existing: PersonRecord | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.console = console
+        self.actor = actor
+        self.existing = existing
+        self.faces: list[CheckedFace] = []
+        self.duplicates: list[DuplicateWarning] = []
+        self.saved: SavedEnrollment | None = None
+        self._task: BackgroundTask | None = None
+        self._queued = 0
+        self._done = 0
+        self.setAcceptDrops(True)
+        if existing is None:
+            self.setWindowTitle("Enroll a new person")
+        else:
+            p = existing.person
+            self.setWindowTitle(f"Add photos of {p.name}")
+
+        layout = QVBoxLayout(self)
+        self.form: PersonForm | None = None
+        if existing is None:
+            self.form = PersonForm(console.groups_in_use())
+            layout.addWidget(self.form)
+        else:
+            p = existing.person
+            layout.addWidget(
+                QLabel(
+                    f"<b>{p.name}</b> (badge {p.badge}) has {existing.templates} photo(s). "
+                    "New photos are added to them."
+                )
+            )
+        hint = QLabel(
+            "Add 3 to 10 photos: from files (or drag them here) or with the camera. "
+            "Each photo is checked; rejected ones say why and are not saved. Select a photo "
+            "and press Delete to drop it."
+        )
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        self.list = QListWidget()
+        self.list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.list.setIconSize(QSize(ICON, ICON))
+        self.list.setGridSize(QSize(170, 175))
+        self.list.setWordWrap(True)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.list.setMinimumSize(640, 300)
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        layout.addWidget(self.list, 1)
+
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel("No photos yet.")
+        self.status.setWordWrap(True)
+        self.duplicate_label = QLabel("")
+        self.duplicate_label.setObjectName("duplicateWarning")
+        self.duplicate_label.setWordWrap(True)
+        self.duplicate_label.setStyleSheet(
+            "color: #7a4a00; background: #fff3cd; padding: 6px; border-radius: 3px;"
+        )
+        self.duplicate_label.setVisible(False)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #a4161a;")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.duplicate_label)
+        layout.addWidget(self.error)
+
+        files = QPushButton("Add photo files…")
+        files.clicked.connect(self._pick_files)
+        camera = QPushButton("Take photos with the camera…")
+        camera.clicked.connect(self.capture_from_camera)
+        drop = QPushButton("Drop selected")
+        drop.clicked.connect(self.drop_selected)
+        self.save_button = QPushButton("Save")
+        self.save_button.setDefault(True)
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._save_clicked)
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(files)
+        buttons.addWidget(camera)
+        buttons.addWidget(drop)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(cancel)
+        layout.addLayout(buttons)
+        self.resize(760, 640)
+
+    # -- adding photos -------------------------------------------------------------------
+
+    @Slot()
+    def _pick_files(self) -> None:
+        suffixes = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Photos of the person", "", f"Images ({suffixes})"
+        )
+        if paths:
+            self.add_files([Path(p) for p in paths])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        self.add_files([p for p in paths if p.is_file()])
+
+    def add_files(self, paths: list[Path]) -> None:
+        """Check the photos in the background; each appears with its mark as it is done."""
+        if not paths:
+            return
+        if self._task is not None and self._task.running:
+            self.error.setText("Wait until the photos being checked are done.")
+            return
+        self.error.clear()
+        self._queued, self._done = len(paths), 0
+        self.progress.setRange(0, len(paths))
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.status.setText(f"Checking {len(paths)} photo(s)… (the first takes longer)")
+        self.save_button.setEnabled(False)
+        console = self.console
+
+        def work(progress: Any, stop: threading.Event) -> int:
+            for path in paths:
+                if stop.is_set():
+                    break
+                progress(console.check_file(path))
+            return len(paths)
+
+        self._task = run_task(
+            self,
+            work,
+            on_progress=self._checked,
+            on_success=self._checks_done,
+            on_failure=self._failed,
+            name="enroll-check",
+        )
+
+    def add_faces(self, faces: list[CheckedFace]) -> None:
+        """Faces from the camera capture (already checked)."""
+        for face in faces:
+            self._append(face)
+        self._checks_done(None)
+
+    @Slot(object)
+    def _checked(self, face: object) -> None:
+        assert isinstance(face, CheckedFace)
+        self._done += 1
+        self.progress.setValue(self._done)
+        self._append(face)
+
+    def _append(self, face: CheckedFace) -> None:
+        self.faces.append(face)
+        name = Path(face.source).name if "/" in face.source else face.source
+        if face.accepted and face.chip is not None:
+            icon = pixmap_from_rgb(face.chip, ICON)
+            text = f"✔ {name}\naccepted"
+        else:
+            icon = _rejected_icon()
+            text = f"✘ {name}\n{face.reason_text}"
+        item = QListWidgetItem(QIcon(icon), text)
+        item.setData(Qt.ItemDataRole.UserRole, face)
+        item.setForeground(QColor("#1b7f3b" if face.accepted else "#a4161a"))
+        item.setToolTip(f"{face.source}\n{face.reason_text}\nquality {face.quality:.2f}")
+        self.list.addItem(item)
+
+    @Slot(object)
+    def _checks_done(self, _: object) -> None:
+        self.progress.setVisible(False)
+        self._update_duplicates()
+        self._update_status()
+
+    @Slot(str)
+    def _failed(self, message: str) -> None:
+        self.progress.setVisible(False)
+        self.error.setText(message[:1].upper() + message[1:])
+        self._update_status()
+
+    def keyPressEvent(self, event: Any) -> None:
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.drop_selected()
+            return
+        super().keyPressEvent(event)
+
+    @Slot()
+    def drop_selected(self) -> None:
+        for item in self.list.selectedItems():
+            face = item.data(Qt.ItemDataRole.UserRole)
+            self.faces = [f for f in self.faces if f is not face]
+            self.list.takeItem(self.list.row(item))
+        self._update_duplicates()
+        self._update_status()
+
+    # -- checks --------------------------------------------------------------------------
+
+    @property
+    def accepted_faces(self) -> list[CheckedFace]:
+        return [f for f in self.faces if f.accepted]
+
+    def _update_duplicates(self) -> None:
+        exclude = None if self.existing is None else self.existing.person.id
+        try:
+            self.duplicates = self.console.duplicates(self.faces, exclude)
+        except KioskError as exc:
+            self.duplicates = []
+            self.error.setText(str(exc))
+        if not self.duplicates:
+            self.duplicate_label.setVisible(False)
+            return
+        whom: dict[str, list[DuplicateWarning]] = {}
+        for d in self.duplicates:
+            whom.setdefault(f"{d.name} (badge {d.badge})", []).append(d)
+        lines = [
+            f"⚠ {len(ds)} photo(s) already match <b>{who}</b> "
+            f"(closest distance {min(d.distance for d in ds):.2f})."
+            for who, ds in whom.items()
+        ]
+        lines.append("Is this the same person enrolled twice? Check before saving.")
+        self.duplicate_label.setText("<br>".join(lines))
+        self.duplicate_label.setVisible(True)
+
+    def _update_status(self) -> None:
+        accepted = len(self.accepted_faces)
+        rejected = len(self.faces) - accepted
+        if not self.faces:
+            self.status.setText("No photos yet.")
+        else:
+            advice = "" if accepted >= 3 else " At least 3 good photos are recommended."
+            self.status.setText(f"{accepted} accepted, {rejected} rejected.{advice}")
+        busy = self._task is not None and self._task.running
+        self.save_button.setEnabled(accepted > 0 and not busy)
+
+    # -- camera --------------------------------------------------------------------------
+
+    @Slot()
+    def capture_from_camera(self) -> None:
+        from kiosk.ui.admin.capture import CaptureDialog
+
+        dialog = CaptureDialog(self.console, self)
+        if dialog.exec() and dialog.kept:
+            self.add_faces(dialog.kept)
+
+    # -- saving --------------------------------------------------------------------------
+
+    @Slot()
+    def _save_clicked(self) -> None:
+        if self.duplicates:
+            names = ", ".join(sorted({d.name for d in self.duplicates}))
+            answer = QMessageBox.question(
+                self,
+                "Possible duplicate",
+                f"These photos already match {names}. Save them anyway?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Save:
+                return
+        self.save()
+
+    def save(self) -> bool:
+        """Store the accepted photos; true when saved (the dialog closes)."""
+        sources = {
+            "camera" if f.source.startswith("camera") else "file" for f in self.accepted_faces
+        }
+        source = "camera" if sources == {"camera"} else "file"
+        try:
+            if self.existing is None:
+                assert self.form is not None
+                edit = self.form.edit()
+                new = NewPerson(
+                    name=edit.name,
+                    badge=self.form.badge.text(),
+                    group=edit.group,
+                    valid_from=edit.valid_from,
+                    valid_until=edit.valid_until,
+                    notes=edit.notes,
+                )
+                self.saved = self.console.save_enrollment(
+                    self.actor, self.faces, new=new, source=source
+                )
+            else:
+                self.saved = self.console.save_enrollment(
+                    self.actor, self.faces, person_id=self.existing.person.id, source=source
+                )
+        except KioskError as exc:
+            self.error.setText(str(exc)[:1].upper() + str(exc)[1:])
+            return False
+        self.accept()
+        return True
+
+    def done(self, result: int) -> None:
+        if self._task is not None:
+            self._task.stop()
+        super().done(result)
