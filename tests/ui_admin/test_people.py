@@ -1,0 +1,123 @@
+"""People and enrollment with the real pipeline on real photos: enroll from files
+(accepted and rejected), the duplicate warning, removing a photo, erasing a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from kiosk.services.accounts import Actor
+from kiosk.services.admin_console import AdminConsole, PersonStatus, person_status
+from kiosk.ui.admin.enroll import EnrollDialog
+from kiosk.ui.admin.people import PeoplePage, TemplatesDialog
+
+OBAMA = ("obama/tests_obama.jpg", "obama/tests_obama2.jpg")
+TWO_PEOPLE = "_multi_face/knn_obama_and_biden.jpg"
+
+
+def enroll_dialog(
+    qtbot: QtBot, page: PeoplePage, name: str, badge: str, files: list[Path]
+) -> EnrollDialog:
+    dialog = EnrollDialog(page.console, page.actor, None, page)
+    qtbot.addWidget(dialog)
+    assert dialog.form is not None
+    dialog.form.name.setText(name)
+    dialog.form.badge.setText(badge)
+    dialog.add_files(files)
+    qtbot.waitUntil(lambda: len(dialog.faces) == len(files), timeout=120_000)
+    qtbot.waitUntil(lambda: dialog._task is not None and dialog._task.done, timeout=10_000)
+    return dialog
+
+
+@pytest.fixture
+def page(qtbot: QtBot, vision_console: AdminConsole, admin: Actor) -> PeoplePage:
+    p = PeoplePage(vision_console, admin)
+    qtbot.addWidget(p)
+    return p
+
+
+def test_enroll_from_files_marks_each_photo(qtbot: QtBot, page: PeoplePage, photos: Path) -> None:
+    files = [photos / p for p in OBAMA] + [photos / TWO_PEOPLE, photos / "missing.jpg"]
+    dialog = enroll_dialog(qtbot, page, "Barack Obama", "B-44", files)
+    marks = {Path(f.source).name: f for f in dialog.faces}
+    assert marks["tests_obama.jpg"].accepted and marks["tests_obama2.jpg"].accepted
+    two = marks["knn_obama_and_biden.jpg"]
+    assert not two.accepted and "faces in the photo" in two.reason_text
+    assert not marks["missing.jpg"].accepted
+    texts = [dialog.list.item(i).text() for i in range(dialog.list.count())]
+    assert sum(t.startswith("✔") for t in texts) == 2
+    assert any(t.startswith("✘") and "faces in the photo" in t for t in texts)
+    assert "2 accepted, 2 rejected" in dialog.status.text()
+    assert dialog.save_button.isEnabled()
+    assert not dialog.duplicate_label.isVisible() and dialog.duplicates == []
+    assert dialog.save()
+    page.refresh()
+    [record] = page.model.records
+    assert record.person.name == "Barack Obama" and record.templates == 2
+    thumb = page.model.data(page.model.index(0, 0), 1)  # DecorationRole
+    assert thumb is not None and 48 in (thumb.width(), thumb.height())
+    assert thumb.toImage().pixelColor(24, 24).name() != "#d9d9d9"  # a face, not the blank
+
+
+def test_duplicate_warning_names_the_enrolled_person(
+    qtbot: QtBot, page: PeoplePage, photos: Path
+) -> None:
+    first = enroll_dialog(qtbot, page, "Barack Obama", "B-44", [photos / OBAMA[0]])
+    assert first.save()
+    second = enroll_dialog(qtbot, page, "Someone Else", "S-1", [photos / OBAMA[1]])
+    assert [d.badge for d in second.duplicates] == ["B-44"]
+    assert "Barack Obama" in second.duplicate_label.text()
+    assert not second.duplicate_label.isHidden()
+    # dropping the photo clears the warning
+    second.list.item(0).setSelected(True)
+    second.drop_selected()
+    assert second.duplicates == [] and not second.save_button.isEnabled()
+
+
+def test_more_photos_then_remove_one_then_erase(
+    qtbot: QtBot, page: PeoplePage, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = enroll_dialog(qtbot, page, "Barack Obama", "B-44", [photos / OBAMA[0]])
+    assert first.save()
+    page.refresh()
+    record = page.model.records[0]
+    more = EnrollDialog(page.console, page.actor, record, page)
+    qtbot.addWidget(more)
+    more.add_files([photos / OBAMA[1]])
+    qtbot.waitUntil(lambda: more._task is not None and more._task.done, timeout=120_000)
+    assert more.duplicates == []  # the person's own photos are not duplicates
+    assert more.save()
+    page.refresh()
+    assert page.model.records[0].templates == 2
+
+    templates = TemplatesDialog(page.console, page.actor, page.model.records[0], page)
+    qtbot.addWidget(templates)
+    assert templates.list.count() == 2
+    templates.remove_template(int(templates.list.item(0).data(256)))
+    assert templates.list.count() == 1
+    page.refresh()
+    assert page.model.records[0].templates == 1
+
+    # erase: the confirmation says what goes; cancel keeps everything
+    from PySide6.QtWidgets import QMessageBox
+
+    seen: list[str] = []
+
+    def fake_exec(box: QMessageBox) -> int:
+        seen.append(box.text())
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    page.select_person(record.person.id)
+    page.erase_selected()
+    assert "1 face template(s)" in seen[0] and "Barack Obama" in seen[0]
+    assert "cannot be undone" in seen[0]
+    assert page.model.records[0].templates == 1
+    page.erase(record.person.id)
+    assert page.model.records == []  # erased people leave the default list
+    page.status.setCurrentIndex(page.status.findData(PersonStatus.ERASED))
+    [erased] = page.model.records
+    assert person_status(erased) == PersonStatus.ERASED and erased.templates == 0
+    assert page.console.thumbnail(page.actor, record.person.id) is None
