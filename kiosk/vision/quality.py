@@ -25,7 +25,7 @@ from kiosk.domain.faces import DetectedFace, FaceResult, FloatArray, ImageArray
 class QualitySettings:
     min_face_px: float = 80.0  # shorter side of the face box, in image pixels
     min_probability: float = 0.95
-    min_sharpness: float = 40.0  # variance of the Laplacian of the 150x150 grey chip
+    min_sharpness: float = 25.0  # variance of the Laplacian of the 150x150 grey chip
     min_brightness: float = 60.0  # mean grey level of the chip, 0..255
     max_brightness: float = 200.0
     min_contrast: float = 20.0  # standard deviation of the chip's grey levels
