@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-flip", action="store_true", help="embed the chip only, not its mirror"
     )
+    parser.add_argument("--sweep", action="store_true", help="also tabulate thresholds 0.50-0.65")
     args = parser.parse_args(argv)
     settings = Settings.load()
     vision = settings.vision

@@ -36,7 +36,7 @@ class Embedder:
         self.batch_size = batch_size
         net = FaceResNet()
         net.load_state_dict(load_resnet_state_dict())
-        self.net = net.eval().to(device)
+        self.net = net.eval().fuse().to(device)
         self.model_info = ModelInfo(
             MODEL_NAME, MODEL_VERSION + ("+flip" if flip_average else ""), RESNET_SHA256
         )

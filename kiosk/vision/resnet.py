@@ -45,6 +45,16 @@ class Affine(nn.Module):
         return x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 
+def _fold(conv: nn.Conv2d, affine: nn.Module) -> None:
+    """Fold a following ``Affine`` into the conv's weights and bias (inference only)."""
+    if not isinstance(affine, Affine):
+        return
+    with torch.no_grad():
+        conv.weight.mul_(affine.weight.view(-1, 1, 1, 1))
+        assert conv.bias is not None
+        conv.bias.mul_(affine.weight).add_(affine.bias)
+
+
 def _pad_add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """dlib's ``add_prev``: where shapes differ, the smaller is zero-padded at the end."""
     if a.shape == b.shape:
@@ -91,6 +101,19 @@ class FaceResNet(nn.Module):
             channels = out_channels
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(256, EMBEDDING_SIZE, bias=False)
+
+    def fuse(self) -> FaceResNet:
+        """Fold every affine layer into the conv before it: the same function with about
+        a third fewer passes over the activations. For inference only; returns self."""
+        _fold(self.conv, self.affine)
+        self.affine = nn.Identity()  # type: ignore[assignment]
+        for block in self.blocks:
+            assert isinstance(block, ResidualBlock)
+            _fold(block.conv1, block.affine1)
+            _fold(block.conv2, block.affine2)
+            block.affine1 = nn.Identity()  # type: ignore[assignment]
+            block.affine2 = nn.Identity()  # type: ignore[assignment]
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.means) / 256.0
