@@ -1,0 +1,185 @@
+"""Screenshots of every state of the kiosk screen, fed by hand (no models needed):
+
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python tests/ui/screenshots.py \
+        1280x800 /tmp/shots
+
+Look at each PNG as a person at the door would. Not a test (pytest does not collect it).
+"""
+
+import dataclasses
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import cv2
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+from videos import framed
+
+from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
+from kiosk.config import Settings
+from kiosk.domain.access import Decision
+from kiosk.domain.faces import Box
+from kiosk.services.kiosk_loop import Analysis, Decided, DoorReport, LoopReady, Notice
+from kiosk.ui.admin_login import AdminLoginDialog, env_password_check
+from kiosk.ui.kiosk_window import KioskWindow
+
+W, H = (int(x) for x in sys.argv[1].split("x")) if len(sys.argv) > 1 else (1280, 800)
+out = Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/kiosk-shots")
+out.mkdir(parents=True, exist_ok=True)
+app = QApplication([])
+settings = dataclasses.replace(Settings.load({"KIOSK_HOME": str(out)}), kiosk_id="lobby-1")
+slot = FrameSlot(CameraStatus(True, "", "0", (640, 480, 30.0), (640, 480, 30.0), label="webcam 0"))
+w = KioskWindow(
+    settings,
+    slot,
+    password_check=env_password_check("x"),
+    require_password=False,
+    full_screen=False,
+)
+w.resize(W, H)
+w.show()
+F = (
+    Path(
+        __import__("os").environ.get(
+            "KIOSK_FACES_DIR", Path(__file__).resolve().parents[3] / "shared" / "faces"
+        )
+    )
+    / "face_recognition"
+)
+obama = cv2.cvtColor(framed(F / "obama/ex_obama-480p.jpg", (640, 480)), cv2.COLOR_BGR2RGB)
+seq = [0]
+
+
+def frame(rgb):
+    seq[0] += 1
+    rgb = rgb.copy()
+    rgb.flags.writeable = False
+    slot.publish(Frame(seq[0], time.monotonic(), rgb))
+
+
+def pump(ms=300):
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def shot(name):
+    pump()
+    w.grab().save(str(out / f"{name}.png"))
+    print(name, w.state)
+
+
+empty = cv2.cvtColor(framed(F / "obama/ex_obama-480p.jpg", (640, 480)), cv2.COLOR_BGR2RGB) * 0 + 70
+frame(empty)
+shot("01_starting")
+w.on_update(LoopReady("cpu", "dlib-resnet v1", 12))
+frame(empty)
+shot("02_idle")
+box = Box(255, 120, 385, 290)
+
+
+def analysis(state):
+    return Analysis(seq[0], 640, 480, (box, Box(40, 60, 90, 120)), 0, state, 180.0, 6.5)
+
+
+frame(obama)
+w.on_update(analysis("checking"))
+shot("03_checking")
+now = datetime.now(UTC)
+w.on_update(
+    Decided(Decision.ALLOWED, "Welcome, Barack Obama!", "Barack Obama", 3, 0.35, False, 640.0, now)
+)
+w.on_update(analysis("checking"))
+w.on_update(DoorReport(True, "door: webhook ok"))
+shot("04_allowed")
+w.on_update(
+    Decided(
+        Decision.DENIED_UNKNOWN,
+        "Face not recognised. Please see staff.",
+        None,
+        None,
+        0.8,
+        False,
+        700.0,
+        now,
+    )
+)
+w.on_update(analysis("checking"))
+shot("05_denied_unknown")
+w.on_update(
+    Decided(
+        Decision.DENIED_INACTIVE,
+        "Your badge expired on 03 May 2026. Please see staff.",
+        "Joe Biden",
+        4,
+        0.3,
+        False,
+        700.0,
+        now,
+    )
+)
+shot("06_denied_expired")
+w.on_update(
+    Decided(
+        Decision.DENIED_SCHEDULE,
+        "Outside your access hours.",
+        "Joe Biden",
+        4,
+        0.3,
+        False,
+        700.0,
+        now,
+    )
+)
+shot("07_denied_schedule")
+w.on_update(
+    Decided(
+        Decision.ALLOWED,
+        "Welcome, Maximiliana Wolfeschlegelsteinhausen-Bergerdorff!",
+        "Maximiliana Wolfeschlegelsteinhausen-Bergerdorff",
+        5,
+        0.35,
+        False,
+        640.0,
+        now,
+    )
+)
+w.on_update(DoorReport(False, "door webhook answered HTTP 503"))
+shot("08_allowed_door_failed")
+w.toggle_status_line()
+shot("09_status_line")
+w.toggle_status_line()
+w.staff_warning.hide()
+slot.set_status(
+    CameraStatus(
+        False,
+        "webcam 0 stopped delivering frames",
+        "0",
+        (640, 480, 30.0),
+        (640, 480, 30.0),
+        time.monotonic(),
+        3,
+        "webcam 0",
+    )
+)
+shot("10_camera_offline")
+slot.set_status(CameraStatus(True, "", "0", (640, 480, 30.0), (640, 480, 30.0), label="webcam 0"))
+frame(empty)
+w._held_until = 0
+pump(1000)
+frame(empty)
+shot("11_back_idle")
+w.on_update(Notice("recognition cannot start: the weight file is missing", fatal=True))
+shot("12_out_of_order")
+d = AdminLoginDialog(env_password_check("x"), w)
+d.show()
+pump()
+d.grab().save(str(out / "13_admin_login.png"))
+d.password.setText("wrong")
+d._try_login()
+pump()
+d.grab().save(str(out / "14_admin_login_wrong.png"))
