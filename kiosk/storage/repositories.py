@@ -377,19 +377,22 @@ class EventRepository:
         return query.where(and_(*conditions)) if conditions else query
 
     def _listing(self) -> Any:
+        # Plain columns rather than ORM entities: a million-row export or verify does not
+        # pay for identity-map bookkeeping.
+        events = EventRow.__table__
         return select(
-            EventRow,
-            PersonRow.name,
-            PersonRow.badge,
+            *events.c,
+            PersonRow.name.label("person_name"),
+            PersonRow.badge.label("person_badge"),
             SnapshotRow.event_id.is_not(None).label("has_snapshot"),
         ).select_from(
-            EventRow.__table__.outerjoin(
-                PersonRow.__table__, PersonRow.id == EventRow.person_id
-            ).outerjoin(SnapshotRow.__table__, SnapshotRow.event_id == EventRow.id)
+            events.outerjoin(PersonRow.__table__, PersonRow.id == EventRow.person_id).outerjoin(
+                SnapshotRow.__table__, SnapshotRow.event_id == EventRow.id
+            )
         )
 
     @staticmethod
-    def _logged(row: EventRow, name: str | None, badge: str | None, snap: bool) -> LoggedEvent:
+    def _logged(row: Any) -> LoggedEvent:
         return LoggedEvent(
             id=row.id,
             event=AccessEvent(
@@ -403,9 +406,9 @@ class EventRepository:
                 latency_ms=row.latency_ms,
                 reason=row.reason,
             ),
-            person_name=name,
-            person_badge=badge,
-            has_snapshot=bool(snap),
+            person_name=row.person_name,
+            person_badge=row.person_badge,
+            has_snapshot=bool(row.has_snapshot),
         )
 
     def page(
@@ -417,7 +420,7 @@ class EventRepository:
         if before_id is not None:
             query = query.where(EventRow.id < before_id)
         query = query.order_by(EventRow.id.desc()).limit(limit)
-        return [self._logged(*row) for row in self.session.execute(query)]
+        return [self._logged(row) for row in self.session.execute(query)]
 
     def stream(self, flt: EventFilter | None = None, *, batch: int = 5000) -> Iterator[LoggedEvent]:
         """Oldest first, fetched in batches (a server-side cursor on PostgreSQL)."""
@@ -427,7 +430,7 @@ class EventRepository:
             .execution_options(yield_per=batch)
         )
         for row in self.session.execute(query):
-            yield self._logged(*row)
+            yield self._logged(row)
 
     def count(self, flt: EventFilter | None = None) -> int:
         query = self._filtered(select(func.count()).select_from(EventRow), flt)
@@ -436,10 +439,10 @@ class EventRepository:
     def verify(self, *, batch: int = 10_000) -> ChainReport:
         head_row = self.session.get(ChainHead, self.HEAD_ID)
         head = None if head_row is None else (head_row.last_id, head_row.last_hash)
-        query = select(EventRow).order_by(EventRow.id).execution_options(yield_per=batch)
+        query = select(EventRow.__table__).order_by(EventRow.id).execution_options(yield_per=batch)
 
         def rows() -> Iterator[tuple[ChainFields, str]]:
-            for row in self.session.scalars(query):
+            for row in self.session.execute(query):
                 yield (
                     ChainFields(
                         id=row.id,
@@ -456,7 +459,6 @@ class EventRepository:
                     ),
                     row.hash,
                 )
-                self.session.expunge(row)
 
         return verify_chain(self.chain_key, rows(), head)
 
