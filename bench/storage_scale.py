@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, update  # noqa: E402
 
 from kiosk.config import Settings  # noqa: E402
 from kiosk.domain.access import Decision  # noqa: E402
@@ -139,7 +139,9 @@ def fill(store: Store, people: int, templates: int, events: int, seed: int) -> d
                 row["hash"] = prev
                 rows.append(row)
             conn.execute(insert(EventRow), rows)
-        conn.execute(insert(ChainHead), [{"id": 1, "last_id": events, "last_hash": prev}])
+        conn.execute(
+            update(ChainHead).where(ChainHead.id == 1).values(last_id=events, last_hash=prev)
+        )
     figures["fill_events_s"] = time.perf_counter() - t0
     return figures
 

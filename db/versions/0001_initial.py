@@ -50,6 +50,9 @@ def upgrade() -> None:
     sa.Column('last_hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_chain_head'))
     )
+    # The chain starts with its head row, so that concurrent first writers (several kiosks
+    # on one PostgreSQL server) lock it instead of racing to create it.
+    op.execute("INSERT INTO chain_head (id, last_id, last_hash) VALUES (1, 0, '" + "0" * 64 + "')")
     op.create_table('holidays',
     sa.Column('group_name', sa.String(length=100), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),

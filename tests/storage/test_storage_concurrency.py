@@ -1,5 +1,5 @@
 """Two kiosk processes writing events and a reader paging the log at the same time, on one
-SQLite file: no "database is locked" reaches anyone and nothing is lost.
+database: no "database is locked" reaches anyone and nothing is lost.
 
 The issue asks for 60 s; the default run takes 10 s to keep the suite fast. Set
 KIOSK_CONCURRENCY_SECONDS=60 for the full length.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from kiosk.config import Settings
 from kiosk.storage.records import EventFilter
@@ -21,8 +20,8 @@ SECONDS = float(os.environ.get("KIOSK_CONCURRENCY_SECONDS", "10"))
 RATE = 20.0  # events per second per writer
 
 
-def test_two_writers_and_a_reader_on_sqlite(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path)
+def test_two_writers_and_a_reader(settings: Settings) -> None:
+    """On SQLite (the issue's case) and on PostgreSQL (two kiosks sharing a server)."""
     open_store(settings).close()
     writers = [
         start_writer(settings, f"kiosk-{i}", "events", str(SECONDS), str(RATE)) for i in range(2)

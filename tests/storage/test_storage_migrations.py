@@ -77,3 +77,37 @@ def test_a_read_only_database_says_so(tmp_path: Path) -> None:
             uow.commit()
     finally:
         store.close()
+
+
+def test_a_full_disk_says_so(tmp_path: Path) -> None:
+    import numpy as np
+    from sqlalchemy import event
+
+    from kiosk.domain.faces import ModelInfo
+
+    settings = Settings(home=tmp_path)
+    store = open_store(settings)
+    store.engine.dispose()
+
+    @event.listens_for(store.engine, "connect")
+    def _tiny(dbapi_connection: sqlite3.Connection, record: object) -> None:
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages + 2}")
+
+    try:
+        with pytest.raises(StorageError, match="full"), store.unit_of_work(write=True) as uow:
+            person = uow.people.add(name="A", badge="1")
+            for _ in range(200):
+                uow.templates.add(
+                    person.id,
+                    np.ones(128, np.float32),
+                    ModelInfo("m", "1", "x" * 64),
+                    quality=1.0,
+                    source="camera",
+                    crop_jpeg=bytes(4000),
+                )
+            uow.commit()
+    finally:
+        store.close()
+    with open_store(settings) as reopened, reopened.unit_of_work() as uow:
+        assert uow.people.count() == 0  # the failed enrollment left nothing behind
