@@ -217,7 +217,7 @@ class Banner(QFrame):
             self._render_icon()
 
     def _render_icon(self) -> None:
-        side = max(48, int(self.height() * 0.75))
+        side = max(48, int(self._unit() * 0.75))
         renderer = self._renderers.get(self._icon_name)
         if renderer is None:
             renderer = QSvgRenderer(str(ASSETS / "icons" / f"{self._icon_name}.svg"))
@@ -230,11 +230,16 @@ class Banner(QFrame):
         self.icon.setPixmap(pixmap)
         self.icon.setFixedSize(side, side)
 
+    def _unit(self) -> int:
+        """What the sizes follow: the banner's height, or a quarter of its width on a
+        narrow (portrait) screen, so that the words still fit."""
+        return max(80, min(self.height(), self.width() // 4))
+
     def _fit_title(self) -> None:
         """36 % of the banner's height; the name goes when it does not fit at 3/4 of it."""
         font = QFont()
         font.setBold(True)
-        full = int(max(80, self.height()) * 0.36)
+        full = int(self._unit() * 0.36)
         room = max(100, self.width() - self.icon.width() - 100)
         text = f"{self._title}  ·  {self._extra}" if self._extra else self._title
         size = full
@@ -250,7 +255,7 @@ class Banner(QFrame):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
-        height = max(80, self.height())
+        height = self._unit()
         self._fit_title()
         message = QFont()
         message.setPixelSize(max(14, int(height * 0.17)))
@@ -314,22 +319,20 @@ class KioskWindow(QWidget):
         self.status_line.setObjectName("statusLine")
         self.status_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_line.setStyleSheet(
-            "#statusLine { background: #111111; color: #dddddd; padding: 4px 12px;"
-            " font-family: monospace; }"
+            "#statusLine { background: #111111; color: #dddddd; padding: 4px 12px; }"
         )
         self.staff_warning = QLabel()
         self.staff_warning.setObjectName("staffWarning")
         self.staff_warning.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.staff_warning.setStyleSheet(
-            "#staffWarning { background: #ffd43b; color: #000000; padding: 4px 12px;"
-            " font-weight: bold; }"
+            "#staffWarning { background: #ffd43b; color: #000000; padding: 4px 12px; }"
         )
         self.staff_warning.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.video, 3)
-        layout.addWidget(self.banner, 1)
+        layout.addWidget(self.video, 1)
+        layout.addWidget(self.banner)
         layout.addWidget(self.staff_warning)
         layout.addWidget(self.status_line)
         self.status_line.setVisible(settings.screen.show_status)
@@ -479,6 +482,7 @@ class KioskWindow(QWidget):
             self._analysis_time = now
             if update.state == "checking":
                 self._last_face_time = now
+            self._update_state(now, self.slot.latest())
             colour = QColor(LOOKS[self._box_state()].background)
             self.video.set_boxes(update.boxes, update.chosen, colour)
         elif isinstance(update, Decided):
@@ -507,6 +511,10 @@ class KioskWindow(QWidget):
                 self._show(self.state)
         elif isinstance(update, LoopReady):
             self.ready = update
+            if update.enrolled == 0:
+                self._warn("nobody is enrolled yet, so every face is denied (main.py enroll)")
+            elif self.staff_warning.text().startswith("Staff: nobody is enrolled"):
+                self.staff_warning.hide()
             self._refresh_status()
         elif isinstance(update, Notice):
             self._warn(update.message)
@@ -555,6 +563,16 @@ class KioskWindow(QWidget):
         if self._door is not None:
             parts.append("door ok" if self._door.ok else "door FAILED")
         return "  |  ".join(parts)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        # a fixed share of the screen: the banner's icon and fonts follow its height, so
+        # a stretch factor alone would let them push each other ever larger
+        self.banner.setFixedHeight(max(90, int(self.height() * 0.24)))
+        small = QFont("monospace")
+        small.setPixelSize(max(12, int(self.height() * 0.018)))  # staff read it up close
+        self.status_line.setFont(small)
+        self.staff_warning.setFont(small)
+        super().resizeEvent(event)
 
     # -- keys, the hidden corner, closing -----------------------------------------
 

@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import cv2
+import numpy as np
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 from videos import framed
@@ -56,7 +57,7 @@ seq = [0]
 
 def frame(rgb):
     seq[0] += 1
-    rgb = rgb.copy()
+    rgb = np.array(rgb, dtype=np.uint8)
     rgb.flags.writeable = False
     slot.publish(Frame(seq[0], time.monotonic(), rgb))
 
@@ -68,6 +69,9 @@ def pump(ms=300):
 
 
 def shot(name):
+    last = slot.latest()
+    if last is not None and slot.status.online:  # fresh, or the screen calls it a stall
+        frame(last.rgb)
     pump()
     w.grab().save(str(out / f"{name}.png"))
     print(name, w.state)
