@@ -254,13 +254,9 @@ class TemplateRepository:
             query = query.where(TemplateRow.model_checksum == model_checksum)
         chunks: list[FloatArray] = []
         labels: list[int] = []
-        decrypt = self.cipher.decrypt_embedding
         for partition in self.session.execute(query).partitions():
-            block = np.empty((len(partition), EMBEDDING_DIM), dtype=np.float32)
-            for i, (person_id, blob) in enumerate(partition):
-                block[i] = decrypt(blob)
-                labels.append(int(person_id))
-            chunks.append(block)
+            labels.extend(int(person_id) for person_id, _ in partition)
+            chunks.append(self.cipher.decrypt_embeddings([blob for _, blob in partition]))
         if not chunks:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32), []
         return np.concatenate(chunks), labels

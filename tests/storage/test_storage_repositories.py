@@ -257,3 +257,24 @@ def test_key_from_environment_instead_of_a_file(settings: Settings, env_key: str
         open_store(replace(settings, encryption_key="too-short"))
     with pytest.raises(EncryptionKeyError):
         open_store(settings)  # no key in the environment, no key file: data is protected
+
+
+def test_an_altered_template_is_an_error_not_garbage(store: Store) -> None:
+    with store.unit_of_work(write=True) as uow:
+        p = uow.people.add(name="A", badge="1")
+        uow.templates.add(p.id, vector(1), MODEL, quality=1.0, source="camera")
+        uow.commit()
+    with store.unit_of_work(write=True) as uow:
+        row = uow.session.execute(text("SELECT id, embedding FROM templates")).one()
+        blob = bytearray(row.embedding)
+        blob[20] ^= 0xFF
+        uow.session.execute(
+            text("UPDATE templates SET embedding = :b WHERE id = :i"),
+            {"b": bytes(blob), "i": row.id},
+        )
+        uow.commit()
+    with (
+        store.unit_of_work() as uow,
+        pytest.raises(EncryptionKeyError, match="cannot be decrypted"),
+    ):
+        uow.templates.gallery()
