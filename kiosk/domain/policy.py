@@ -112,6 +112,11 @@ class Voter:
         distance = sum(v.distance for v in agreeing) / len(agreeing)
         return Verdict(vote.person_id, distance, len(agreeing), repeat)
 
+    def forget(self, person_id: int | None) -> None:
+        """Drop the cooldown of ``person_id``: their last verdict did not count (a
+        liveness check was still running)."""
+        self._last_verdict.pop(person_id, None)
+
     def expire(self, now: float) -> None:
         """Drop recognitions older than the voting time (call when no face is seen)."""
         self._expire(now)

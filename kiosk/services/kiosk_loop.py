@@ -79,22 +79,43 @@ class AccessStore(Protocol):
     def people_count(self, *, active_only: bool = False) -> int: ...
 
 
+class LivenessAnswer(Protocol):
+    """What ``assess`` returns (any object with these attributes)."""
+
+    @property
+    def live(self) -> bool: ...
+
+    @property
+    def reason(self) -> str:
+        """For the person at the door when not live."""
+
+    @property
+    def pending(self) -> bool:
+        """Not decided yet (a challenge is running): keep observing, ask again."""
+
+    @property
+    def prompt(self) -> str:
+        """While pending: what the person has to do now."""
+
+
 @dataclass(frozen=True)
 class LivenessVerdict:
     live: bool
-    reason: str = ""  # for the person at the door when not live
+    reason: str = ""
+    pending: bool = False
+    prompt: str = ""
 
 
 class LivenessCheck(Protocol):
     """A check that the face is a live person, between the match and the door.
 
     ``observe`` sees every recognised frame of the face being decided on; ``assess`` is
-    asked when the votes agree on an allowed person; ``reset`` when the face leaves or a
-    decision was made."""
+    asked when the votes agree on an allowed person (again after more votes while it
+    answers *pending*); ``reset`` when the face leaves or a decision was made."""
 
     def observe(self, frame: Frame, face: FaceResult) -> None: ...
 
-    def assess(self) -> LivenessVerdict: ...
+    def assess(self) -> LivenessAnswer: ...
 
     def reset(self) -> None: ...
 
@@ -162,6 +183,15 @@ class Decided:
     @property
     def allowed(self) -> bool:
         return self.decision.allowed
+
+
+@dataclass(frozen=True)
+class LivenessPrompt:
+    """The votes agree on an allowed person, but the liveness check needs more: the
+    screen keeps "checking" and shows ``prompt``."""
+
+    prompt: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -364,8 +394,13 @@ class KioskLoop:
             schedule = self.store.get_schedule(person.group) if person.group else None
             check = check_access(person, schedule, when)
             decision, message = check.decision, check.reason
-            if decision.allowed:
+            if decision.allowed and not verdict.repeat:
                 liveness = self.liveness.assess()
+                if liveness.pending:
+                    # not decided yet: no verdict counts, so the next agreement is fresh
+                    self.voter.forget(person.id)
+                    self.emit(LivenessPrompt(liveness.prompt, person.name))
+                    return
                 if not liveness.live:
                     decision = Decision.DENIED_SPOOF
                     message = liveness.reason or "Please look at the camera yourself."

@@ -47,7 +47,14 @@ from kiosk.camera.frames import Frame, FrameSlot
 from kiosk.camera.sources import describe
 from kiosk.config import Settings
 from kiosk.domain.faces import Box
-from kiosk.services.kiosk_loop import Analysis, Decided, DoorReport, LoopReady, Notice
+from kiosk.services.kiosk_loop import (
+    Analysis,
+    Decided,
+    DoorReport,
+    LivenessPrompt,
+    LoopReady,
+    Notice,
+)
 from kiosk.ui.admin_login import AdminChoice, AdminLoginDialog, AdminMenu, PasswordCheck
 
 log = logging.getLogger(__name__)
@@ -354,6 +361,7 @@ class KioskWindow(QWidget):
         self._corner_clicks: deque[float] = deque(maxlen=5)
         self._login_open = False
         self._offline_attempts = 0
+        self._prompt: tuple[str, float] | None = None  # a liveness prompt and its time
 
         self._show(ScreenState.STARTING)
         self._frame_timer = QTimer(self)
@@ -405,6 +413,8 @@ class KioskWindow(QWidget):
         if state is ScreenState.IDLE:
             return "Look at the camera", "Step up and face the camera to open the door."
         if state is ScreenState.CHECKING:
+            if self._prompt is not None and time.monotonic() - self._prompt[1] < 3.0:
+                return "Checking…", self._prompt[0]
             return "Checking…", "Hold still and keep looking at the camera."
         if state is ScreenState.ALLOWED:
             decided = self.last_decision
@@ -501,6 +511,12 @@ class KioskWindow(QWidget):
             self.sounds.play("allowed" if update.allowed else "denied")
             self._update_state(now, self.slot.latest())
             self._show(self.state)
+        elif isinstance(update, LivenessPrompt):
+            self._prompt = (update.prompt, now)
+            self._last_face_time = now
+            self._update_state(now, self.slot.latest())
+            if self.state is ScreenState.CHECKING:
+                self._show(self.state)
         elif isinstance(update, DoorReport):
             self._door = update
             if not update.ok:

@@ -14,7 +14,7 @@ from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.domain.faces import Box
-from kiosk.services.kiosk_loop import Analysis, Decided, LoopReady
+from kiosk.services.kiosk_loop import Analysis, Decided, LivenessPrompt, LoopReady
 from kiosk.ui.admin_login import env_password_check
 from kiosk.ui.kiosk_window import KioskWindow, ScreenState
 
@@ -89,3 +89,14 @@ def test_staff_are_told_when_nobody_is_enrolled(
     assert window.staff_warning.isVisible() and "nobody is enrolled" in window.staff_warning.text()
     window.on_update(LoopReady("cpu", "m 1", 2))
     assert not window.staff_warning.isVisible()
+
+
+def test_a_liveness_prompt_is_shown_while_checking(
+    qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
+) -> None:
+    window, slot = screen
+    _frame(slot, 1)
+    window.on_update(LoopReady("cpu", "m 1", 3))
+    window.on_update(LivenessPrompt("Turn your head left.", "Ada"))
+    assert window.state is ScreenState.CHECKING
+    assert window.banner.message.text() == "Turn your head left."

@@ -30,6 +30,7 @@ from kiosk.services.kiosk_loop import (
     Decided,
     DoorReport,
     KioskLoop,
+    LivenessPrompt,
     LivenessVerdict,
     LoopReady,
 )
@@ -259,3 +260,35 @@ def test_camera_outage_is_recorded_once_and_its_end_too() -> None:
         "camera offline: webcam 0 stopped delivering frames",
         "camera back online after 12 s",
     ]
+
+
+def test_a_pending_liveness_check_holds_the_door_until_it_decides() -> None:
+    class Challenge:
+        answers = [
+            LivenessVerdict(False, pending=True, prompt="Turn your head left."),
+            LivenessVerdict(True),
+        ]
+
+        def observe(self, frame: Frame, face: FaceResult) -> None:
+            pass
+
+        def assess(self) -> LivenessVerdict:
+            return self.answers.pop(0)
+
+        def reset(self) -> None:
+            pass
+
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door)
+    loop.liveness = Challenge()
+    _feed(loop, clock, 7, 3)
+    prompts = [o for o in out if isinstance(o, LivenessPrompt)]
+    assert [p.prompt for p in prompts] == ["Turn your head left."]
+    assert not any(isinstance(o, Decided) for o in out)
+    assert store.events == [] and door.requests == []
+    _feed(loop, clock, 7, 3, start_seq=10)  # more votes: asked again, now live
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert len(decided) == 1 and decided[0].decision is Decision.ALLOWED
+    assert not decided[0].repeat  # the pending round did not start a cooldown
+    assert len(door.requests) == 1
