@@ -423,6 +423,12 @@ class KioskLoop:
         self._face_since = None
         if verdict.repeat:
             return
+        log.info(
+            "kiosk: %s %s (distance %.2f)",
+            decision.value,
+            person.name if person else "unknown face",
+            verdict.distance,
+        )
         keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
         self._record(
             decision,
