@@ -205,6 +205,10 @@ def main() -> int:
         if shown:
             to_decision.append((shown[0] - t) * 1000.0)
     latencies = [a.latency_ms for a in recorder.analyses]
+    third = max(1, len(latencies) // 3)
+    # latency must not grow with time: the camera's slot is overwritten, never queued
+    first_third = statistics.median(latencies[:third]) if latencies else None
+    last_third = statistics.median(latencies[-third:]) if latencies else None
     allowed = sum(1 for _, d in recorder.decisions if d.allowed)
     appearances = sum(1 for t in appeared if start <= t <= start + wall)
     figures = {
@@ -220,6 +224,10 @@ def main() -> int:
         "recognition_latency_ms_median": round(statistics.median(latencies), 0)
         if latencies
         else None,
+        "latency_ms_first_third_vs_last": [
+            None if first_third is None else round(first_third),
+            None if last_third is None else round(last_third),
+        ],
         "face_to_decision_ms": [round(v) for v in to_decision],
         "face_to_decision_ms_median": round(statistics.median(to_decision))
         if to_decision
