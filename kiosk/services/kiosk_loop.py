@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 #: How often the gallery and the people count are re-read, so that people enrolled or
 #: deactivated while the kiosk runs are seen without a restart.
 GALLERY_REFRESH_SECONDS = 30.0
+#: The recognition rate is measured over this many recent recognitions.
+RATE_WINDOW = 20
 
 
 # --- what the loop needs -------------------------------------------------------------
@@ -265,9 +267,10 @@ class KioskLoop:
         self.gallery: Searcher | None = None
         self._gallery_time = -1e9
         self._face_since: float | None = None
-        self._recent: deque[float] = deque(maxlen=20)  # times of recent recognitions
+        self._recent: deque[float] = deque(maxlen=RATE_WINDOW)  # recent recognitions
         self._outage_recorded = False
         self._outage_started: float | None = None
+        self._too_slow_told = False
 
     # -- running ------------------------------------------------------------------
 
@@ -365,6 +368,7 @@ class KioskLoop:
         rate = 0.0
         if len(self._recent) > 1 and self._recent[-1] > self._recent[0]:
             rate = (len(self._recent) - 1) / (self._recent[-1] - self._recent[0])
+        self._check_rate(rate)
         self.emit(
             Analysis(
                 frame.seq,
@@ -379,6 +383,21 @@ class KioskLoop:
         )
         if verdict is not None and result is not None:
             self._decide(verdict, frame, result)
+
+    def _check_rate(self, rate: float) -> None:
+        """Tell staff once when recognition is too slow for the voting rule: with fewer
+        than ``votes_needed`` recognitions in ``vote_seconds`` nobody is ever decided on."""
+        rule = self.voter.rule
+        needed = rule.needed / rule.seconds
+        if self._too_slow_told or len(self._recent) < RATE_WINDOW or rate >= needed:
+            return
+        self._too_slow_told = True
+        message = (
+            f"recognition runs at {rate:.1f}/s, too slow for {rule.needed} votes in "
+            f"{rule.seconds:g} s: raise [decision] vote_seconds or use a faster machine"
+        )
+        log.warning("kiosk: %s", message)
+        self.emit(Notice(message))
 
     def _decide(self, verdict: Verdict, frame: Frame, face: FaceResult) -> None:
         person: Person | None = None

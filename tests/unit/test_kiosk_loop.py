@@ -292,3 +292,19 @@ def test_a_pending_liveness_check_holds_the_door_until_it_decides() -> None:
     assert len(decided) == 1 and decided[0].decision is Decision.ALLOWED
     assert not decided[0].repeat  # the pending round did not start a cooldown
     assert len(door.requests) == 1
+
+
+def test_staff_are_told_once_when_recognition_is_too_slow_to_ever_decide() -> None:
+    from kiosk.services.kiosk_loop import Notice
+
+    loop, out, clock = _loop(FakeStore([]), FakeDoor(), votes_needed=3, vote_seconds=2.0)
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    for i in range(25):  # one recognition a second: 3 in 2 s can never happen
+        clock.t += 1.0
+        loop.step(_frame(i + 1, 0, clock.t - 0.5))
+    notices = [o for o in out if isinstance(o, Notice)]
+    assert len(notices) == 1 and "too slow" in notices[0].message
+    fast, out2, clock2 = _loop(FakeStore([]), FakeDoor())
+    fast.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(fast, clock2, 0, 25)  # ten a second
+    assert not any(isinstance(o, Notice) for o in out2)
