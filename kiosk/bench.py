@@ -162,6 +162,34 @@ def search_times(device: torch.device, sizes: list[int]) -> dict[str, float]:
     return out
 
 
+def _timed_gpu_embed(emb: Any, batch: list[np.ndarray]) -> Callable[[], object]:
+    def run() -> None:
+        emb.embed(batch)
+        torch.cuda.synchronize()
+
+    return run
+
+
+def precision_check(device: torch.device, chips: list[np.ndarray]) -> dict[str, Any]:
+    """GPU only: fp32 against fp16 + channels_last, speed and largest difference."""
+    from kiosk.vision.embedder import Embedder
+
+    batch = (chips * 16)[:256]
+    out: dict[str, Any] = {}
+    ref = None
+    for precision in ("fp32", "fp16"):
+        emb = Embedder(device, flip_average=True, batch_size=256, precision=precision)
+        result = emb.embed(batch)
+        torch.cuda.synchronize()
+        ms = median_ms(_timed_gpu_embed(emb, batch), 7)
+        ref = result if ref is None else ref
+        out[precision] = {
+            "faces_per_s": round(len(batch) / ms * 1e3, 1),
+            "max_abs_diff_vs_fp32": float(np.abs(result - ref).max()),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kiosk.bench", description=__doc__.split("\n")[0]
@@ -212,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     report["search_ms"] = search_times(pipeline.embedder.device, sizes)
     if not args.no_reference:
         report["dlib_reference_640x480"] = dlib_reference(frames, repeat)
+    if pipeline.device == "cuda":
+        report["gpu_precision"] = precision_check(pipeline.embedder.device, chips)
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if pipeline.device == "cuda":
         report["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)

@@ -41,6 +41,10 @@ class VisionSettings:
     #: a face is ambiguous when the second-best *other* person is within this margin
     ambiguity_margin: float = 0.03
     flip_average: bool = True  # average the embeddings of a chip and its mirror image
+    #: GPU only: "fp16" runs the network in half precision with channels_last memory
+    #: (keep it only where `python -m kiosk.bench --device cuda` shows it faster and
+    #: within 1e-3 of fp32); the CPU always runs fp32.
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ class FacePipeline:
         return cls(
             FaceDetector(device, settings.min_face_size, settings.min_face_probability),
             Aligner(),
-            Embedder(device, flip_average=settings.flip_average),
+            Embedder(device, flip_average=settings.flip_average, precision=settings.precision),
         )
 
     @property
