@@ -14,6 +14,7 @@ queries) or from worker threads (anything that may take long).
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 import threading
@@ -247,14 +248,29 @@ class DistanceStats:
             return 0.0
         return float(np.mean(self.genuine >= threshold))
 
+    #: below this many different-people pairs under the threshold, the share is too
+    #: noisy to use as it is, and a normal distribution fitted to the pairs is used
+    MIN_MEASURED = 20
+
+    def false_accept_estimate(self, threshold: float) -> tuple[float, bool]:
+        """(per-comparison false-accept chance, measured?). Measured when enough pairs
+        fall under the threshold; otherwise the tail of a normal distribution fitted to
+        the different-people distances (an estimate: real tails can be heavier)."""
+        if self.impostor.size == 0:
+            return 0.0, False
+        below = int(np.count_nonzero(self.impostor < threshold))
+        if below >= self.MIN_MEASURED:
+            return below / self.impostor.size, True
+        mu = float(self.impostor.mean())
+        sd = float(self.impostor.std()) or 1e-3
+        fitted = 0.5 * math.erfc((mu - threshold) / (sd * math.sqrt(2.0)))
+        return max(fitted, below / self.impostor.size), False
+
     def stranger_acceptance(self, threshold: float, enrolled: int | None = None) -> float:
         """The chance that one attempt by a stranger matches any of ``enrolled`` people:
-        1 - (1 - p)^N, with p the per-person false-accept rate. When no pair fell under
-        the threshold, p is bounded by the rule of three (3 / pairs) instead of 0."""
+        1 - (1 - p)^N, with p the per-comparison false-accept chance."""
         n = self.people if enrolled is None else enrolled
-        p = self.false_accept_rate(threshold)
-        if p == 0.0 and self.impostor.size:
-            p = min(1.0, 3.0 / self.impostor.size)
+        p, _ = self.false_accept_estimate(threshold)
         return 1.0 - (1.0 - p) ** max(0, n)
 
 
@@ -560,6 +576,18 @@ class AdminConsole:
             for f in accepted
         ]
         return service.find_duplicates(candidates, exclude_person)
+
+    def odd_ones_out(self, faces: Sequence[CheckedFace]) -> list[str]:
+        """Sources of accepted faces that do not match most of the others (a photo of
+        someone else slipped in). Needs three accepted faces to tell who is the odd one."""
+        accepted = [f for f in faces if f.accepted and f.embedding is not None]
+        if len(accepted) < 3:
+            return []
+        x = np.stack([np.asarray(f.embedding, dtype=np.float64) for f in accepted])
+        d = np.sqrt(np.maximum(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1), 0.0))
+        np.fill_diagonal(d, np.nan)
+        typical = np.nanmedian(d, axis=1)
+        return [f.source for f, m in zip(accepted, typical, strict=True) if m >= self.threshold]
 
     def save_enrollment(
         self,

@@ -39,7 +39,8 @@ def page(qtbot: QtBot, vision_console: AdminConsole, admin: Actor) -> PeoplePage
 
 
 def test_enroll_from_files_marks_each_photo(qtbot: QtBot, page: PeoplePage, photos: Path) -> None:
-    files = [photos / p for p in OBAMA] + [photos / TWO_PEOPLE, photos / "missing.jpg"]
+    lin = photos / "lin_manuel_miranda/ex_lin-manuel-miranda.png"
+    files = [photos / p for p in OBAMA] + [photos / TWO_PEOPLE, photos / "missing.jpg", lin]
     dialog = enroll_dialog(qtbot, page, "Barack Obama", "B-44", files)
     marks = {Path(f.source).name: f for f in dialog.faces}
     assert marks["tests_obama.jpg"].accepted and marks["tests_obama2.jpg"].accepted
@@ -47,11 +48,22 @@ def test_enroll_from_files_marks_each_photo(qtbot: QtBot, page: PeoplePage, phot
     assert not two.accepted and "faces in the photo" in two.reason_text
     assert not marks["missing.jpg"].accepted
     texts = [dialog.list.item(i).text() for i in range(dialog.list.count())]
-    assert sum(t.startswith("✔") for t in texts) == 2
+    assert sum(t.startswith("✔") for t in texts) == 3
     assert any(t.startswith("✘") and "faces in the photo" in t for t in texts)
-    assert "2 accepted, 2 rejected" in dialog.status.text()
+    assert "3 accepted, 2 rejected" in dialog.status.text()
     assert dialog.save_button.isEnabled()
-    assert not dialog.duplicate_label.isVisible() and dialog.duplicates == []
+    assert dialog.duplicates == []
+    # someone else's photo among them is pointed out; the admin drops it
+    assert dialog.odd == [str(lin)]
+    assert "ex_lin-manuel-miranda.png" in dialog.duplicate_label.text()
+    lin_item = next(
+        dialog.list.item(i)
+        for i in range(dialog.list.count())
+        if "lin-manuel" in dialog.list.item(i).text()
+    )
+    lin_item.setSelected(True)
+    dialog.drop_selected()
+    assert dialog.odd == [] and dialog.duplicate_label.isHidden()
     assert dialog.save()
     page.refresh()
     [record] = page.model.records

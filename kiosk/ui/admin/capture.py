@@ -147,7 +147,7 @@ class CaptureWorker(QObject):
             elif not checked.accepted:
                 feedback = _short(checked.reasons[0]) if checked.reasons else "Hold still"
             elif not fits:
-                feedback = target.words
+                feedback = "Face is good; now follow the instruction above"
             else:
                 feedback = "Good, hold still"
             next_target = self.plan[self.taken].words if self.taken < len(self.plan) else "Done"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon, QPixmap
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -46,6 +46,29 @@ def _rejected_icon() -> QPixmap:
     return pix
 
 
+def _file_icon(path: str) -> QPixmap | None:
+    """A small, greyed copy of a rejected photo file, so the admin sees which it was."""
+    from PySide6.QtGui import QImageReader
+
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and max(size.width(), size.height()) > 4 * ICON:
+        reader.setScaledSize(size.scaled(2 * ICON, 2 * ICON, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull():
+        return None
+    pix = QPixmap.fromImage(image).scaled(
+        ICON, ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+    painter = QPainter(pix)
+    painter.fillRect(pix.rect(), QColor(255, 255, 255, 120))
+    painter.setPen(QPen(QColor("#a4161a"), 3))
+    painter.drawRect(pix.rect().adjusted(1, 1, -2, -2))
+    painter.end()
+    return pix
+
+
 class EnrollDialog(QDialog):
     """``existing`` None: a new person (form + photos); else more photos for them."""
 
@@ -62,6 +85,7 @@ class EnrollDialog(QDialog):
         self.existing = existing
         self.faces: list[CheckedFace] = []
         self.duplicates: list[DuplicateWarning] = []
+        self.odd: list[str] = []
         self.saved: SavedEnrollment | None = None
         self._task: BackgroundTask | None = None
         self._queued = 0
@@ -99,7 +123,7 @@ class EnrollDialog(QDialog):
         self.list.setGridSize(QSize(170, 175))
         self.list.setWordWrap(True)
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.list.setMinimumSize(640, 300)
+        self.list.setMinimumSize(640, 260)
         self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         layout.addWidget(self.list, 1)
 
@@ -142,7 +166,7 @@ class EnrollDialog(QDialog):
         buttons.addWidget(self.save_button)
         buttons.addWidget(cancel)
         layout.addLayout(buttons)
-        self.resize(760, 640)
+        self.resize(780, 760)
 
     # -- adding photos -------------------------------------------------------------------
 
@@ -215,7 +239,7 @@ class EnrollDialog(QDialog):
             icon = pixmap_from_rgb(face.chip, ICON)
             text = f"✔ {name}\naccepted"
         else:
-            icon = _rejected_icon()
+            icon = _file_icon(face.source) or _rejected_icon()
             text = f"✘ {name}\n{face.reason_text}"
         item = QListWidgetItem(QIcon(icon), text)
         item.setData(Qt.ItemDataRole.UserRole, face)
@@ -263,18 +287,27 @@ class EnrollDialog(QDialog):
         except KioskError as exc:
             self.duplicates = []
             self.error.setText(str(exc))
-        if not self.duplicates:
+        self.odd = self.console.odd_ones_out(self.faces)
+        if not self.duplicates and not self.odd:
             self.duplicate_label.setVisible(False)
             return
+        lines = []
+        if self.odd:
+            names = ", ".join(Path(s).name for s in self.odd)
+            lines.append(
+                f"⚠ These photos do not look like the same person as the others: <b>{names}</b>. "
+                "Drop them unless you are sure."
+            )
         whom: dict[str, list[DuplicateWarning]] = {}
         for d in self.duplicates:
             whom.setdefault(f"{d.name} (badge {d.badge})", []).append(d)
-        lines = [
+        lines += [
             f"⚠ {len(ds)} photo(s) already match <b>{who}</b> "
             f"(closest distance {min(d.distance for d in ds):.2f})."
             for who, ds in whom.items()
         ]
-        lines.append("Is this the same person enrolled twice? Check before saving.")
+        if self.duplicates:
+            lines.append("Is this the same person enrolled twice? Check before saving.")
         self.duplicate_label.setText("<br>".join(lines))
         self.duplicate_label.setVisible(True)
 
@@ -303,6 +336,16 @@ class EnrollDialog(QDialog):
 
     @Slot()
     def _save_clicked(self) -> None:
+        if self.odd:
+            answer = QMessageBox.question(
+                self,
+                "Photos of someone else?",
+                "Some photos do not look like the same person as the others. Save anyway?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Save:
+                return
         if self.duplicates:
             names = ", ".join(sorted({d.name for d in self.duplicates}))
             answer = QMessageBox.question(

@@ -421,9 +421,11 @@ class LogViewer(QWidget):
         self.since = QDateTimeEdit(QDateTime.currentDateTime().addDays(-7))
         self.until_on = QCheckBox("until")
         self.until = QDateTimeEdit(QDateTime.currentDateTime())
-        for edit in (self.since, self.until):
+        for box, edit in ((self.since_on, self.since), (self.until_on, self.until)):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd HH:mm")
+            edit.setEnabled(False)  # a date that does not filter must not look as if it did
+            box.toggled.connect(edit.setEnabled)
         self.badge = QLineEdit()
         self.badge.setPlaceholderText("badge (any person)")
         self.badge.setClearButtonEnabled(True)
@@ -434,6 +436,7 @@ class LogViewer(QWidget):
         self.kiosk = QComboBox()
         self.kiosk.setEditable(True)
         self.kiosk.addItem("")
+        self.kiosk.setMinimumWidth(140)
         self.kiosk.lineEdit().setPlaceholderText("any kiosk")  # type: ignore[union-attr]
         self.apply = QPushButton("Apply filters")
         self.apply.setDefault(True)
@@ -596,6 +599,7 @@ class LogViewer(QWidget):
             if self.kiosk.findText(k) < 0:
                 self.kiosk.addItem(k)
         self.kiosk.setCurrentText(current)
+        self.kiosk.lineEdit().setPlaceholderText("any kiosk")  # type: ignore[union-attr]
 
     @Slot(int)
     def _counted(self, total: int) -> None:

@@ -435,9 +435,15 @@ class PeoplePage(QWidget):
         self.active_button.clicked.connect(self.toggle_active)
         self.erase_button = QPushButton("Erase…")
         self.erase_button.setToolTip("Delete every photo and snapshot of the selected person")
-        self.erase_button.setStyleSheet("color: #a4161a;")
+        self.erase_button.setStyleSheet("QPushButton:enabled { color: #a4161a; }")
         self.erase_button.clicked.connect(self.erase_selected)
         self.summary = QLabel("")
+        self.empty_hint = QLabel(
+            "Nobody is enrolled yet. Press <b>Enroll new person…</b> and add three or more "
+            "photos of the person, from files or with the camera."
+        )
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setStyleSheet("color: #555; padding: 8px;")
         buttons = QHBoxLayout()
         for b in (
             self.enroll_button,
@@ -452,6 +458,7 @@ class PeoplePage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.empty_hint)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
         self._fill_groups()
@@ -479,6 +486,8 @@ class PeoplePage(QWidget):
         )
         n = len(self.model.records)
         self.summary.setText(f"{n} {'person' if n == 1 else 'people'}")
+        nobody = n == 0 and not self.search.text() and self.status.currentData() is None
+        self.empty_hint.setVisible(nobody and self.group.currentData() is None)
         if selected is not None:
             self.select_person(selected.person.id)
         self._update_buttons()

@@ -44,7 +44,6 @@ class DistancePlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.stats: DistanceStats | None = None
-        self.enrolled = 0
         self.threshold = 0.6
         self.setMinimumSize(520, 260)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -267,7 +266,7 @@ class SecurityPage(QWidget):
         if s is None:
             return
         t = self.chosen
-        enrolled = self.enrolled or s.people
+        enrolled = s.people  # people who have photos of this model: the ones a face can match
         if s.genuine.size == 0 and s.impostor.size == 0:
             self.figures.setText(
                 "Enroll at least two people, with two or more photos each, to see how the "
@@ -276,16 +275,20 @@ class SecurityPage(QWidget):
             return
         frr = s.false_reject_rate(t)
         far = s.false_accept_rate(t)
+        _, measured = s.false_accept_estimate(t)
         stranger = s.stranger_acceptance(t, enrolled)
+        how = "" if measured else " (estimated from the spread of the pairs)"
         current = self.console.threshold
         sample = " (a sample)" if s.sampled else ""
+        if s.impostor.size < 500:
+            sample += ", too few for precise figures: read them as rough"
         self.figures.setText(
             f"From {s.templates} photos of {s.people} people{sample}:<br>"
             f"• same-person photo pairs rejected at {t:.2f}: <b>{frr:.1%}</b> "
             f"({s.genuine.size} pairs)<br>"
             f"• different-people pairs accepted: <b>{far:.2%}</b> ({s.impostor.size} pairs)<br>"
             f"• chance that a <b>stranger</b> is accepted on one attempt, with {enrolled} "
-            f"people enrolled: <b>{stranger_acceptance_text(stranger)}</b><br>"
+            f"people with photos: <b>{stranger_acceptance_text(stranger)}</b>{how}<br>"
             f"Current kiosk threshold: {current:.2f} ({level_name(current)})."
         )
 
