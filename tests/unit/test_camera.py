@@ -105,3 +105,32 @@ def test_camera_goes_offline_and_recovers(tmp_path: Path) -> None:
         camera.stop()
         camera.join(5.0)
     assert not camera.is_alive()
+
+
+def test_http_url_source_reads_a_stream(tmp_path: Path) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    _write_video(tmp_path / "clip.avi", 10)
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=tmp_path))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        source = open_source(f"http://127.0.0.1:{httpd.server_address[1]}/clip.avi")
+        assert not source.paced  # a stream paces itself
+        source.open()
+        try:
+            image = source.read()
+            assert image is not None and image.shape == (48, 64, 3)
+        finally:
+            source.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
