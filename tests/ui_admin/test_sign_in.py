@@ -55,6 +55,7 @@ def test_first_start_asks_for_an_admin_and_refuses_a_weak_password(
         "Access rules",
         "Security level",
         "Access log",
+        "Accounts",
     ]
     window.shutdown()
     assert not console.needs_first_admin()
@@ -74,6 +75,29 @@ def test_wrong_passwords_lock_the_account(window: AdminConsoleWindow, admin: Act
     assert "locked" in window.sign_in_page.error.text()
     assert window.main is None
     assert window.sign_in_page.password.text() == ""
+
+
+def test_another_admin_unlocks_with_a_new_password(
+    qtbot: QtBot, window: AdminConsoleWindow, console: AdminConsole, admin: Actor
+) -> None:
+    from kiosk.storage.records import Role
+
+    console.accounts.add_admin(admin, "deputy", "Dep-uty-2026!", Role.ADMIN)
+    for _ in range(MAX_FAILED_LOGINS):
+        sign_in(window, "deputy", "Wrong-password-1")
+    assert "locked" in window.sign_in_page.error.text()
+    sign_in(window, ADMIN, PASSWORD)
+    assert window.main is not None and window.main.accounts is not None
+    page = window.main.accounts
+    states = {page.table.item(r, 0).text(): page.table.item(r, 2).text() for r in range(2)}
+    assert states["deputy"].startswith("locked until")
+    assert not page.set_password("deputy", "short")
+    assert "too weak" in page.message.text()
+    assert page.set_password("deputy", "Fresh-Pass-2026")
+    assert page.add_account("auditor1", Role.AUDITOR, "Aud1tor-only!")
+    window.sign_out()
+    sign_in(window, "deputy", "Fresh-Pass-2026")
+    assert window.actor is not None and window.actor.username == "deputy"
 
 
 def test_an_admin_signs_in_and_out(window: AdminConsoleWindow, admin: Actor) -> None:

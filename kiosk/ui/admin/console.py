@@ -176,7 +176,9 @@ class MainArea(QWidget):
         self.people = None
         self.rules = None
         self.security = None
+        self.accounts = None
         if actor.role is Role.ADMIN:
+            from kiosk.ui.admin.accounts import AccountsPage
             from kiosk.ui.admin.people import PeoplePage
             from kiosk.ui.admin.rules import AccessRulesPage
             from kiosk.ui.admin.security import SecurityPage
@@ -189,6 +191,9 @@ class MainArea(QWidget):
             self.tabs.addTab(self.security, "Security level")
         self.log = LogViewer(console, actor, verify_on_open=window.verify_on_open)
         self.tabs.addTab(self.log, "Access log")
+        if actor.role is Role.ADMIN:
+            self.accounts = AccountsPage(console.accounts, actor)
+            self.tabs.addTab(self.accounts, "Accounts")
         self.tabs.currentChanged.connect(self._tab_changed)
         who = QLabel(f"Signed in as <b>{actor.username}</b> ({actor.role})")
         if actor.role is Role.AUDITOR:
