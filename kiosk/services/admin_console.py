@@ -809,6 +809,25 @@ class AdminConsole:
 
     # -- the access log ------------------------------------------------------------------
 
+    def person_for_filter(self, text: str) -> int | None:
+        """The person a log filter names: a badge, or else a name (any case) that only
+        one person has."""
+        text = text.strip()
+        if not text:
+            return None
+        with self.store.unit_of_work() as uow:
+            record = uow.people.by_badge(text)
+            if record is not None:
+                return record.person.id
+            ids = uow.session.scalars(
+                select(PersonRow.id).where(func.lower(PersonRow.name) == text.lower()).limit(2)
+            ).all()
+        if len(ids) == 1:
+            return int(ids[0])
+        if ids:
+            raise InputError(f"several people are called {text}: filter by their badge")
+        raise InputError(f"no person has the badge or name {text!r}")
+
     def kiosks(self) -> list[str]:
         with self.store.unit_of_work() as uow:
             return sorted(uow.session.scalars(select(EventRow.kiosk_id).distinct()).all())

@@ -14,14 +14,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from accounts_data import ADMIN, PASSWORD  # noqa: E402
+
 from kiosk.config import Settings  # noqa: E402
 from kiosk.services.accounts import Actor  # noqa: E402
 from kiosk.services.admin_console import AdminConsole  # noqa: E402
 from kiosk.storage.records import Role  # noqa: E402
 from kiosk.storage.store import Store, open_store  # noqa: E402
-
-ADMIN = "chief"
-PASSWORD = "Corr3ct-Horse!"
 
 
 @pytest.fixture(autouse=True)

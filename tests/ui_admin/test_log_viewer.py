@@ -129,7 +129,13 @@ def test_a_million_events_filtering(qtbot: QtBot, million: AdminConsole) -> None
         assert top is not None and top.person_badge == "P2"
         v.badge.setText("nobody")
         v.apply_filters()
-        assert "no person has the badge nobody" in v.message.text().lower()
+        assert "no person has the badge or name 'nobody'" in v.message.text().lower()
+        v.badge.setText("person 3")  # a name, any case
+        v.apply_filters()
+        qtbot.waitUntil(lambda: not v.model.counting, timeout=20_000)
+        wait_rows(qtbot, v, [0])
+        top = v.model.event_at(0)
+        assert top is not None and top.person_name == "Person 3"
     finally:
         v.close_threads()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import ADMIN, PASSWORD
+from accounts_data import ADMIN, PASSWORD
 from pytestqt.qtbot import QtBot
 
 from kiosk.services.accounts import MAX_FAILED_LOGINS, Actor

@@ -53,7 +53,6 @@ from kiosk.domain.access import Decision
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.admin_console import AdminConsole
-from kiosk.services.audit_log import AuditLogService
 from kiosk.storage.chain import ChainReport
 from kiosk.storage.records import EventFilter, LoggedEvent
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
@@ -427,7 +426,7 @@ class LogViewer(QWidget):
             edit.setEnabled(False)  # a date that does not filter must not look as if it did
             box.toggled.connect(edit.setEnabled)
         self.badge = QLineEdit()
-        self.badge.setPlaceholderText("badge (any person)")
+        self.badge.setPlaceholderText("badge or name (anyone)")
         self.badge.setClearButtonEnabled(True)
         self.decision = QComboBox()
         self.decision.addItem("any decision", None)
@@ -546,12 +545,7 @@ class LogViewer(QWidget):
     # -- filters -------------------------------------------------------------------------
 
     def current_filter(self) -> EventFilter | None:
-        person_id = None
-        badge = self.badge.text().strip()
-        if badge:
-            person_id = AuditLogService(self.console.store, self.console.settings).person_filter(
-                badge
-            )
+        person_id = self.console.person_for_filter(self.badge.text())
         since = _to_utc(self.since.dateTime()) if self.since_on.isChecked() else None
         until = _to_utc(self.until.dateTime()) if self.until_on.isChecked() else None
         flt = EventFilter(
