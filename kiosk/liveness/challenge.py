@@ -1,0 +1,246 @@
+"""The active challenge: random head moves, asked one after the other, within a time limit.
+
+Pure logic over (time, landmarks, embedding) per frame; no camera, no models, no Qt.
+
+A move counts only when the nose leaves the plane of the eyes and mouth (see
+:func:`kiosk.liveness.geometry.parallax`) in the asked direction, on two frames in a row,
+after the face was back near where it started. A photo or screen tilted left and right
+moves as one plane, so it never produces the parallax; a turn the wrong way fails the
+attempt, so that a recording that turns both ways does not answer every challenge; and
+the face must stay the same person on every frame that was embedded.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kiosk.domain.faces import FloatArray
+from kiosk.liveness.geometry import Points, motion, parallax, tilt
+
+
+class Move(enum.Enum):
+    """A head movement, in the person's own terms (their own left)."""
+
+    LEFT = "left"
+    RIGHT = "right"
+    UP = "up"
+    DOWN = "down"
+
+    @property
+    def prompt(self) -> str:
+        return f"Turn your head {self.value}" if self.is_turn else f"Tilt your head {self.value}"
+
+    @property
+    def is_turn(self) -> bool:
+        return self in (Move.LEFT, Move.RIGHT)
+
+
+@dataclass(frozen=True)
+class ChallengeRules:
+    """The numbers of a challenge (from ``LivenessSettings``).
+
+    ``min_parallax`` is the nose's offset from the face plane, in eye-to-mouth distances,
+    that counts as a move (a live head turned by about 15 degrees; a flat picture stays
+    within a few hundredths). ``mirrored`` says the camera image is mirrored, which swaps
+    what the person's left is in the image."""
+
+    pool: tuple[Move, ...] = (Move.LEFT, Move.RIGHT)
+    count: int = 2
+    time_limit: float = 6.0
+    min_parallax: float = 0.12
+    #: a turn counts only when its parallax is at least this times the tilt of the face
+    #: plane (1 - cos of the angle): a live head turned by 20-30 degrees gives about 1,
+    #: while the face detector's landmarks on a picture tilted by 40-60 degrees drift by
+    #: up to 0.18 (measured), at most about 0.45 times the picture's tilt
+    min_ratio: float = 0.6
+    centre: float = 0.06
+    frames_needed: int = 2
+    identity_threshold: float = 0.6
+    mirrored: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.pool or self.count < 1 or self.time_limit <= 0:
+            raise ValueError("a challenge needs at least one move and a time limit above 0")
+        if not 0 < self.centre < self.min_parallax:
+            raise ValueError("centre must be between 0 and min_parallax")
+
+    def draw(self, rng: random.Random) -> tuple[Move, ...]:
+        """Moves drawn independently at random (repeats allowed: ``left, left`` means turn
+        left, come back, turn left again)."""
+        return tuple(rng.choice(self.pool) for _ in range(self.count))
+
+
+class Outcome(enum.Enum):
+    PENDING = "pending"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ChallengeStatus:
+    """Where a challenge stands. ``move`` is the move being asked (while pending);
+    ``reason`` says why it failed, for the log; ``elapsed`` is seconds since the start."""
+
+    outcome: Outcome
+    move: Move | None
+    done: int
+    total: int
+    elapsed: float
+    reason: str = ""
+    max_parallax: float = 0.0
+    max_motion: float = 0.0
+
+
+@dataclass
+class _Sample:
+    time: float
+    side: float  # sideways parallax, positive = the person's own left
+    down: float  # downwards parallax, positive = chin down
+    tilt: float  # tilt of the plane of eyes and mouth (see geometry.tilt)
+
+
+@dataclass
+class Challenge:
+    """One attempt's challenge. Call :meth:`update` with every frame of the face after
+    the prompt is first shown; the first frames given to :meth:`__init__` are the
+    reference the moves are measured from."""
+
+    moves: tuple[Move, ...]
+    rules: ChallengeRules
+    start: float
+    baseline: list[Points]
+    reference_embedding: FloatArray | None = None
+    _done: int = 0
+    _recent: deque[_Sample] = field(default_factory=lambda: deque(maxlen=8))
+    _last_dir: float = 0.0  # sign of the last completed move's axis value
+    _last_axis: str = ""
+    _far_identity: int = 0
+    _status: ChallengeStatus | None = None
+    _max_parallax: float = 0.0
+    _max_motion: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.baseline:
+            raise ValueError("a challenge needs at least one reference frame")
+        self._status = ChallengeStatus(Outcome.PENDING, self.moves[0], 0, len(self.moves), 0.0)
+
+    @property
+    def status(self) -> ChallengeStatus:
+        assert self._status is not None
+        return self._status
+
+    def _measure(self, points: Points) -> tuple[float, float, float]:
+        if not np.all(np.isfinite(points)):
+            return (float("nan"),) * 3
+        values = [(*parallax(ref, points), tilt(ref, points)) for ref in self.baseline]
+        side, down, tilted = (float(np.median([v[i] for v in values])) for i in range(3))
+        if self.rules.mirrored:
+            side = -side
+        return side, down, tilted
+
+    def update(
+        self, time: float, points: Points, embedding: FloatArray | None = None
+    ) -> ChallengeStatus:
+        """Take one frame (``embedding`` may be ``None`` on frames that were not embedded)."""
+        if self.status.outcome is not Outcome.PENDING:
+            return self.status
+        elapsed = time - self.start
+        rules = self.rules
+        if embedding is not None and self.reference_embedding is not None:
+            distance = float(np.linalg.norm(embedding - self.reference_embedding))
+            self._far_identity = (
+                self._far_identity + 1 if distance > rules.identity_threshold else 0
+            )
+            if self._far_identity >= 2:
+                return self._end(Outcome.FAILED, elapsed, "the face changed during the challenge")
+        side, down, tilted = self._measure(points)
+        if np.isfinite(side) and np.isfinite(down) and np.isfinite(tilted):
+            self._recent.append(_Sample(time, side, down, tilted))
+            self._max_parallax = max(self._max_parallax, abs(side))
+            self._max_motion = max(self._max_motion, motion(self.baseline[0], points))
+            result = self._advance(elapsed)
+            if result is not None:
+                return result
+        if elapsed > rules.time_limit:
+            move = self.moves[self._done]
+            return self._end(Outcome.FAILED, elapsed, f"no head movement {move.value} in time")
+        self._status = ChallengeStatus(
+            Outcome.PENDING,
+            self.moves[self._done],
+            self._done,
+            len(self.moves),
+            elapsed,
+            max_parallax=self._max_parallax,
+            max_motion=self._max_motion,
+        )
+        return self._status
+
+    def _axis_values(self, move: Move, sample: _Sample) -> float:
+        """The sample's value along the move's axis, positive in its direction."""
+        if move is Move.LEFT:
+            return sample.side
+        if move is Move.RIGHT:
+            return -sample.side
+        if move is Move.DOWN:
+            return sample.down
+        return -sample.down
+
+    def _advance(self, elapsed: float) -> ChallengeStatus | None:
+        rules = self.rules
+        need = rules.frames_needed
+        if len(self._recent) < need:
+            return None
+        last = list(self._recent)[-need:]
+        asked = self.moves[self._done]
+        # A clear move the wrong way fails: a recording turning both ways must not pass.
+        for other in Move:
+            if other is asked or other.is_turn != asked.is_turn:
+                continue
+            wrong = all(self._turned(other, s, rules.min_parallax * 1.25) for s in last)
+            if wrong and self._armed(other):
+                return self._end(
+                    Outcome.FAILED, elapsed, f"turned {other.value}, asked {asked.value}"
+                )
+        if not self._armed(asked):
+            return None
+        if all(self._turned(asked, s, rules.min_parallax) for s in last):
+            self._done += 1
+            self._last_axis = asked.value
+            self._recent.clear()  # the next move is judged on frames after this one
+            if self._done == len(self.moves):
+                return self._end(Outcome.PASSED, elapsed, "")
+        return None
+
+    def _turned(self, move: Move, sample: _Sample, threshold: float) -> bool:
+        """The sample shows a 3-D move: enough parallax, and enough for the tilt."""
+        value = self._axis_values(move, sample)
+        return value > threshold and value >= self.rules.min_ratio * sample.tilt
+
+    def _armed(self, move: Move) -> bool:
+        """A move in the direction just completed counts again only after the head came
+        back near where it started."""
+        if self._last_axis != move.value:
+            return True
+        back = [s for s in self._recent if self._axis_values(move, s) < self.rules.centre]
+        if back:
+            self._last_axis = ""  # came back: any move may follow
+            return True
+        return False
+
+    def _end(self, outcome: Outcome, elapsed: float, reason: str) -> ChallengeStatus:
+        self._status = ChallengeStatus(
+            outcome,
+            None,
+            self._done,
+            len(self.moves),
+            elapsed,
+            reason,
+            self._max_parallax,
+            self._max_motion,
+        )
+        return self._status

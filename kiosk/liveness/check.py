@@ -1,0 +1,249 @@
+"""Liveness checks for the kiosk loop: ``observe`` every frame of the face being decided
+on, ``assess`` when the votes agree on an allowed person, ``reset`` when the face leaves
+or a decision was made (the ``LivenessCheck`` protocol of ``kiosk.services.kiosk_loop``).
+
+- :class:`ActiveLiveness`: at the first ``assess`` a challenge of random head moves
+  starts; while it runs the verdict is *pending* and carries the prompt for the screen;
+  it ends live when the moves were made as asked, in time, with the parallax of a 3-D
+  head, by the same person, and not live otherwise.
+- :class:`PassiveLiveness`: no prompt; live once the face has shown the parallax of a
+  head turning by itself within the time limit, pending until then, not live after.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from kiosk.config import LivenessSettings
+from kiosk.domain.faces import FaceResult, FloatArray
+from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome
+from kiosk.liveness.geometry import Points, parallax, tilt
+
+MIN_RATIO = ChallengeRules.min_ratio
+
+#: What the person at the door is told when the challenge failed.
+RETRY_MESSAGE = "Please turn your head as shown."
+PASSIVE_MESSAGE = "Please look at the camera yourself and turn your head a little."
+
+
+@dataclass(frozen=True)
+class LivenessVerdict:
+    """What a liveness check says.
+
+    ``live`` opens the way to the door. ``pending`` means not decided yet: keep
+    observing; ``prompt`` (words) and ``move`` (``left``, ``right``, ``up``, ``down``, for
+    an arrow) say what the person has to do now, ``step`` / ``steps`` how far they are.
+    ``reason`` is for the person when not live; ``detail`` for staff (the access log)."""
+
+    live: bool
+    reason: str = ""
+    pending: bool = False
+    prompt: str = ""
+    move: str | None = None
+    step: int = 0
+    steps: int = 0
+    detail: str = ""
+
+
+LIVE = LivenessVerdict(True)
+
+
+class Timed(Protocol):
+    """What a check needs of a camera frame (``kiosk.camera.frames.Frame`` has it)."""
+
+    @property
+    def time(self) -> float: ...
+
+
+def rules_from(settings: LivenessSettings) -> ChallengeRules:
+    return ChallengeRules(
+        pool=tuple(Move(name) for name in settings.move_names),
+        count=settings.count,
+        time_limit=settings.time_limit_seconds,
+        min_parallax=settings.min_parallax,
+        centre=settings.min_parallax / 2,
+        mirrored=settings.mirrored_camera,
+    )
+
+
+@dataclass
+class _Seen:
+    time: float
+    points: Points
+    embedding: FloatArray | None
+
+
+class ActiveLiveness:
+    """Random head moves after the match (see the module's docstring).
+
+    ``rng`` draws the moves (``random.SystemRandom()`` by default: an attacker must not
+    be able to predict them)."""
+
+    def __init__(self, settings: LivenessSettings, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.rules = rules_from(settings)
+        self.rng = rng or random.SystemRandom()
+        self._before: deque[_Seen] = deque(maxlen=3)  # the frames before the prompt
+        self._challenge: Challenge | None = None
+        self._failures = 0  # failed challenges in a row (the first one gets a hint)
+
+    # -- the protocol -------------------------------------------------------------
+
+    def observe(self, frame: Timed, face: FaceResult) -> None:
+        self.observe_points(frame.time, face.face.landmarks, face.embedding)
+
+    def assess(self) -> LivenessVerdict:
+        if self._challenge is None:
+            if not self._before:
+                return LivenessVerdict(False, RETRY_MESSAGE, detail="no face seen")
+            seen = list(self._before)
+            embeddings = [s.embedding for s in seen if s.embedding is not None]
+            reference = np.mean(embeddings, axis=0) if embeddings else None
+            self._challenge = Challenge(
+                self.rules.draw(self.rng),
+                self.rules,
+                seen[-1].time,
+                [s.points for s in seen],
+                reference,
+            )
+        status = self._challenge.status
+        if status.outcome is Outcome.PASSED:
+            self._failures = 0
+            return LivenessVerdict(
+                True, step=status.done, steps=status.total, detail=self._detail("passed")
+            )
+        if status.outcome is Outcome.FAILED:
+            self._failures += 1
+            return LivenessVerdict(
+                False,
+                RETRY_MESSAGE,
+                step=status.done,
+                steps=status.total,
+                detail=self._detail(f"liveness failed: {status.reason}"),
+            )
+        move = status.move
+        assert move is not None
+        return LivenessVerdict(
+            False,
+            pending=True,
+            prompt=move.prompt,
+            move=move.value,
+            step=status.done,
+            steps=status.total,
+        )
+
+    def reset(self) -> None:
+        self._before.clear()
+        self._challenge = None
+
+    # -- without the camera's types (the evaluation, tests) -------------------------
+
+    def observe_points(
+        self, time: float, points: Points, embedding: FloatArray | None = None
+    ) -> None:
+        """One frame of the face: its time, its five landmarks, its embedding (or None)."""
+        if self._challenge is None:
+            self._before.append(_Seen(time, np.asarray(points, np.float64), embedding))
+        else:
+            self._challenge.update(time, points, embedding)
+
+    @property
+    def moves(self) -> tuple[Move, ...]:
+        """The moves of the running challenge (empty before it starts)."""
+        return self._challenge.moves if self._challenge is not None else ()
+
+    def _detail(self, what: str) -> str:
+        c = self._challenge
+        assert c is not None
+        s = c.status
+        asked = ", ".join(m.value for m in c.moves)
+        return (
+            f"{what}; asked {asked}; done {s.done}/{s.total} in {s.elapsed:.1f} s; "
+            f"max parallax {s.max_parallax:.2f}, max motion {s.max_motion:.2f}"
+        )
+
+
+class PassiveLiveness:
+    """The 3-D motion test without a prompt: live once the nose has moved off the plane
+    of the eyes and mouth by ``min_parallax`` on two frames in a row (a head turning by
+    itself), measured from the first frame of the face; not live if that has not
+    happened ``time_limit_seconds`` after the first frame."""
+
+    def __init__(self, settings: LivenessSettings) -> None:
+        self.settings = settings
+        self._first: _Seen | None = None
+        self._last: _Seen | None = None
+        self._run = 0  # frames in a row beyond the threshold
+        self._live = False
+        self._max = 0.0
+
+    def observe(self, frame: Timed, face: FaceResult) -> None:
+        self.observe_points(frame.time, face.face.landmarks, face.embedding)
+
+    def observe_points(
+        self, time: float, points: Points, embedding: FloatArray | None = None
+    ) -> None:
+        seen = _Seen(time, np.asarray(points, np.float64), embedding)
+        self._last = seen
+        if self._first is None:
+            self._first = seen
+            return
+        side, _ = parallax(self._first.points, seen.points)
+        tilted = tilt(self._first.points, seen.points)
+        if not (np.isfinite(side) and np.isfinite(tilted)):
+            return
+        self._max = max(self._max, abs(side))
+        turned = abs(side) > self.settings.min_parallax and abs(side) >= MIN_RATIO * tilted
+        self._run = self._run + 1 if turned else 0
+        if self._run >= 2:
+            self._live = True
+
+    def assess(self) -> LivenessVerdict:
+        if self._live:
+            return LivenessVerdict(True, detail=f"3-D motion seen (parallax {self._max:.2f})")
+        if self._first is None or self._last is None:
+            return LivenessVerdict(False, PASSIVE_MESSAGE, detail="no face seen")
+        waited = self._last.time - self._first.time
+        if waited < self.settings.time_limit_seconds:
+            return LivenessVerdict(False, pending=True)
+        return LivenessVerdict(
+            False,
+            PASSIVE_MESSAGE,
+            detail=f"liveness failed: no 3-D head motion in {waited:.1f} s "
+            f"(max parallax {self._max:.2f})",
+        )
+
+    def reset(self) -> None:
+        self._first = self._last = None
+        self._run = 0
+        self._live = False
+        self._max = 0.0
+
+
+class NoLiveness:
+    """Mode ``off``: every face is live."""
+
+    def observe(self, frame: Timed, face: FaceResult) -> None:
+        pass
+
+    def assess(self) -> LivenessVerdict:
+        return LIVE
+
+    def reset(self) -> None:
+        pass
+
+
+def make_liveness(
+    settings: LivenessSettings, rng: random.Random | None = None
+) -> ActiveLiveness | PassiveLiveness | NoLiveness:
+    """The check for the configured mode."""
+    if settings.mode == "active":
+        return ActiveLiveness(settings, rng)
+    if settings.mode == "passive":
+        return PassiveLiveness(settings)
+    return NoLiveness()

@@ -1,0 +1,662 @@
+"""Measure the liveness check: ``python -m kiosk.liveness.evaluate [--json out.json]``.
+
+In ISO/IEC 30107-3 terms, APCER (attacks accepted / attacks) per kind of attack and
+BPCER (genuine attempts rejected / genuine attempts), over:
+
+1. made attacks: photos from ``<faces>/deepface``, ``face_recognition`` and ``lfw_dev``
+   rendered as a flat print, a bent print, a phone screen and a tablet screen held up to
+   a camera, moved, tilted in 3-D, rotated, brought closer and further, with blur, noise,
+   glare and JPEG, by an attacker who follows the prompt (tilting the picture the asked
+   way or the other way), swings it, or just holds it; through the real pipeline (MTCNN
+   landmarks, embeddings) and the real active challenge, and the passive 3-D test on the
+   same frames. Only attempts whose first frames match the photo's own template (an
+   attack that is not even recognised never reaches the liveness check) are counted;
+2. the real clips in ``<faces>/video/liveness``: the passive 3-D motion test over
+   windows of each clip (genuine and attack), and the active challenge against the
+   attack clips (a replay cannot answer a random challenge, except by luck);
+3. genuine answers to challenges, simulated from the head turns in the genuine clips: a
+   turn's direction and extent are found from the single-frame yaw (the nose's offset
+   from the middle of eyes and mouth, not the parallax the check uses), and a challenge
+   ``m1, m2`` is answered by the frames of a turn ``m1`` followed by those of a turn
+   ``m2`` (from the rest before each turn to the rest after). The time is from the
+   prompt to acceptance, without the person's reaction time (not in the clips).
+
+Prints figures; ``--json`` writes them too. Slow-ish: about a minute per 100 attempts on
+one CPU core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from kiosk.config import LivenessSettings, VisionSettings
+from kiosk.domain.faces import Box, FloatArray, ImageArray
+from kiosk.liveness.attacks import (
+    Attacker,
+    AttackKind,
+    Camera,
+    Strategy,
+    background,
+    camera_effects,
+    make_medium,
+)
+from kiosk.liveness.check import ActiveLiveness, PassiveLiveness
+from kiosk.liveness.geometry import frontal_offset
+from kiosk.vision.imageio import load_image
+from kiosk.vision.pipeline import FacePipeline
+
+REPO = Path(__file__).resolve().parents[2]
+SAME_PERSON = 0.6
+
+
+def faces_dir() -> Path:
+    env = os.environ.get("KIOSK_FACES_DIR")
+    return Path(env) if env else REPO.parent / "shared" / "faces"
+
+
+# --- the photos -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Photo:
+    path: Path
+    rgb: ImageArray
+    face: Box
+    template: FloatArray  # the "enrolled" embedding of this photo
+
+
+def attack_photos(root: Path, pipeline: FacePipeline, lfw_every: int = 6) -> list[Photo]:
+    """Photos with one clear face (at least 60 px wide) from three of the folders."""
+    paths = sorted((root / "deepface").glob("*/*.jpg")) + sorted(
+        p for p in (root / "face_recognition").glob("*/*.jpg") if not p.parent.name.startswith("_")
+    )
+    paths += sorted((root / "lfw_dev").glob("*/*.jpg"))[::lfw_every]
+    photos = []
+    for path in paths:
+        try:
+            rgb = load_image(path)
+        except Exception:
+            continue
+        scale = 800 / max(rgb.shape[:2])
+        if scale < 1:
+            rgb = np.asarray(
+                cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
+            )
+        faces = pipeline.detect(rgb)
+        if len(faces) != 1 or faces[0].box.width < 60:
+            continue
+        result = pipeline.analyze(rgb, faces)[0]
+        photos.append(Photo(path, rgb, faces[0].box, result.embedding))
+    return photos
+
+
+# --- one frame through the pipeline ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    time: float
+    points: np.ndarray
+    embedding: FloatArray | None
+    box: Box | None = None
+
+
+def look(
+    pipeline: FacePipeline, rgb: ImageArray, t: float, embed: bool, near: Box | None = None
+) -> Seen | None:
+    """The main face's landmarks (and embedding). ``near``: the face's last box; the
+    detector then runs on the region around it first (as a tracker would: the same
+    MTCNN, a quarter of the pixels), on the whole frame when that finds nothing."""
+    faces = []
+    ox = oy = 0
+    if near is not None:
+        h, w = rgb.shape[:2]
+        pad = max(near.width, near.height)
+        x1, y1 = max(int(near.x1 - pad), 0), max(int(near.y1 - pad), 0)
+        x2, y2 = min(int(near.x2 + pad), w), min(int(near.y2 + pad), h)
+        if x2 - x1 > 48 and y2 - y1 > 48:
+            faces = pipeline.detect(np.ascontiguousarray(rgb[y1:y2, x1:x2]))
+            ox, oy = x1, y1
+    if not faces:
+        faces = pipeline.detect(rgb)
+        ox = oy = 0
+    if not faces:
+        return None
+    faces = [
+        replace(
+            f,
+            box=Box(f.box.x1 + ox, f.box.y1 + oy, f.box.x2 + ox, f.box.y2 + oy),
+            landmarks=f.landmarks + np.array([ox, oy], np.float32),
+        )
+        for f in faces
+    ]
+    idx = pipeline.main_face_index(faces, rgb.shape[1], rgb.shape[0])
+    if idx is None:
+        return None
+    embedding = pipeline.analyze(rgb, [faces[idx]])[0].embedding if embed else None
+    return Seen(t, np.asarray(faces[idx].landmarks, np.float64), embedding, faces[idx].box)
+
+
+# --- made attacks -----------------------------------------------------------------
+
+
+@dataclass
+class AttackAttempt:
+    kind: str
+    strategy: str
+    photo: str
+    reached: bool  # the first frames were recognised as the photo's person
+    active_live: bool = False
+    passive_live: bool = False
+    reason: str = ""
+    max_parallax: float = 0.0
+
+
+def run_attack(
+    pipeline: FacePipeline,
+    photo: Photo,
+    kind: AttackKind,
+    strategy: Strategy,
+    settings: LivenessSettings,
+    rng: random.Random,
+    size: tuple[int, int],
+    fps: float,
+    embed_every: int,
+) -> AttackAttempt:
+    camera = Camera(*size, fov_deg=rng.uniform(55, 75))
+    medium = make_medium(photo.rgb, photo.face, kind, rng)
+    attacker = Attacker(camera, medium, strategy, rng)
+    scene = background(size[0], size[1], rng, photo.rgb if rng.random() < 0.3 else None)
+    attempt = AttackAttempt(kind.value, strategy.value, photo.path.name, reached=False)
+    active = ActiveLiveness(settings, random.Random(rng.getrandbits(32)))
+    passive = PassiveLiveness(settings)
+    dt = 1.0 / fps
+    # the frames before the prompt: recognition votes (three frames, all must match)
+    t = 0.0
+    near: Box | None = None
+    for _ in range(3):
+        frame = camera_effects(camera.render(medium, attacker.pose(t, None, 0.0), scene), rng)
+        seen = look(pipeline, frame, t, embed=True, near=near)
+        if seen is None or seen.embedding is None:
+            return attempt
+        if float(np.linalg.norm(seen.embedding - photo.template)) > SAME_PERSON:
+            return attempt
+        active.observe_points(seen.time, seen.points, seen.embedding)
+        passive.observe_points(seen.time, seen.points, seen.embedding)
+        near = seen.box
+        t += dt
+    attempt.reached = True
+    verdict = active.assess()
+    asked, since, n = verdict.move, t - dt, 0
+    passive_done = False
+    while verdict.pending:
+        frame = camera_effects(camera.render(medium, attacker.pose(t, asked, since), scene), rng)
+        seen = look(pipeline, frame, t, embed=n % embed_every == 0, near=near)
+        n += 1
+        if seen is not None:
+            near = seen.box
+            active.observe_points(seen.time, seen.points, seen.embedding)
+            passive.observe_points(seen.time, seen.points, seen.embedding)
+        else:  # no face: time still runs out
+            active.observe_points(t, np.full((5, 2), np.nan), None)
+        verdict = active.assess()
+        if verdict.move != asked:
+            asked, since = verdict.move, t
+        if not passive_done:
+            pv = passive.assess()
+            passive_done = not pv.pending
+            attempt.passive_live = pv.live
+        t += dt
+    attempt.active_live = verdict.live
+    attempt.reason = verdict.detail
+    challenge = active._challenge
+    attempt.max_parallax = challenge.status.max_parallax if challenge else 0.0
+    if not passive_done:  # the challenge ended first: go on watching for the passive test
+        attempt.passive_live = passive.assess().live
+    return attempt
+
+
+_WORKER: dict[str, Any] = {}
+KINDS = list(AttackKind)
+STRATEGIES = [Strategy.FOLLOW] * 6 + [Strategy.SWING] * 3 + [Strategy.HANDHELD]
+
+
+def _init_worker(faces: Path, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    pipeline = FacePipeline.load(VisionSettings(device="cpu"))
+    _WORKER["pipeline"] = pipeline
+    _WORKER["photos"] = attack_photos(faces, pipeline)
+
+
+def _attack_task(
+    task: tuple[int, int, LivenessSettings, tuple[int, ...], float, int],
+) -> tuple[AttackAttempt, int]:
+    """One made attack that reaches the liveness check (and how many renders did not)."""
+    index, seed, settings, size, fps, embed_every = task
+    rng = random.Random(seed)
+    kind = KINDS[index % len(KINDS)]
+    misses = 0
+    while True:
+        attempt = run_attack(
+            _WORKER["pipeline"],
+            rng.choice(_WORKER["photos"]),
+            kind,
+            rng.choice(STRATEGIES),
+            settings,
+            rng,
+            (size[0], size[1]),
+            fps,
+            embed_every,
+        )
+        if attempt.reached:
+            return attempt, misses
+        misses += 1
+
+
+# --- the real clips -----------------------------------------------------------------
+
+
+def read_clip(pipeline: FacePipeline, path: Path, fps: float, embed_every: int) -> list[Seen]:
+    """The clip's face at about ``fps`` frames a second (missing frames left out)."""
+    cap = cv2.VideoCapture(str(path))
+    native = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    step = max(1, round(native / fps))
+    seen: list[Seen] = []
+    i = n = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        i += 1
+        if (i - 1) % step:
+            continue
+        rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8)
+        scale = 640 / max(rgb.shape[:2])
+        if scale < 1:
+            rgb = np.asarray(
+                cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
+            )
+        else:
+            scale = 1.0
+        near = seen[-1].box if seen else None
+        near = near.scaled(scale) if near is not None else None
+        s = look(pipeline, rgb, (i - 1) / native, n % embed_every == 0, near=near)
+        n += 1
+        if s is not None and s.box is not None:
+            seen.append(Seen(s.time, s.points / scale, s.embedding, s.box.scaled(1 / scale)))
+    cap.release()
+    return seen
+
+
+def passive_windows(
+    seen: list[Seen], settings: LivenessSettings, stride: float = 1.0
+) -> list[bool]:
+    """The passive test on every window of the clip that is ``time_limit`` long."""
+    if not seen:
+        return []
+    out = []
+    start = seen[0].time
+    while start + settings.time_limit_seconds <= seen[-1].time + 1e-6:
+        check = PassiveLiveness(settings)
+        verdict = None
+        for s in seen:
+            if start <= s.time <= start + settings.time_limit_seconds + 1e-6:
+                check.observe_points(s.time, s.points, s.embedding)
+                verdict = check.assess()
+                if not verdict.pending:
+                    break
+        out.append(bool(verdict and verdict.live))
+        start += stride
+    return out
+
+
+def replay_challenges(
+    seen: list[Seen], settings: LivenessSettings, rng: random.Random, stride: float = 0.5
+) -> list[bool]:
+    """A clip played back as the answer to a random challenge, starting every ``stride``
+    seconds (as if the attacker pressed play just before the prompt)."""
+    out = []
+    k = 0
+    while k + 3 < len(seen):
+        check = ActiveLiveness(settings, random.Random(rng.getrandbits(32)))
+        for s in seen[k : k + 3]:
+            check.observe_points(s.time, s.points, s.embedding)
+        verdict = check.assess()
+        for s in seen[k + 3 :]:
+            check.observe_points(s.time, s.points, s.embedding)
+            verdict = check.assess()
+            if not verdict.pending:
+                break
+        if verdict.pending:  # the clip ended before the time limit
+            break
+        out.append(verdict.live)
+        t0 = seen[k].time
+        while k < len(seen) and seen[k].time < t0 + stride:
+            k += 1
+    return out
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A head turn in a genuine clip: frames ``start`` (at rest) to ``end`` (back at
+    rest, or the clip's end), direction ``left`` or ``right`` (the person's own)."""
+
+    clip: str
+    start: int
+    end: int
+    direction: str
+    peak: float
+
+
+def find_turns(
+    clip: str, seen: list[Seen], min_peak: float, rest: float = 0.05, mirrored: bool = False
+) -> list[Turn]:
+    """Head turns by the single-frame yaw (independent of the parallax the check uses):
+    runs of frames whose yaw is more than ``rest`` from the clip's median, peaking at
+    ``min_peak`` or more; the segment starts 0.3 s before the run and ends 0.3 s after."""
+    if len(seen) < 5:
+        return []
+    yaw = np.array([frontal_offset(s.points) for s in seen])
+    yaw = yaw - float(np.median(yaw))
+    if mirrored:
+        yaw = -yaw
+    turns = []
+    i = 0
+    while i < len(yaw):
+        if abs(yaw[i]) <= rest:
+            i += 1
+            continue
+        sign = np.sign(yaw[i])
+        j = i
+        while j < len(yaw) and yaw[j] * sign > rest:
+            j += 1
+        peak = float(np.max(np.abs(yaw[i:j])))
+        if peak >= min_peak:
+            t_start, t_end = seen[i].time - 0.3, seen[j - 1].time + 0.3
+            a = next(k for k in range(len(seen)) if seen[k].time >= t_start)
+            b = max(k for k in range(len(seen)) if seen[k].time <= t_end)
+            # positive yaw: nose towards the image's right = the person's own left
+            turns.append(Turn(clip, a, b, "left" if sign > 0 else "right", peak))
+        i = j
+    return turns
+
+
+def genuine_challenges(
+    clips: dict[str, list[Seen]],
+    turns: list[Turn],
+    settings: LivenessSettings,
+    rng: random.Random,
+) -> tuple[list[bool], list[float], list[dict[str, Any]]]:
+    """Every challenge of ``settings.count`` moves answered by every combination of turns
+    of the asked directions (same clip: the same person); returns accepted flags, times
+    from the prompt to acceptance, and the details."""
+    by_clip: dict[str, dict[str, list[Turn]]] = defaultdict(lambda: defaultdict(list))
+    for turn in turns:
+        by_clip[turn.clip][turn.direction].append(turn)
+    accepted, times, details = [], [], []
+    pool = settings.move_names
+    for clip, directions in by_clip.items():
+        seen = clips[clip]
+        for moves in _sequences(pool, settings.count):
+            options = [directions.get(m, []) for m in moves]
+            if any(not o for o in options):
+                continue
+            for combo in _product(options):
+                frames: list[Seen] = []
+                t = 0.0
+                for turn in combo:
+                    part = seen[turn.start : turn.end + 1]
+                    t0 = part[0].time
+                    if frames:
+                        t = frames[-1].time + (
+                            part[1].time - part[0].time if len(part) > 1 else 0.1
+                        )
+                    frames += [replace(s, time=t + (s.time - t0)) for s in part]
+                check = ActiveLiveness(settings, _Fixed(moves))
+                before = seen[max(0, combo[0].start - 3) : combo[0].start]
+                before = before or seen[combo[0].start : combo[0].start + 1]
+                offset = frames[0].time - before[-1].time - 0.1 if before else 0.0
+                for s in before:
+                    check.observe_points(s.time + offset, s.points, s.embedding)
+                verdict = check.assess()
+                start = before[-1].time + offset
+                for s in frames:
+                    check.observe_points(s.time, s.points, s.embedding)
+                    verdict = check.assess()
+                    if not verdict.pending:
+                        break
+                if verdict.pending:  # frames ran out before the time limit: not answered
+                    verdict = replace(verdict, pending=False, live=False)
+                accepted.append(verdict.live)
+                elapsed = (s.time - start) if verdict.live else float("nan")
+                if verdict.live:
+                    times.append(elapsed)
+                details.append(
+                    {
+                        "clip": clip,
+                        "moves": list(moves),
+                        "turns": [(c.start, c.end, c.direction, round(c.peak, 3)) for c in combo],
+                        "live": verdict.live,
+                        "seconds": None if not verdict.live else round(elapsed, 2),
+                        "detail": verdict.detail,
+                    }
+                )
+    return accepted, times, details
+
+
+class _Fixed(random.Random):
+    """Draws the given moves in order (a genuine answer is built for a known challenge)."""
+
+    def __init__(self, moves: tuple[str, ...]) -> None:
+        super().__init__(0)
+        self._moves = list(moves)
+
+    def choice(self, seq: Any) -> Any:
+        name = self._moves.pop(0)
+        return next(m for m in seq if m.value == name)
+
+
+def _sequences(pool: tuple[str, ...], count: int) -> Iterator[tuple[str, ...]]:
+    if count == 0:
+        yield ()
+        return
+    for first in pool:
+        for rest in _sequences(pool, count - 1):
+            yield (first, *rest)
+
+
+def _product(options: list[list[Turn]]) -> Iterator[tuple[Turn, ...]]:
+    if not options:
+        yield ()
+        return
+    for first in options[0]:
+        for rest in _product(options[1:]):
+            if first in rest:
+                continue  # one turn answers one move
+            yield (first, *rest)
+
+
+# --- the report -----------------------------------------------------------------
+
+
+def rate(flags: list[bool]) -> str:
+    n = len(flags)
+    k = sum(flags)
+    return f"{k}/{n} = {100.0 * k / n:.1f} %" if n else "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--faces", type=Path, default=faces_dir(), help="the shared faces folder")
+    ap.add_argument("--attempts", type=int, default=1000, help="made attacks (default 1000)")
+    ap.add_argument("--fps", type=float, default=8.0, help="frames a second the check sees")
+    ap.add_argument("--size", default="480x360", help="made attack frame size (WxH)")
+    ap.add_argument("--embed-every", type=int, default=3, help="embed every Nth frame")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--min-parallax", type=float, help="override the settings' min_parallax")
+    ap.add_argument("--workers", type=int, default=1, help="processes for the made attacks")
+    ap.add_argument("--skip-clips", action="store_true")
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    settings = LivenessSettings(mode="active")
+    if args.min_parallax is not None:
+        settings = replace(settings, min_parallax=args.min_parallax)
+    size = tuple(int(v) for v in args.size.lower().split("x"))
+    assert len(size) == 2
+    rng = random.Random(args.seed)
+    t_start = time.perf_counter()
+    report: dict[str, Any] = {
+        "settings": settings.__dict__,
+        "fps": args.fps,
+        "frame_size": list(size),
+    }
+    print(
+        f"liveness: {settings.count} moves from {settings.moves}, "
+        f"{settings.time_limit_seconds:.0f} s, min parallax {settings.min_parallax:.2f}, "
+        f"{args.fps:g} frames/s"
+    )
+
+    # 1. made attacks (in worker processes, each with its own pipeline and photos)
+    if args.attempts > 0:
+        tasks = [
+            (i, args.seed * 1_000_003 + i, settings, size, args.fps, args.embed_every)
+            for i in range(args.attempts)
+        ]
+        attempts: list[AttackAttempt] = []
+        skipped = 0
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(args.workers, _init_worker, (args.faces, args.threads)) as pool:
+            for attempt, misses in pool.imap(_attack_task, tasks):
+                attempts.append(attempt)
+                skipped += misses
+                if len(attempts) % 100 == 0:
+                    accepted = sum(a.active_live for a in attempts)
+                    print(f"  {len(attempts)} attempts, {accepted} accepted", flush=True)
+        print(
+            f"made attacks: {len(attempts)} attempts that were recognised "
+            f"({skipped} more renders not recognised, not counted)"
+        )
+        by_kind: dict[str, list[AttackAttempt]] = defaultdict(list)
+        for a in attempts:
+            by_kind[a.kind].append(a)
+        report["made_attacks"] = {"attempts": len(attempts), "not_recognised": skipped}
+        for kind_name, group in by_kind.items():
+            act = [a.active_live for a in group]
+            pas = [a.passive_live for a in group]
+            px = [a.max_parallax for a in group]
+            strat = Counter(a.strategy for a in group)
+            print(
+                f"  {kind_name:11s} APCER active {rate(act):>16s}   passive 3-D test "
+                f"{rate(pas):>16s}   max parallax median {statistics.median(px):.3f} "
+                f"p99 {float(np.percentile(px, 99)):.3f} max {max(px):.3f}"
+            )
+            report["made_attacks"][kind_name] = {
+                "attempts": len(group),
+                "apcer_active": sum(act) / len(group),
+                "apcer_passive": sum(pas) / len(group),
+                "accepted_active": sum(act),
+                "accepted_passive": sum(pas),
+                "max_parallax_median": statistics.median(px),
+                "max_parallax_p99": float(np.percentile(px, 99)),
+                "max_parallax_max": max(px),
+                "strategies": dict(strat),
+            }
+        reasons = Counter(a.reason.split(";")[0] for a in attempts if not a.active_live)
+        report["made_attacks"]["reasons"] = dict(reasons)
+        print("  why denied: " + ", ".join(f"{k} ({v})" for k, v in reasons.most_common()))
+
+    # 2 and 3. the real clips
+    if not args.skip_clips:
+        pipeline = FacePipeline.load(VisionSettings(device="cpu"))
+        root = args.faces / "video" / "liveness"
+        clips: dict[str, list[Seen]] = {}
+        kinds_of: dict[str, str] = {}
+        for path in sorted(root.glob("*/*")):
+            if path.suffix.lower() not in (".mp4", ".mpg", ".avi", ".webm", ".mov"):
+                continue
+            clips[path.name] = read_clip(pipeline, path, args.fps, args.embed_every)
+            kinds_of[path.name] = path.parent.name
+        print("real clips: passive 3-D motion test over every window of "
+              f"{settings.time_limit_seconds:.0f} s (stride 1 s)")  # fmt: skip
+        report["clips"] = {}
+        genuine_windows: list[bool] = []
+        for name, seen in clips.items():
+            windows = passive_windows(seen, settings)
+            entry: dict[str, Any] = {
+                "kind": kinds_of[name],
+                "frames_with_face": len(seen),
+                "passive_windows": len(windows),
+                "passive_live": sum(windows),
+            }
+            line = f"  {kinds_of[name]:7s} {name:22s} windows judged live {rate(windows):>16s}"
+            if kinds_of[name] == "genuine":
+                genuine_windows += windows
+            else:
+                replays = replay_challenges(seen, settings, rng)
+                entry["replay_challenges"] = len(replays)
+                entry["replay_accepted"] = sum(replays)
+                line += f"   replayed against the active challenge: accepted {rate(replays)}"
+            report["clips"][name] = entry
+            print(line)
+        rejected = [not w for w in genuine_windows]
+        print(f"  passive 3-D test BPCER over the genuine clips' windows: {rate(rejected)}")
+        report["passive_bpcer_windows"] = sum(rejected) / max(len(rejected), 1)
+
+        turns: list[Turn] = []
+        for name, seen in clips.items():
+            if kinds_of[name] == "genuine":
+                turns += find_turns(name, seen, min_peak=0.1)
+        print(
+            "genuine challenge answers simulated from the clips' head turns (single-frame yaw "
+            "peak >= 0.10): "
+            + ", ".join(
+                f"{c} {sum(t.clip == c for t in turns)}" for c in sorted({t.clip for t in turns})
+            )
+        )
+        answered, times, details = genuine_challenges(clips, turns, settings, rng)
+        bpcer = [not a for a in answered]
+        median = statistics.median(times) if times else float("nan")
+        print(f"  BPCER active: {rate(bpcer)}")
+        print(
+            f"  extra time at the door (prompt to acceptance, without reaction time): "
+            f"median {median:.2f} s over {len(times)} accepted answers"
+        )
+        report["genuine_challenges"] = {
+            "turns": [t.__dict__ for t in turns],
+            "attempts": len(answered),
+            "bpcer": sum(bpcer) / max(len(bpcer), 1),
+            "median_seconds": median,
+            "details": details,
+        }
+    report["seconds"] = time.perf_counter() - t_start
+    print(f"took {report['seconds']:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
