@@ -117,7 +117,9 @@ def test_guided_capture_keeps_good_frames_and_lets_the_admin_drop_some(
     enroll.form.name.setText("Barack Obama")
     enroll.form.badge.setText("B-44")
     enroll.add_faces(dialog.kept)
+    qtbot.waitUntil(lambda: enroll._task is not None and enroll._task.done, timeout=10_000)
     assert "2 accepted" in enroll.status.text()
+    assert [f.source for f in enroll.faces] == ["camera 1", "camera 2"]
     assert enroll.save()
     [view, _] = vision_console.templates(admin, enroll.saved.person.id)  # type: ignore[union-attr]
     assert view.info.source == "camera" and view.crop_jpeg

@@ -4,6 +4,7 @@ with the reason, a duplicate check, and the admin's review before anything is sa
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ class EnrollDialog(QDialog):
         self.saved: SavedEnrollment | None = None
         self._task: BackgroundTask | None = None
         self._queued = 0
+        self._camera_shots = 0
         self._done = 0
         self.setAcceptDrops(True)
         if existing is None:
@@ -150,6 +152,7 @@ class EnrollDialog(QDialog):
         files.clicked.connect(self._pick_files)
         camera = QPushButton("Take photos with the camera…")
         camera.clicked.connect(self.capture_from_camera)
+        self.camera_button = camera
         drop = QPushButton("Drop selected")
         drop.clicked.connect(self.drop_selected)
         self.save_button = QPushButton("Save")
@@ -201,14 +204,20 @@ class EnrollDialog(QDialog):
         self.progress.setVisible(True)
         self.status.setText(f"Checking {len(paths)} photo(s)… (the first takes longer)")
         self.save_button.setEnabled(False)
+        self.camera_button.setEnabled(False)
         console = self.console
+        exclude = None if self.existing is None else self.existing.person.id
 
-        def work(progress: Any, stop: threading.Event) -> int:
+        def work(progress: Any, stop: threading.Event) -> tuple[DuplicateWarning, ...]:
+            checked = []
             for path in paths:
                 if stop.is_set():
-                    break
-                progress(console.check_file(path))
-            return len(paths)
+                    return ()
+                face = console.check_file(path)
+                checked.append(face)
+                progress(face)
+            # the whole gallery is searched: off the GUI thread on a large site
+            return tuple(console.duplicates(checked, exclude))
 
         self._task = run_task(
             self,
@@ -220,10 +229,28 @@ class EnrollDialog(QDialog):
         )
 
     def add_faces(self, faces: list[CheckedFace]) -> None:
-        """Faces from the camera capture (already checked)."""
+        """Faces from the camera capture (already checked); the duplicate check runs in
+        the background."""
+        if self._task is not None and self._task.running:
+            self.error.setText("Wait until the photos being checked are done.")
+            return
+        named = []
         for face in faces:
+            self._camera_shots += 1
+            named.append(dataclasses.replace(face, source=f"camera {self._camera_shots}"))
+        for face in named:
             self._append(face)
-        self._checks_done(None)
+        console = self.console
+        exclude = None if self.existing is None else self.existing.person.id
+
+        def work(progress: Any, stop: threading.Event) -> tuple[DuplicateWarning, ...]:
+            return tuple(console.duplicates(named, exclude))
+
+        self.save_button.setEnabled(False)
+        self._task = run_task(
+            self, work, on_success=self._checks_done, on_failure=self._failed, name="enroll-dup"
+        )
+        self._update_status()
 
     @Slot(object)
     def _checked(self, face: object) -> None:
@@ -248,9 +275,10 @@ class EnrollDialog(QDialog):
         self.list.addItem(item)
 
     @Slot(object)
-    def _checks_done(self, _: object) -> None:
+    def _checks_done(self, found: object) -> None:
         self.progress.setVisible(False)
-        self._update_duplicates()
+        self.duplicates += list(found)  # type: ignore[call-overload]
+        self._show_warnings()
         self._update_status()
 
     @Slot(str)
@@ -271,7 +299,9 @@ class EnrollDialog(QDialog):
             face = item.data(Qt.ItemDataRole.UserRole)
             self.faces = [f for f in self.faces if f is not face]
             self.list.takeItem(self.list.row(item))
-        self._update_duplicates()
+        kept = {f.source for f in self.faces}
+        self.duplicates = [d for d in self.duplicates if d.photo in kept]
+        self._show_warnings()
         self._update_status()
 
     # -- checks --------------------------------------------------------------------------
@@ -280,13 +310,7 @@ class EnrollDialog(QDialog):
     def accepted_faces(self) -> list[CheckedFace]:
         return [f for f in self.faces if f.accepted]
 
-    def _update_duplicates(self) -> None:
-        exclude = None if self.existing is None else self.existing.person.id
-        try:
-            self.duplicates = self.console.duplicates(self.faces, exclude)
-        except KioskError as exc:
-            self.duplicates = []
-            self.error.setText(str(exc))
+    def _show_warnings(self) -> None:
         self.odd = self.console.odd_ones_out(self.faces)
         if not self.duplicates and not self.odd:
             self.duplicate_label.setVisible(False)
@@ -321,6 +345,8 @@ class EnrollDialog(QDialog):
             self.status.setText(f"{accepted} accepted, {rejected} rejected.{advice}")
         busy = self._task is not None and self._task.running
         self.save_button.setEnabled(accepted > 0 and not busy)
+        # the face pipeline serves one check at a time
+        self.camera_button.setEnabled(not busy)
 
     # -- camera --------------------------------------------------------------------------
 
