@@ -146,21 +146,23 @@ class Camera:
         frame = background.copy()
         h, w = medium.rgb.shape[:2]
         strips = 1 if medium.bend == 0 else 16
-        edges = np.linspace(0, w, strips + 1)
+        edges = np.linspace(0, w, strips + 1).round().astype(int)
         for i in range(strips):
-            u = np.array([edges[i], edges[i + 1], edges[i + 1], edges[i]])
+            x0, x1 = int(edges[i]), min(int(edges[i + 1]) + 1, w)
+            u = np.array([x0, x1, x1, x0], dtype=np.float64)
             v = np.array([0.0, 0.0, h, h])
             dst = self.project(medium, pose, u, v).astype(np.float32)
-            src = np.stack([u, v], axis=-1).astype(np.float32)
+            src = np.stack([u - x0, v], axis=-1).astype(np.float32)
             m = cv2.getPerspectiveTransform(src, dst)
-            size = (self.width, self.height)
-            warped = cv2.warpPerspective(medium.rgb, m, size, flags=cv2.INTER_LINEAR)
-            mask = np.zeros((h, w), np.uint8)
-            x0, x1 = int(edges[i]), int(math.ceil(edges[i + 1])) + (1 if i < strips - 1 else 0)
-            mask[:, x0 : min(x1, w)] = 255
-            wmask = cv2.warpPerspective(mask, m, size, flags=cv2.INTER_LINEAR)
-            alpha = (wmask.astype(np.float32) / 255.0)[..., None]
-            frame = (frame * (1 - alpha) + warped * alpha).astype(np.uint8)
+            # transparent border: only the strip's own pixels are painted over the frame
+            cv2.warpPerspective(
+                np.ascontiguousarray(medium.rgb[:, x0:x1]),
+                m,
+                (self.width, self.height),
+                dst=frame,
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_TRANSPARENT,
+            )
         return frame
 
 
@@ -171,8 +173,9 @@ def camera_effects(frame: ImageArray, rng: random.Random) -> ImageArray:
     if rng.random() < 0.6:  # a glare spot
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         sx, sy = rng.uniform(0.05, 0.3) * w, rng.uniform(0.05, 0.3) * h
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        yy, xx = np.mgrid[0:h:4, 0:w:4].astype(np.float32)  # a smooth spot: coarse grid
         spot = np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
+        spot = cv2.resize(spot, (w, h), interpolation=cv2.INTER_LINEAR)
         img += spot[..., None] * rng.uniform(40, 140)
     img *= rng.uniform(0.8, 1.2)  # exposure
     img = np.clip(img, 0, 255).astype(np.uint8)
