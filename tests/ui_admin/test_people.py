@@ -133,3 +133,50 @@ def test_more_photos_then_remove_one_then_erase(
     [erased] = page.model.records
     assert person_status(erased) == PersonStatus.ERASED and erased.templates == 0
     assert page.console.thumbnail(page.actor, record.person.id) is None
+
+
+def test_people_list_searches_and_filters_in_the_database(
+    qtbot: QtBot, console: AdminConsole, admin: Actor
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    with console.store.unit_of_work(write=True) as uow:
+        for i in range(1500):
+            uow.people.add(
+                name=f"Worker {i:04d}",
+                badge=f"W{i}",
+                group="Day staff" if i % 2 else None,
+                active=i % 10 != 0,
+                valid_until=now - timedelta(days=1) if i % 10 == 5 else None,
+                valid_from=now + timedelta(days=3) if i % 10 == 7 else None,
+            )
+        uow.commit()
+    page = PeoplePage(console, admin)
+    qtbot.addWidget(page)
+    page.model.limit = 200
+    page.reload()
+    assert len(page.model.records) == 200 and page.model.total == 1500
+    assert "first 200 of 1,500" in page.summary.text()
+    page.search.setText("worker 012")  # any case, name or badge
+    assert [r.person.name for r in page.model.records] == [
+        f"Worker {i:04d}" for i in range(120, 130)
+    ]
+    page.search.setText("W1499")
+    assert [r.person.badge for r in page.model.records] == ["W1499"]
+    page.search.setText("100%")  # a wildcard character is searched for as itself
+    assert page.model.records == []
+    page.search.clear()
+    for status, expected in (
+        (PersonStatus.INACTIVE, 150),
+        (PersonStatus.EXPIRED, 150),
+        (PersonStatus.NOT_YET, 150),
+        (PersonStatus.ACTIVE, 1050),
+    ):
+        page.status.setCurrentIndex(page.status.findData(status))
+        assert page.model.total == expected, status
+        assert all(person_status(r) == status for r in page.model.records)
+    page.status.setCurrentIndex(0)
+    page.group.setCurrentIndex(page.group.findData(""))  # no group
+    assert page.model.total == 750
+    assert all(r.person.group is None for r in page.model.records)

@@ -103,12 +103,15 @@ class PeopleModel(QAbstractTableModel):
         self.console = console
         self.actor = actor
         self.records: list[PersonRecord] = []
+        self.total = 0
+        #: at most this many rows are listed; the search narrows them down
+        self.limit = 1000
         self._thumbs: dict[int, QPixmap | None] = {}
         self._now = datetime.now(UTC)
 
     def load(self, **query: Any) -> None:
         self.beginResetModel()
-        self.records = self.console.people(self.actor, **query)
+        self.records, self.total = self.console.people_page(self.actor, limit=self.limit, **query)
         self._now = datetime.now(UTC)
         self.endResetModel()
 
@@ -485,7 +488,12 @@ class PeoplePage(QWidget):
             group=self.group.currentData(),
         )
         n = len(self.model.records)
-        self.summary.setText(f"{n} {'person' if n == 1 else 'people'}")
+        total = self.model.total
+        self.summary.setText(
+            f"{n} {'person' if n == 1 else 'people'}"
+            if n == total
+            else f"first {n:,} of {total:,} people: search to narrow down"
+        )
         nobody = n == 0 and not self.search.text() and self.status.currentData() is None
         self.empty_hint.setVisible(nobody and self.group.currentData() is None)
         if selected is not None:

@@ -142,7 +142,8 @@ class AccessRulesPage(QWidget):
         elif self.groups.count():
             self.groups.setCurrentRow(0)
         self.person.clear()
-        for r in self.console.people(self.actor):
+        listed, _ = self.console.people_page(self.actor, limit=2000)
+        for r in listed:
             self.person.addItem(
                 f"{r.person.name} ({r.person.badge}) — {r.person.group or 'no group'}",
                 r.person.id,
@@ -177,11 +178,12 @@ class AccessRulesPage(QWidget):
             for w in schedule.windows:
                 self.add_window(w.weekday, w.start, w.end)
             self.holidays.setPlainText("\n".join(d.isoformat() for d in sorted(schedule.holidays)))
-        names = [r.person.name for r in self.console.members(self.actor, group)]
+        members, count = self.console.people_page(self.actor, group=group, limit=30)
+        names = [r.person.name for r in members]
         self.members.setText(
-            f"Members ({len(names)}): "
-            + (", ".join(names[:30]) or "none yet")
-            + (" …" if len(names) > 30 else "")
+            f"Members ({count}): "
+            + (", ".join(names) or "none yet: put people in it with People → Edit")
+            + (" …" if count > len(names) else "")
         )
 
     # -- editing -------------------------------------------------------------------------
