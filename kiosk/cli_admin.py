@@ -197,6 +197,8 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError("give --name, --badge and at least one PHOTO (or --from-folder DIR)")
     if args.from_folder is not None and (args.name or args.badge or args.photos):
         raise InputError("--from-folder takes the names from the subfolders: drop --name/--badge")
+    valid_from = _parse_time(args.valid_from, "--valid-from") if args.valid_from else None
+    valid_until = _parse_time(args.valid_until, "--valid-until") if args.valid_until else None
     with _store(settings) as store:
         actor = _login(args, store)
         service = EnrollmentService(store, _load_pipeline(settings), settings)
@@ -213,7 +215,13 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
         for name, badge, photos in progress:
             try:
                 result = service.enroll(
-                    actor, name=name, badge=badge, photos=photos, group=args.group
+                    actor,
+                    name=name,
+                    badge=badge,
+                    photos=photos,
+                    group=args.group,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
                 )
             except KioskError as exc:
                 if args.from_folder is None:
@@ -553,6 +561,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--name", help="the person's display name")
     p.add_argument("--badge", help="badge or employee id (unique)")
     p.add_argument("--group", help="access group (its schedule applies)")
+    p.add_argument("--valid-from", metavar="WHEN", help="access starts then (date or date-time)")
+    p.add_argument("--valid-until", metavar="WHEN", help="access ends then (date or date-time)")
     p.add_argument(
         "--from-folder",
         metavar="DIR",

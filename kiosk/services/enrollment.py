@@ -180,6 +180,8 @@ class EnrollmentService:
         group: str | None = None,
         source: str = "file",
         on_photo: Callable[[PhotoOutcome], None] | None = None,
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
     ) -> EnrollResult:
         """Enroll (or add photos to) the person with ``badge``.
 
@@ -192,6 +194,8 @@ class EnrollmentService:
         if not badge:
             raise InputError("the badge is empty: give --badge")
         group = group.strip() if group and group.strip() else None
+        if valid_from and valid_until and valid_until <= valid_from:
+            raise InputError("--valid-until must be after --valid-from")
         existing = self._existing(name, badge)
 
         outcomes: list[PhotoOutcome] = []
@@ -217,7 +221,13 @@ class EnrollmentService:
                 if uow.people.by_badge(badge) is not None:  # enrolled meanwhile
                     raise InputError(f"the badge {badge} was enrolled meanwhile; try again")
                 person = uow.people.add(
-                    name=name, badge=badge, group=group, consent_at=now, consent_by=actor.username
+                    name=name,
+                    badge=badge,
+                    group=group,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    consent_at=now,
+                    consent_by=actor.username,
                 )
             else:
                 person = uow.people.get(existing)  # type: ignore[assignment]

@@ -303,3 +303,21 @@ def test_export_streams_csv_and_is_recorded(
         service.purge(auditor)
     with store.unit_of_work() as uow:
         assert [a.action for a in uow.audit.list(action="export-log")] == ["export-log"] * 2
+
+
+def test_validity_period_is_stored_and_enforced(
+    store: Store, settings: Settings, files: FakeFiles, admin: Actor
+) -> None:
+    until = datetime.now(UTC) - timedelta(days=1)
+    enroller(store, settings, files).enroll(
+        admin,
+        name="Temp",
+        badge="T1",
+        photos=[files.add("t.jpg", FakePhoto((5,)))],
+        valid_until=until,
+    )
+    access = AccessService(store, settings)
+    identifier = Identifier(access, files.analyzer, settings, loader=files.load)
+    (row,) = identifier.identify(str(files.add("probe.jpg", FakePhoto((5,)))))
+    assert (row["name"], row["decision"]) == ("Temp", "denied-inactive")
+    assert "expired" in row["reason"]
