@@ -195,6 +195,15 @@ def test_live_events_detail_and_chain(
         wait_rows(qtbot, v, [0])
         top = v.model.event_at(0)
         assert top is not None and top.event.decision is Decision.DENIED_SPOOF
+        # oldest first: new events arrive at the end
+        v.table.sortByColumn(0, Qt_Ascending())
+        small_log.record_event(AccessEvent(datetime.now(UTC), "back", Decision.ERROR, reason="x"))
+        v.poll()
+        assert v.model.rowCount() == 32
+        wait_rows(qtbot, v, [31, 0])
+        last, first = v.model.event_at(31), v.model.event_at(0)
+        assert last is not None and last.id == 32 and last.event.decision is Decision.ERROR
+        assert first is not None and first.id == 1
         # alter a row behind the program's back: the chain names it
         conn = sqlite3.connect(settings.sqlite_path)
         conn.execute("UPDATE events SET decision = 'allowed' WHERE id = 7")

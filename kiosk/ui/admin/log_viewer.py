@@ -314,7 +314,12 @@ class EventTableModel(QAbstractTableModel):
             self._request(page)
             return None
         self._pages.move_to_end(page)
-        return rows[i] if i < len(rows) else None
+        if i >= len(rows):
+            # fetched before new events made this (top) page longer: fetch it again
+            del self._pages[page]
+            self._request(page)
+            return None
+        return rows[i]
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
         if not index.isValid():
