@@ -110,3 +110,25 @@ def test_kill_9_mid_burst_leaves_a_consistent_database(settings: Settings) -> No
         assert new_id == total + 1
         with store.unit_of_work() as uow:
             assert uow.events.verify().ok
+
+
+def test_kill_9_inside_an_enrollment_leaves_no_half_enrolled_person(settings: Settings) -> None:
+    open_store(settings).close()
+    proc = start_writer(settings, "stall", "stall", "120", "0")
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the person and templates are written, not committed
+    assert line.strip() == "S", proc.stderr.read() if proc.stderr else ""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    with open_store(settings) as store:
+        with store.unit_of_work(write=True) as uow:  # the lock died with the process
+            assert uow.people.count() == 0
+            assert uow.templates.count() == 0
+            assert uow.events.count() == 0
+            uow.events.append(
+                AccessEvent(time=datetime.now(UTC), kiosk_id="after", decision=Decision.ERROR)
+            )
+            uow.commit()
+        with store.unit_of_work() as uow:
+            report = uow.events.verify()
+            assert report.ok and report.checked == 1

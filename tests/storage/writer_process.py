@@ -3,8 +3,10 @@ tests. Run: python writer_process.py MODE SECONDS RATE (database from KIOSK_HOME
 KIOSK_DATABASE_URL). Prints one line per committed write, flushed: "E <event id>" or
 "P <person id>", so the parent knows exactly what was acknowledged.
 
-MODE ``mixed``: enrollments (a person + 5 templates + an event, one transaction) between
-bursts of events, as fast as possible. MODE ``events``: RATE events per second.
+MODE ``stall``: starts an enrollment, writes the person and templates without
+committing, prints "S" and waits to be killed. MODE ``mixed``: enrollments (a person + 5
+templates + an event, one transaction) between bursts of events, as fast as possible.
+MODE ``events``: RATE events per second.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ def main() -> int:
     store = service.store
     rng = np.random.default_rng()
     tag = f"{settings.kiosk_id}-{rng.integers(1 << 30)}"
+    if mode == "stall":
+        with store.unit_of_work(write=True) as uow:
+            person = uow.people.add(name="Half", badge=f"half-{tag}")
+            for _ in range(TEMPLATES_PER_PERSON):
+                vec = rng.standard_normal(128).astype(np.float32)
+                uow.templates.add(person.id, vec, MODEL, quality=1.0, source="camera")
+            uow.events.append(
+                AccessEvent(time=datetime.now(UTC), kiosk_id=tag, decision=Decision.ALLOWED)
+            )
+            print("S", flush=True)
+            time.sleep(seconds)
+        return 3
     deadline = time.monotonic() + seconds
     n = 0
     next_at = time.monotonic()
