@@ -817,8 +817,10 @@ class AdminConsole:
     def distance_stats(
         self, actor: Actor, *, max_templates: int = 3000, seed: int = 0
     ) -> DistanceStats:
-        """Genuine and impostor distances among the enrolled templates (sampled above
-        ``max_templates`` so that the page opens quickly on a large site)."""
+        """Genuine and impostor distances among the enrolled templates. Above
+        ``max_templates``, whole people are drawn at random until that many templates
+        are in (so there are same-person pairs in the sample), and only those are
+        decrypted: the page opens quickly on a site with a million templates."""
         actor.require(Role.ADMIN)
         with self.store.unit_of_work() as uow:
             # the model most templates come from (others cannot be compared with them);
@@ -831,8 +833,42 @@ class AdminConsole:
             )
             if checksum is None:
                 return compute_distance_stats(np.zeros((0, 128), np.float32), [])
-            embeddings, labels = uow.templates.gallery(checksum)
-        return compute_distance_stats(embeddings, labels, max_templates=max_templates, seed=seed)
+            pairs = uow.session.execute(
+                select(TemplateRow.id, TemplateRow.person_id)
+                .join(PersonRow, PersonRow.id == TemplateRow.person_id)
+                .where(PersonRow.erased_at.is_(None), TemplateRow.model_checksum == checksum)
+            ).all()
+            by_person: dict[int, list[int]] = {}
+            for template_id, person_id in pairs:
+                by_person.setdefault(int(person_id), []).append(int(template_id))
+            people = len(by_person)
+            chosen: list[tuple[int, int]] = []
+            order = list(by_person)
+            if len(pairs) > max_templates:
+                np.random.default_rng(seed).shuffle(order)
+            for person_id in order:
+                if len(chosen) >= max_templates:
+                    break
+                chosen += [(t, person_id) for t in by_person[person_id]]
+            blobs: dict[int, bytes] = {}
+            ids = [t for t, _ in chosen]
+            for start in range(0, len(ids), 500):  # within SQLite's parameter limit
+                part = ids[start : start + 500]
+                query = select(TemplateRow.id, TemplateRow.embedding).where(
+                    TemplateRow.id.in_(part)
+                )
+                for template_id, blob in uow.session.execute(query):
+                    blobs[int(template_id)] = blob
+            cipher = self.store.cipher
+            embeddings = (
+                cipher.decrypt_embeddings([blobs[t] for t in ids])
+                if ids
+                else np.zeros((0, 128), np.float32)
+            )
+        stats = compute_distance_stats(embeddings, [p for _, p in chosen], max_templates=len(ids))
+        return DistanceStats(
+            stats.genuine, stats.impostor, people, len(pairs), len(chosen) < len(pairs)
+        )
 
     def enrolled_count(self) -> int:
         with self.store.unit_of_work() as uow:

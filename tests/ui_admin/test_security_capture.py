@@ -143,3 +143,34 @@ def test_capture_says_what_is_wrong_with_a_frame(
     assert dialog.kept == []
     dialog.reject()
     assert not dialog._thread.isRunning() and not dialog.camera.is_alive()
+
+
+def test_distance_statistics_sample_whole_people_on_a_large_site(
+    console: AdminConsole, admin: Actor
+) -> None:
+    import numpy as np
+
+    from kiosk.domain.faces import ModelInfo
+
+    model = ModelInfo("test-net", "1", "c" * 64)
+    rng = np.random.default_rng(1)
+    with console.store.unit_of_work(write=True) as uow:
+        for i in range(200):
+            person = uow.people.add(name=f"P{i}", badge=f"B{i}")
+            centre = rng.normal(size=128)
+            for _ in range(10):
+                e = centre + rng.normal(scale=0.05, size=128)
+                uow.templates.add(
+                    person.id,
+                    (e / np.linalg.norm(e)).astype(np.float32),
+                    model,
+                    quality=1.0,
+                    source="file",
+                )
+        uow.commit()
+    stats = console.distance_stats(admin, max_templates=300)
+    assert stats.sampled and stats.people == 200 and stats.templates == 2000
+    sampled = (1 + (1 + 8 * (stats.genuine.size + stats.impostor.size)) ** 0.5) / 2
+    assert round(sampled) == 300  # 30 whole people
+    assert stats.genuine.size == 30 * 45
+    assert float(stats.genuine.max()) < float(stats.impostor.min())
