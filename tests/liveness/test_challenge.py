@@ -1,0 +1,157 @@
+"""The 3-D motion test and the challenge's rules, on landmarks of a modelled head and a
+modelled flat photo (fast, no models; the real pipeline is in test_liveness_real.py)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from kiosk.config import LivenessSettings, Settings
+from kiosk.errors import ConfigError
+from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome
+from kiosk.liveness.check import ActiveLiveness, NoLiveness, PassiveLiveness, make_liveness
+from kiosk.liveness.geometry import parallax, tilt
+
+from .heads import HEAD, PHOTO, view
+
+FPS = 8.0
+
+
+def _challenge(moves: tuple[Move, ...], points: np.ndarray = HEAD, **rules: object) -> Challenge:
+    return Challenge(moves, ChallengeRules(**rules), 0.0, [view(points)])  # type: ignore[arg-type]
+
+
+def _play(
+    challenge: Challenge, poses: list[dict[str, float]], points: np.ndarray = HEAD
+) -> Outcome:
+    status = challenge.status
+    for i, pose in enumerate(poses):
+        status = challenge.update((i + 1) / FPS, view(points, **pose))
+        if status.outcome is not Outcome.PENDING:
+            break
+    return status.outcome
+
+
+def _turn(to: float, frames: int = 6) -> list[dict[str, float]]:
+    """A turn from straight ahead to ``to`` degrees and back."""
+    there = [{"turn": to * (k + 1) / frames} for k in range(frames)]
+    return there + there[::-1] + [{"turn": 0.0}]
+
+
+def test_a_turning_head_shows_parallax_and_a_tilted_photo_none() -> None:
+    ref = view(HEAD)
+    assert parallax(ref, view(HEAD, turn=25))[0] > 0.12
+    assert parallax(ref, view(HEAD, turn=-25))[0] < -0.12
+    photo = view(PHOTO)
+    for turn in (-60, -30, 30, 60):
+        moved = view(PHOTO, turn=turn, nod=15, roll=10, x=0.05, z=0.3)
+        assert abs(parallax(photo, moved)[0]) < 1e-3
+        assert tilt(photo, moved) > 0.1
+
+
+def test_moves_made_as_asked_pass() -> None:
+    challenge = _challenge((Move.LEFT, Move.RIGHT))
+    assert _play(challenge, _turn(30) + _turn(-30)) is Outcome.PASSED
+    assert challenge.status.elapsed < 4.0
+
+
+def test_the_same_move_twice_needs_a_return_in_between() -> None:
+    held = [{"turn": 30.0}] * 20
+    assert _play(_challenge((Move.LEFT, Move.LEFT)), [{"turn": 0.0}] + held) is Outcome.PENDING
+    assert _play(_challenge((Move.LEFT, Move.LEFT)), _turn(30) + _turn(30)) is Outcome.PASSED
+
+
+def test_a_turn_the_wrong_way_fails() -> None:
+    challenge = _challenge((Move.RIGHT, Move.LEFT))
+    assert _play(challenge, _turn(30) + _turn(-30)) is Outcome.FAILED
+    assert "asked right" in challenge.status.reason
+
+
+def test_too_slow_fails() -> None:
+    challenge = _challenge((Move.LEFT,), time_limit=2.0)
+    assert _play(challenge, [{"turn": 0.0}] * 20 + _turn(30)) is Outcome.FAILED
+    assert "in time" in challenge.status.reason
+
+
+def test_a_photo_tilted_the_asked_way_never_passes() -> None:
+    for sign in (1.0, -1.0):
+        poses = [{"turn": sign * a, "nod": 10.0, "z": 0.3} for a in range(0, 70, 5)]
+        challenge = _challenge((Move.LEFT, Move.RIGHT), PHOTO)
+        assert _play(challenge, poses + poses[::-1] * 3, PHOTO) is not Outcome.PASSED
+
+
+def test_a_different_face_fails() -> None:
+    rng = np.random.default_rng(0)
+    me = rng.normal(size=128).astype(np.float32)
+    me /= np.linalg.norm(me)
+    other = rng.normal(size=128).astype(np.float32)
+    other /= np.linalg.norm(other)
+    rules = ChallengeRules()
+    challenge = Challenge((Move.LEFT,), rules, 0.0, [view(HEAD)], me)
+    challenge.update(0.1, view(HEAD, turn=5), me)
+    challenge.update(0.2, view(HEAD, turn=10), other)
+    status = challenge.update(0.3, view(HEAD, turn=15), other)
+    assert status.outcome is Outcome.FAILED and "face changed" in status.reason
+
+
+def test_moves_are_drawn_at_random() -> None:
+    rules = ChallengeRules(pool=(Move.LEFT, Move.RIGHT), count=2)
+    rng = random.Random(4)
+    drawn = {rules.draw(rng) for _ in range(100)}
+    assert len(drawn) == 4
+
+
+def test_active_check_prompts_then_accepts_a_turning_head() -> None:
+    check = ActiveLiveness(LivenessSettings(mode="active"), random.Random(1))
+    for i in range(3):
+        check.observe_points(i / FPS, view(HEAD))
+    verdict = check.assess()
+    assert verdict.pending and not verdict.live and verdict.prompt.startswith("Turn your head")
+    assert verdict.move in ("left", "right") and verdict.steps == 2
+    t = 3 / FPS
+    for move in check.moves:
+        sign = 1.0 if move is Move.LEFT else -1.0
+        for pose in _turn(30 * sign):
+            check.observe_points(t, view(HEAD, **pose))
+            t += 1 / FPS
+    verdict = check.assess()
+    assert verdict.live and not verdict.pending, verdict
+    check.reset()
+    assert check.moves == ()
+
+
+def test_active_check_denies_a_still_photo_with_a_hint_and_a_reason_for_staff() -> None:
+    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=3.0))
+    for i in range(40):
+        check.observe_points(i / FPS, view(PHOTO, turn=20 * np.sin(i / 3), z=0.3))
+        if i == 2:
+            assert check.assess().pending
+    verdict = check.assess()
+    assert not verdict.live and not verdict.pending
+    assert verdict.reason == "Please turn your head as shown."
+    assert "liveness failed" in verdict.detail
+
+
+def test_passive_check_needs_3d_motion() -> None:
+    settings = LivenessSettings(mode="passive", time_limit_seconds=2.0)
+    head, photo = PassiveLiveness(settings), PassiveLiveness(settings)
+    for i in range(24):
+        head.observe_points(i / FPS, view(HEAD, turn=30 * np.sin(i / 4)))
+        photo.observe_points(i / FPS, view(PHOTO, turn=50 * np.sin(i / 4), z=0.3))
+    assert head.assess().live
+    assert not photo.assess().live and not photo.assess().pending
+
+
+def test_the_setting_chooses_the_check() -> None:
+    assert isinstance(make_liveness(LivenessSettings()), NoLiveness)
+    assert make_liveness(LivenessSettings()).assess().live
+    assert isinstance(make_liveness(LivenessSettings(mode="passive")), PassiveLiveness)
+    env = {"KIOSK_HOME": "/nonexistent", "KIOSK_LIVENESS_MODE": "active"}
+    settings = Settings.load(env)
+    assert isinstance(make_liveness(settings.liveness), ActiveLiveness)
+    with pytest.raises(ConfigError):
+        Settings.load({**env, "KIOSK_LIVENESS_MODE": "sometimes"})
+    with pytest.raises(ConfigError):
+        LivenessSettings(moves="left,sideways")
