@@ -1,12 +1,23 @@
-"""``kiosk admin-console``: the windows for admins and auditors (``kiosk.ui.admin``)."""
+"""``kiosk admin-console``: the windows for admins and auditors (``kiosk.ui.admin``), and
+the command-line forms of what only the console added: ``rules`` (group schedules),
+``threshold`` (security level, recorded with who set it) and ``templates remove``.
+
+Who is acting: ``--user NAME`` and the password as for the other admin commands.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from datetime import time
 from typing import Any
 
 from kiosk.config import Settings
+from kiosk.errors import InputError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WINDOW = re.compile(r"^([a-z]{3})(?:-([a-z]{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
 def cmd_admin_console(args: argparse.Namespace, settings: Settings) -> int:
@@ -35,6 +46,99 @@ def cmd_admin_console(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
 
 
+def parse_window(text: str) -> list[Any]:
+    """``mon 08:00-18:00`` or ``mon-fri 08:00-18:00``: one window per day."""
+    from kiosk.domain.access import TimeWindow
+
+    m = _WINDOW.match(text.strip().lower())
+    if m is None or m.group(1) not in DAYS or (m.group(2) and m.group(2) not in DAYS):
+        raise InputError(
+            f"--window {text!r}: write e.g. 'mon-fri 08:00-18:00' or 'sat 09:00-12:00'"
+        )
+    first = DAYS.index(m.group(1))
+    last = DAYS.index(m.group(2)) if m.group(2) else first
+    try:
+        start = time(int(m.group(3)), int(m.group(4)))
+        end = time(int(m.group(5)), int(m.group(6)))
+    except ValueError:
+        raise InputError(f"--window {text!r}: not a time of day") from None
+    return [TimeWindow(d, start, end) for d in range(first, last + 1)]
+
+
+def _console(store: Any, settings: Settings) -> Any:
+    from kiosk.services.admin_console import AdminConsole
+
+    return AdminConsole(store, settings)
+
+
+def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
+    from kiosk.cli_admin import _login, _store
+    from kiosk.domain.access import AccessSchedule
+    from kiosk.services.admin_console import parse_holidays
+
+    with _store(settings) as store:
+        actor = _login(args, store)
+        console = _console(store, settings)
+        if args.rules_action == "list":
+            for g in console.groups(actor):
+                rules = (
+                    "any time"
+                    if not (g.windows or g.holidays)
+                    else (f"{g.windows} window(s), {g.holidays} holiday(s)")
+                )
+                print(f"{g.name}\t{g.people} people\t{rules}")
+            return 0
+        if args.rules_action == "set":
+            windows = [w for text in args.window or [] for w in parse_window(text)]
+            holidays = parse_holidays(" ".join(args.holiday or []))
+            if args.any_time and (windows or holidays):
+                raise InputError("--any-time removes every window and holiday: give it alone")
+            schedule = None if args.any_time else AccessSchedule(tuple(windows), holidays)
+            if schedule is not None and not windows and not holidays:
+                raise InputError("give --window and/or --holiday, or --any-time")
+            console.set_schedule(actor, args.group, schedule)
+        schedule = console.schedule(actor, args.group)
+        if schedule is None:
+            print(f"{args.group}: any time")
+            return 0
+        for w in schedule.windows:
+            print(f"{args.group}: {DAYS[w.weekday]} {w.start:%H:%M}-{w.end:%H:%M}")
+        for d in sorted(schedule.holidays):
+            print(f"{args.group}: holiday {d.isoformat()}")
+    return 0
+
+
+def cmd_threshold(args: argparse.Namespace, settings: Settings) -> int:
+    from kiosk.cli_admin import _login, _store
+    from kiosk.services.admin_console import SECURITY_LEVELS, level_name
+
+    if args.value is None and args.level is None:
+        print(f"{settings.vision.threshold:.3f} ({level_name(settings.vision.threshold)})")
+        return 0
+    levels = {name.lower().replace(" ", "-"): value for name, value, _ in SECURITY_LEVELS}
+    if args.level is not None:
+        if args.level not in levels:
+            raise InputError(f"--level: choose {', '.join(levels)}")
+        value = levels[args.level]
+    else:
+        value = args.value
+    with _store(settings) as store:
+        actor = _login(args, store)
+        path = _console(store, settings).set_threshold(actor, value, level_name(value))
+    print(f"threshold {value:.3f} ({level_name(value)}) written to {path}; restart the kiosks")
+    return 0
+
+
+def cmd_template_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from kiosk.cli_admin import _login, _store
+
+    with _store(settings) as store:
+        actor = _login(args, store)
+        _console(store, settings).remove_template(actor, args.template_id)
+    print(f"template {args.template_id} removed")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "admin-console",
@@ -48,3 +152,42 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="sign out after this many minutes without activity (default 5)",
     )
     p.set_defaults(handler=cmd_admin_console)
+
+    from kiosk.cli_admin import _add_auth
+
+    rules = sub.add_parser("rules", help="access groups: weekly windows and holidays")
+    rules_sub = rules.add_subparsers(dest="rules_action", metavar="ACTION", required=True)
+    p = rules_sub.add_parser("list", help="the groups, their people and rules")
+    _add_auth(p)
+    p.set_defaults(handler=cmd_rules)
+    p = rules_sub.add_parser("show", help="one group's windows and holidays")
+    p.add_argument("group", metavar="GROUP")
+    _add_auth(p)
+    p.set_defaults(handler=cmd_rules)
+    p = rules_sub.add_parser("set", help="replace a group's windows and holidays")
+    p.add_argument("group", metavar="GROUP")
+    p.add_argument(
+        "--window",
+        action="append",
+        metavar="DAYS HH:MM-HH:MM",
+        help="e.g. 'mon-fri 08:00-18:00' (local time; repeat for more)",
+    )
+    p.add_argument("--holiday", action="append", metavar="DATE", help="no access that day")
+    p.add_argument("--any-time", action="store_true", help="remove every rule of the group")
+    _add_auth(p)
+    p.set_defaults(handler=cmd_rules)
+
+    p = sub.add_parser("threshold", help="show or set the recognition threshold (security level)")
+    p.add_argument("value", nargs="?", type=float, metavar="VALUE", help="e.g. 0.55")
+    p.add_argument("--level", metavar="NAME", help="normal, secure or most-secure")
+    _add_auth(p)
+    p.set_defaults(handler=cmd_threshold)
+
+    templates = sub.add_parser("templates", help="single face templates of a person")
+    templates_sub = templates.add_subparsers(
+        dest="templates_action", metavar="ACTION", required=True
+    )
+    p = templates_sub.add_parser("remove", help="remove one template (see people show)")
+    p.add_argument("template_id", type=int, metavar="ID")
+    _add_auth(p)
+    p.set_defaults(handler=cmd_template_remove)
