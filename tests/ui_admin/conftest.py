@@ -25,15 +25,16 @@ from kiosk.storage.store import Store, open_store  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def no_thread_left() -> Iterator[None]:
-    """Fail a test that leaves a worker, camera or loader thread running."""
-    from PySide6.QtCore import QThread
+    """Fail a test that leaves a worker, camera or loader thread running (Python threads
+    and the console's QThreads)."""
+    from kiosk.ui.admin.tasks import running_threads
 
     before = set(threading.enumerate())
     yield
     left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     left = [t for t in left if not t.daemon or t.name == "camera"]
     assert not left, f"threads left running: {left}"
-    assert QThread.currentThread() is not None
+    assert not running_threads(), f"QThreads left running: {running_threads()}"
 
 
 @pytest.fixture

@@ -180,3 +180,25 @@ def test_people_list_searches_and_filters_in_the_database(
     page.group.setCurrentIndex(page.group.findData(""))  # no group
     assert page.model.total == 750
     assert all(r.person.group is None for r in page.model.records)
+
+
+def test_photos_dropped_on_the_dialog_are_checked(
+    qtbot: QtBot, page: PeoplePage, photos: Path
+) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    dialog = EnrollDialog(page.console, page.actor, None, page)
+    qtbot.addWidget(dialog)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(photos / OBAMA[0]))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    dialog.dropEvent(event)
+    qtbot.waitUntil(lambda: dialog._task is not None and dialog._task.done, timeout=120_000)
+    assert [f.accepted for f in dialog.faces] == [True]

@@ -32,6 +32,7 @@ from kiosk.camera.frames import FrameSlot
 from kiosk.camera.reader import CameraReader, make_camera
 from kiosk.services.admin_console import AdminConsole, CheckedFace, checked_from_results
 from kiosk.ui.admin.people import pixmap_from_rgb
+from kiosk.ui.admin.tasks import track
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class CaptureDialog(QDialog):
         self.worker = CaptureWorker(
             console, self.camera.slot, self.stop_event, plan=plan, patience_s=patience_s
         )
-        self._thread = QThread()
+        self._thread = track(QThread())
         self._thread.setObjectName("capture")
         self.worker.moveToThread(self._thread)
         self._thread.started.connect(self.worker.run)

@@ -55,7 +55,7 @@ from kiosk.services.accounts import Actor
 from kiosk.services.admin_console import AdminConsole
 from kiosk.storage.chain import ChainReport
 from kiosk.storage.records import EventFilter, LoggedEvent
-from kiosk.ui.admin.tasks import BackgroundTask, run_task
+from kiosk.ui.admin.tasks import BackgroundTask, run_task, track
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class EventTableModel(QAbstractTableModel):
         self.rows_fetched = 0
         self._count_task: BackgroundTask | None = None
         self.loader = PageLoader(console, actor)
-        self._thread = QThread()
+        self._thread = track(QThread())
         self._thread.setObjectName("log-pages")
         self.loader.moveToThread(self._thread)
         self._thread.started.connect(self.loader.run)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,26 @@ log = logging.getLogger(__name__)
 
 #: the work: called in the worker thread with a progress callback and a stop event
 Work = Callable[[Callable[[object], None], threading.Event], object]
+
+_THREADS: weakref.WeakSet[QThread] = weakref.WeakSet()
+
+
+def track(thread: QThread) -> QThread:
+    """Remember a console thread, so that tests can check none is left running."""
+    _THREADS.add(thread)
+    return thread
+
+
+def running_threads() -> list[str]:
+    """Names of the console's QThreads still running."""
+    alive = []
+    for t in list(_THREADS):
+        try:
+            if t.isRunning():
+                alive.append(t.objectName())
+        except RuntimeError:  # the C++ object is gone: not running
+            continue
+    return alive
 
 
 class _Worker(QObject):
@@ -61,7 +82,7 @@ class BackgroundTask(QObject):
     def __init__(self, work: Work, parent: QObject | None = None, name: str = "task") -> None:
         super().__init__(parent)
         self.stop_event = threading.Event()
-        self._thread = QThread()
+        self._thread = track(QThread())
         self._thread.setObjectName(name)
         self._worker = _Worker(work, self.stop_event)
         self._worker.moveToThread(self._thread)
