@@ -1,0 +1,170 @@
+"""The configured liveness check inside the kiosk's recognition loop, with the real
+pipeline and gallery: a photo held up and tilted as the screen asks is denied as a spoof
+and recorded so; a live person's head turns open the door; mode off lets the face in."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
+from kiosk.config import LivenessSettings, Settings
+from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, Person
+from kiosk.domain.faces import FloatArray, ModelInfo
+from kiosk.liveness.attacks import (
+    Attacker,
+    AttackKind,
+    Camera,
+    Strategy,
+    background,
+    camera_effects,
+    make_medium,
+)
+from kiosk.liveness.check import make_liveness
+from kiosk.liveness.evaluate import load_photo
+from kiosk.services.door import DoorRequest, DoorResult
+from kiosk.services.kiosk_loop import Decided, KioskLoop, LivenessPrompt
+from kiosk.vision.matcher import Gallery
+
+FPS = 8.0
+
+
+class Store:
+    """One enrolled person whose template is given; events are kept."""
+
+    def __init__(self, template: FloatArray) -> None:
+        self.template = template
+        self.events: list[AccessEvent] = []
+
+    def load_gallery(self, model: ModelInfo | None = None) -> tuple[FloatArray, list[int]]:
+        return self.template[None, :], [1]
+
+    def get_person(self, person_id: int) -> Person:
+        return Person(1, "Ada Lovelace", "B1")
+
+    def get_schedule(self, group: str) -> AccessSchedule | None:
+        return None
+
+    def record_event(self, event: AccessEvent) -> int:
+        self.events.append(event)
+        return len(self.events)
+
+    def people_count(self, *, active_only: bool = False) -> int:
+        return 1
+
+
+class Door:
+    def __init__(self) -> None:
+        self.requests: list[DoorRequest] = []
+
+    def open(self, request: DoorRequest) -> DoorResult:
+        self.requests.append(request)
+        return DoorResult(True, "opened")
+
+
+def _loop(pipeline, template: FloatArray, liveness: LivenessSettings, rng: random.Random):  # type: ignore[no-untyped-def]
+    settings = replace(Settings(home=Path("/nonexistent")), liveness=liveness)
+    out: list[object] = []
+    store, door = Store(template), Door()
+    loop = KioskLoop(
+        settings,
+        FrameSlot(CameraStatus(True, "", "x", (640, 480, 30.0))),
+        out.append,
+        load_recognizer=lambda: pipeline,
+        store=store,
+        door=door,
+        make_gallery=lambda e, labels: Gallery(e, labels),
+        liveness=make_liveness(settings.liveness, rng),
+    )
+    loop.recognizer = pipeline
+    loop._refresh_gallery(force=True)
+    return loop, out, store, door
+
+
+def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path, pipeline) -> None:  # type: ignore[no-untyped-def]
+    photo = load_photo(faces_dir / "deepface" / "Angelina" / "img1.jpg", pipeline)
+    assert photo is not None
+    liveness = LivenessSettings(mode="active", time_limit_seconds=3.0)
+    loop, out, store, door = _loop(pipeline, photo.template, liveness, random.Random(2))
+    rng = random.Random(5)
+    camera = Camera(480, 360)
+    medium = make_medium(photo.rgb, photo.face, AttackKind.PHONE, rng)
+    attacker = Attacker(camera, medium, Strategy.FOLLOW, rng)
+    # tilted by 30 degrees: further, the detector loses the face and the attempt just ends
+    attacker.amplitude = 30.0
+    scene = background(480, 360, rng)
+    move, since = None, 0.0
+    for seq in range(1, int(FPS * 6)):
+        t = seq / FPS
+        frame = camera_effects(camera.render(medium, attacker.pose(t, move, since), scene), rng)
+        loop.step(Frame(seq, t, frame))
+        prompts = [o for o in out if isinstance(o, LivenessPrompt)]
+        if prompts and move is None:  # the attacker reads the screen and follows it
+            move = "left" if "left" in prompts[-1].prompt else "right"
+            since = t
+        if any(isinstance(o, Decided) for o in out):
+            break
+    assert move is not None, "the screen never asked for a move"
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert decided and decided[0].decision is Decision.DENIED_SPOOF
+    assert decided[0].message == "Please turn your head as shown."
+    assert [e.decision for e in store.events] == [Decision.DENIED_SPOOF]
+    assert door.requests == []
+
+
+class _Moves(random.Random):
+    """Draws the given moves (the clip's person turned left, then right)."""
+
+    def __init__(self, *names: str) -> None:
+        super().__init__(0)
+        self.names = list(names)
+
+    def choice(self, seq):  # type: ignore[no-untyped-def]
+        name = self.names.pop(0)
+        return next(m for m in seq if m.value == name)
+
+
+def _clip_frames(path: Path, start: float, seconds: float) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    native = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    frames, i = [], 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok or i / native > start + seconds:
+            break
+        if i / native >= start and len(frames) < (i / native - start) * FPS + 1:
+            small = cv2.resize(bgr, (640, 360), interpolation=cv2.INTER_AREA)
+            frames.append(np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB)))
+        i += 1
+    cap.release()
+    return frames
+
+
+@pytest.mark.parametrize("mode", ["active", "off"])
+def test_a_live_person_turning_the_head_gets_in(mode: str, faces_dir: Path, pipeline) -> None:  # type: ignore[no-untyped-def]
+    path = faces_dir / "video" / "liveness" / "genuine" / "krzysiek_real.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    frames = _clip_frames(path, 0.5, 4.5)  # still, then turns left, then right
+    first = pipeline.analyze(frames[0])
+    assert len(first) == 1
+    liveness = LivenessSettings(mode=mode)
+    loop, out, store, door = _loop(pipeline, first[0].embedding, liveness, _Moves("left", "right"))
+    for seq, rgb in enumerate(frames[1:], start=1):
+        loop.step(Frame(seq, seq / FPS, rgb))
+        if any(isinstance(o, Decided) for o in out):
+            break
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert decided and decided[0].decision is Decision.ALLOWED, store.events
+    assert [e.decision for e in store.events] == [Decision.ALLOWED]
+    assert len(door.requests) == 1
+    prompts = [o.prompt for o in out if isinstance(o, LivenessPrompt)]
+    if mode == "active":
+        assert prompts[0] == "Turn your head left" and "Turn your head right" in prompts
+    else:
+        assert prompts == []
