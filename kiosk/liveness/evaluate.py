@@ -512,6 +512,40 @@ def rate(flags: list[bool]) -> str:
     return f"{k}/{n} = {100.0 * k / n:.1f} %" if n else "n/a"
 
 
+def summarize(attempts: list[AttackAttempt], skipped: int) -> dict[str, Any]:
+    """Print and return the made attacks' figures per kind."""
+    by_kind: dict[str, list[AttackAttempt]] = defaultdict(list)
+    for a in attempts:
+        by_kind[a.kind].append(a)
+    out: dict[str, Any] = {"attempts": len(attempts), "not_recognised": skipped}
+    for kind_name, group in sorted(by_kind.items()):
+        act = [a.active_live for a in group]
+        pas = [a.passive_live for a in group]
+        px = [a.max_parallax for a in group]
+        print(
+            f"  {kind_name:11s} APCER active {rate(act):>16s}   passive 3-D test "
+            f"{rate(pas):>16s}   max parallax median {statistics.median(px):.3f} "
+            f"p99 {float(np.percentile(px, 99)):.3f} max {max(px):.3f}"
+        )
+        out[kind_name] = {
+            "attempts": len(group),
+            "apcer_active": sum(act) / len(group),
+            "apcer_passive": sum(pas) / len(group),
+            "accepted_active": sum(act),
+            "accepted_passive": sum(pas),
+            "max_parallax_median": statistics.median(px),
+            "max_parallax_p99": float(np.percentile(px, 99)),
+            "max_parallax_max": max(px),
+            "strategies": dict(Counter(a.strategy for a in group)),
+        }
+    act_all = [a.active_live for a in attempts]
+    print(f"  all kinds   APCER active {rate(act_all):>16s}")
+    reasons = Counter(a.reason.split(";")[0] for a in attempts if not a.active_live)
+    out["reasons"] = dict(reasons)
+    print("  why denied: " + ", ".join(f"{k} ({v})" for k, v in reasons.most_common()))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faces", type=Path, default=faces_dir(), help="the shared faces folder")
@@ -532,7 +566,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="processes for the made attacks")
     ap.add_argument("--skip-clips", action="store_true")
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument(
+        "--summarize",
+        type=Path,
+        nargs="+",
+        metavar="LOG",
+        help="only print the made attacks' figures from --log files of earlier runs",
+    )
     args = ap.parse_args(argv)
+    if args.summarize:
+        rows = [
+            json.loads(line)
+            for path in args.summarize
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        misses = sum(int(r.pop("misses", 0)) for r in rows)
+        print(f"made attacks from {len(args.summarize)} log(s): {len(rows)} attempts")
+        summary = summarize([AttackAttempt(**r) for r in rows], misses)
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        return 0
 
     import torch
 
@@ -578,34 +632,7 @@ def main(argv: list[str] | None = None) -> int:
             f"made attacks: {len(attempts)} attempts that were recognised "
             f"({skipped} more renders not recognised, not counted)"
         )
-        by_kind: dict[str, list[AttackAttempt]] = defaultdict(list)
-        for a in attempts:
-            by_kind[a.kind].append(a)
-        report["made_attacks"] = {"attempts": len(attempts), "not_recognised": skipped}
-        for kind_name, group in by_kind.items():
-            act = [a.active_live for a in group]
-            pas = [a.passive_live for a in group]
-            px = [a.max_parallax for a in group]
-            strat = Counter(a.strategy for a in group)
-            print(
-                f"  {kind_name:11s} APCER active {rate(act):>16s}   passive 3-D test "
-                f"{rate(pas):>16s}   max parallax median {statistics.median(px):.3f} "
-                f"p99 {float(np.percentile(px, 99)):.3f} max {max(px):.3f}"
-            )
-            report["made_attacks"][kind_name] = {
-                "attempts": len(group),
-                "apcer_active": sum(act) / len(group),
-                "apcer_passive": sum(pas) / len(group),
-                "accepted_active": sum(act),
-                "accepted_passive": sum(pas),
-                "max_parallax_median": statistics.median(px),
-                "max_parallax_p99": float(np.percentile(px, 99)),
-                "max_parallax_max": max(px),
-                "strategies": dict(strat),
-            }
-        reasons = Counter(a.reason.split(";")[0] for a in attempts if not a.active_live)
-        report["made_attacks"]["reasons"] = dict(reasons)
-        print("  why denied: " + ", ".join(f"{k} ({v})" for k, v in reasons.most_common()))
+        report["made_attacks"] = summarize(attempts, skipped)
 
     # 2 and 3. the real clips
     if not args.skip_clips:
