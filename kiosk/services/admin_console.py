@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import and_, delete, func, select
 
-from kiosk.config import Settings
+from kiosk.config import DEFAULT_THRESHOLD, Settings
 from kiosk.domain.access import (
     AccessCheck,
     AccessEvent,
@@ -213,7 +213,7 @@ class GroupInfo:
 #: Named security levels: (name, threshold, words). Lower thresholds reject more
 #: strangers and, with them, more poor photos of enrolled people.
 SECURITY_LEVELS: tuple[tuple[str, float, str], ...] = (
-    ("Normal", 0.60, "the recommended balance (chosen on the LFW development photos)"),
+    ("Normal", DEFAULT_THRESHOLD, "the recommended balance (chosen on the LFW development photos)"),
     ("Secure", 0.55, "fewer strangers accepted; enrolled people may need a second look"),
     ("Most secure", 0.50, "strangers almost never accepted; good light and enrollment needed"),
 )

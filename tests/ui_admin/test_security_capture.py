@@ -11,7 +11,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from kiosk.camera.reader import make_camera
-from kiosk.config import Settings
+from kiosk.config import DEFAULT_THRESHOLD, Settings
 from kiosk.services.accounts import Actor
 from kiosk.services.admin_console import AdminConsole, NewPerson
 from kiosk.ui.admin.capture import STRAIGHT, CaptureDialog, PoseTarget
@@ -67,7 +67,11 @@ def test_security_page_plots_distances_and_records_the_threshold(
     assert written["vision"]["threshold"] == pytest.approx(0.55)
     assert Settings.load().vision.threshold == pytest.approx(0.55)
     [(_, who, details)] = enrolled.threshold_history(admin)
-    assert who == admin.username and '"new": 0.55' in details and '"old": 0.6' in details
+    assert (
+        who == admin.username
+        and '"new": 0.55' in details
+        and f'"old": {DEFAULT_THRESHOLD}' in details
+    )
     assert "Secure" in details
 
     page.custom.setValue(0.47)

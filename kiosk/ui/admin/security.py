@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.config import DEFAULT_THRESHOLD
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.admin_console import (
@@ -44,7 +45,7 @@ class DistancePlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.stats: DistanceStats | None = None
-        self.threshold = 0.6
+        self.threshold = DEFAULT_THRESHOLD
         self.setMinimumSize(520, 260)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
