@@ -70,9 +70,15 @@ class ChallengeRules:
             raise ValueError("centre must be between 0 and min_parallax")
 
     def draw(self, rng: random.Random) -> tuple[Move, ...]:
-        """Moves drawn independently at random (repeats allowed: ``left, left`` means turn
-        left, come back, turn left again)."""
-        return tuple(rng.choice(self.pool) for _ in range(self.count))
+        """Moves drawn at random, never the same move twice in a row (when the pool has
+        more than one). Measured: every made attack that passed a challenge had drawn a
+        repeated move (``left, left``): a picture tilted one way can fake the same turn
+        twice, while a turn each way runs into the wrong-way rule."""
+        moves: list[Move] = []
+        for _ in range(self.count):
+            options = [m for m in self.pool if not moves or m is not moves[-1]] or list(self.pool)
+            moves.append(rng.choice(options))
+        return tuple(moves)
 
 
 class Outcome(enum.Enum):

@@ -484,12 +484,14 @@ class _Fixed(random.Random):
 
 
 def _sequences(pool: tuple[str, ...], count: int) -> Iterator[tuple[str, ...]]:
+    """The challenges that can be drawn (never the same move twice in a row)."""
     if count == 0:
         yield ()
         return
     for first in pool:
         for rest in _sequences(pool, count - 1):
-            yield (first, *rest)
+            if not rest or rest[0] != first or len(pool) == 1:
+                yield (first, *rest)
 
 
 def _product(options: list[list[Turn]]) -> Iterator[tuple[Turn, ...]]:

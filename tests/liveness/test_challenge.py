@@ -96,11 +96,15 @@ def test_a_different_face_fails() -> None:
     assert status.outcome is Outcome.FAILED and "face changed" in status.reason
 
 
-def test_moves_are_drawn_at_random() -> None:
+def test_moves_are_drawn_at_random_never_the_same_twice_in_a_row() -> None:
     rules = ChallengeRules(pool=(Move.LEFT, Move.RIGHT), count=2)
     rng = random.Random(4)
     drawn = {rules.draw(rng) for _ in range(100)}
-    assert len(drawn) == 4
+    assert drawn == {(Move.LEFT, Move.RIGHT), (Move.RIGHT, Move.LEFT)}
+    four = ChallengeRules(pool=tuple(Move), count=3)
+    drawn = {four.draw(rng) for _ in range(400)}
+    assert len(drawn) == 4 * 3 * 3
+    assert all(a is not b and b is not c for a, b, c in drawn)
 
 
 def test_active_check_prompts_then_accepts_a_turning_head() -> None:
