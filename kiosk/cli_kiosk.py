@@ -38,6 +38,11 @@ def register(sub: Any) -> None:
         help="the door to open (default: the config's [door] kind)",
     )
     p.add_argument("--door-url", metavar="URL", help="the webhook door's URL")
+    p.add_argument(
+        "--liveness",
+        choices=("off", "passive", "active"),
+        help="the liveness check (default: the config's [liveness] mode)",
+    )
     p.add_argument("--status", action="store_true", help="show the status line at start")
     p.add_argument("--no-sound", action="store_true", help="no allow / deny sounds")
     p.set_defaults(handler=cmd_kiosk)
@@ -54,8 +59,12 @@ def _apply(args: argparse.Namespace, settings: Settings) -> Settings:
         screen = dataclasses.replace(screen, show_status=True)
     if args.no_sound:
         screen = dataclasses.replace(screen, sounds=False)
+    liveness = settings.liveness
+    if getattr(args, "liveness", None):
+        liveness = dataclasses.replace(liveness, mode=args.liveness)
     return dataclasses.replace(
         settings,
+        liveness=liveness,
         kiosk_id=args.kiosk_id or settings.kiosk_id,
         camera=args.camera if args.camera is not None else settings.camera,
         door=door,
@@ -75,6 +84,7 @@ def cmd_kiosk(args: argparse.Namespace, settings: Settings) -> int:
 
     from PySide6.QtCore import QTimer
 
+    from kiosk.liveness.check import make_liveness
     from kiosk.services.access import open_access_service
     from kiosk.services.door import make_door
     from kiosk.ui.admin_login import account_password_check, env_password_check
@@ -94,6 +104,7 @@ def cmd_kiosk(args: argparse.Namespace, settings: Settings) -> int:
         password_check=check,
         full_screen=not args.windowed,
         door=door,
+        liveness=make_liveness(settings.liveness),
     )
     if args.exit_after is not None:
         QTimer.singleShot(int(args.exit_after * 1000), kiosk.window.shutdown)

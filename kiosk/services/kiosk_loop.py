@@ -194,6 +194,7 @@ class LivenessPrompt:
 
     prompt: str
     name: str
+    move: str = ""  # left | right | up | down: the way to turn (for an arrow), if known
 
 
 @dataclass(frozen=True)
@@ -407,6 +408,7 @@ class KioskLoop:
             except KioskError:
                 person = None  # erased since the gallery was loaded
         when = self.now()
+        detail = ""
         if person is None:
             decision, message = Decision.DENIED_UNKNOWN, UNKNOWN_MESSAGE
         else:
@@ -418,11 +420,14 @@ class KioskLoop:
                 if liveness.pending:
                     # not decided yet: no verdict counts, so the next agreement is fresh
                     self.voter.forget(person.id)
-                    self.emit(LivenessPrompt(liveness.prompt, person.name))
+                    move = getattr(liveness, "move", None) or ""
+                    self.emit(LivenessPrompt(liveness.prompt, person.name, move))
                     return
                 if not liveness.live:
                     decision = Decision.DENIED_SPOOF
                     message = liveness.reason or "Please look at the camera yourself."
+                    # what the check measured, for staff reading the log
+                    detail = getattr(liveness, "detail", "") or ""
         since_face = (
             (self.clock() - self._face_since) * 1000.0 if self._face_since is not None else None
         )
@@ -451,7 +456,7 @@ class KioskLoop:
         keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
         self._record(
             decision,
-            message,
+            f"{message} ({detail})" if detail else message,
             person_id=person.id if person else None,
             score=verdict.distance,
             latency_ms=since_face,

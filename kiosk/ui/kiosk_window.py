@@ -362,6 +362,7 @@ class KioskWindow(QWidget):
         self._login_open = False
         self._offline_attempts = 0
         self._prompt: tuple[str, float] | None = None  # a liveness prompt and its time
+        self._prompt_move = ""  # its direction, for the arrow icon
 
         self._show(ScreenState.STARTING)
         self._frame_timer = QTimer(self)
@@ -397,6 +398,8 @@ class KioskWindow(QWidget):
     def _show(self, state: ScreenState) -> None:
         self.state = state
         look = LOOKS[state]
+        if state is ScreenState.CHECKING and self._prompt_move and self._prompt_current():
+            look = Look(look.background, look.foreground, f"turn_{self._prompt_move}")  # arrow
         title, message = self._words(state)
         extra = ""
         if state is ScreenState.ALLOWED and self.last_decision and self.last_decision.name:
@@ -407,13 +410,16 @@ class KioskWindow(QWidget):
         self.video.set_box_colour(QColor(LOOKS[self._box_state()].background))
         self.video.update()
 
+    def _prompt_current(self) -> bool:
+        return self._prompt is not None and time.monotonic() - self._prompt[1] < 3.0
+
     def _words(self, state: ScreenState) -> tuple[str, str]:
         if state is ScreenState.STARTING:
             return "Starting…", "The kiosk is getting ready. One moment, please."
         if state is ScreenState.IDLE:
             return "Look at the camera", "Step up and face the camera to open the door."
         if state is ScreenState.CHECKING:
-            if self._prompt is not None and time.monotonic() - self._prompt[1] < 3.0:
+            if self._prompt is not None and self._prompt_current():
                 return "Checking…", self._prompt[0]
             return "Checking…", "Hold still and keep looking at the camera."
         if state is ScreenState.ALLOWED:
@@ -513,6 +519,7 @@ class KioskWindow(QWidget):
             self._show(self.state)
         elif isinstance(update, LivenessPrompt):
             self._prompt = (update.prompt, now)
+            self._prompt_move = update.move
             self._last_face_time = now
             self._update_state(now, self.slot.latest())
             if self.state is ScreenState.CHECKING:

@@ -114,7 +114,10 @@ def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path
     assert decided and decided[0].decision is Decision.DENIED_SPOOF
     assert decided[0].message == "Please turn your head as shown."
     assert [e.decision for e in store.events] == [Decision.DENIED_SPOOF]
+    assert "liveness failed" in store.events[0].reason  # what staff read in the log
     assert door.requests == []
+    prompt = next(o for o in out if isinstance(o, LivenessPrompt))
+    assert prompt.move in ("left", "right") and prompt.move in prompt.prompt  # the arrow
 
 
 class _Moves(random.Random):
