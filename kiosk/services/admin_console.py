@@ -26,14 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import delete, func, select
 
 from kiosk.config import DEFAULT_THRESHOLD, Settings
 from kiosk.domain.access import (
     AccessCheck,
-    AccessEvent,
     AccessSchedule,
-    Decision,
     Person,
     check_access,
 )
@@ -60,6 +58,7 @@ from kiosk.storage.models import (
     TemplateRow,
 )
 from kiosk.storage.records import EventFilter, LoggedEvent, PersonRecord, Role, TemplateInfo
+from kiosk.storage.repositories import event_listing, filter_events, logged_event
 from kiosk.storage.store import Store
 from kiosk.vision.quality import QualitySettings, assess_photo
 
@@ -941,7 +940,7 @@ class AdminConsole:
         actor.require(Role.AUDITOR)
         with self.store.unit_of_work() as uow:
             query = select(func.count()).select_from(EventRow).where(EventRow.id <= upto_id)
-            return int(uow.session.scalar(_filtered(query, flt)) or 0)
+            return int(uow.session.scalar(filter_events(query, flt)) or 0)
 
     def count_between(
         self, actor: Actor, flt: EventFilter | None, after_id: int, upto_id: int
@@ -953,7 +952,7 @@ class AdminConsole:
                 .select_from(EventRow)
                 .where(EventRow.id > after_id, EventRow.id <= upto_id)
             )
-            return int(uow.session.scalar(_filtered(query, flt)) or 0)
+            return int(uow.session.scalar(filter_events(query, flt)) or 0)
 
     def event_page(
         self,
@@ -979,10 +978,10 @@ class AdminConsole:
         descending = newest_first != reverse
         skip = from_end if reverse else offset
         with self.store.unit_of_work() as uow:
-            query = _filtered(_listing().where(EventRow.id <= upto_id), flt)
+            query = filter_events(event_listing().where(EventRow.id <= upto_id), flt)
             query = query.order_by(EventRow.id.desc() if descending else EventRow.id.asc())
             query = query.limit(limit).offset(skip)
-            rows = [_logged(*row) for row in uow.session.execute(query)]
+            rows = [logged_event(row) for row in uow.session.execute(query)]
         if reverse:
             rows.reverse()
         return rows
@@ -1001,12 +1000,12 @@ class AdminConsole:
         as quick deep in the log as at its start)."""
         actor.require(Role.AUDITOR)
         with self.store.unit_of_work() as uow:
-            query = _filtered(_listing().where(EventRow.id <= upto_id), flt)
+            query = filter_events(event_listing().where(EventRow.id <= upto_id), flt)
             if newest_first:
                 query = query.where(EventRow.id < boundary_id).order_by(EventRow.id.desc())
             else:
                 query = query.where(EventRow.id > boundary_id).order_by(EventRow.id.asc())
-            return [_logged(*row) for row in uow.session.execute(query.limit(limit))]
+            return [logged_event(row) for row in uow.session.execute(query.limit(limit))]
 
     def snapshot(self, actor: Actor, event_id: int) -> bytes | None:
         actor.require(Role.AUDITOR)
@@ -1135,56 +1134,6 @@ def _person_record(row: PersonRow, templates: int) -> PersonRecord:
 
 def _clean(group: str | None) -> str | None:
     return group.strip() if group and group.strip() else None
-
-
-def _filtered(query: Any, flt: EventFilter | None) -> Any:
-    if flt is None:
-        return query
-    conditions = []
-    if flt.since is not None:
-        conditions.append(EventRow.time >= flt.since)
-    if flt.until is not None:
-        conditions.append(EventRow.time < flt.until)
-    if flt.person_id is not None:
-        conditions.append(EventRow.person_id == flt.person_id)
-    if flt.decision is not None:
-        conditions.append(EventRow.decision == flt.decision)
-    if flt.kiosk_id is not None:
-        conditions.append(EventRow.kiosk_id == flt.kiosk_id)
-    return query.where(and_(*conditions)) if conditions else query
-
-
-def _listing() -> Any:
-    return select(
-        EventRow,
-        PersonRow.name,
-        PersonRow.badge,
-        SnapshotRow.event_id.is_not(None).label("has_snapshot"),
-    ).select_from(
-        EventRow.__table__.outerjoin(
-            PersonRow.__table__, PersonRow.id == EventRow.person_id
-        ).outerjoin(SnapshotRow.__table__, SnapshotRow.event_id == EventRow.id)
-    )
-
-
-def _logged(row: EventRow, name: str | None, badge: str | None, snap: bool) -> LoggedEvent:
-    return LoggedEvent(
-        id=row.id,
-        event=AccessEvent(
-            time=row.time,
-            kiosk_id=row.kiosk_id,
-            decision=Decision(row.decision),
-            person_id=row.person_id,
-            score=row.score,
-            threshold=row.threshold,
-            model_version=row.model_version,
-            latency_ms=row.latency_ms,
-            reason=row.reason,
-        ),
-        person_name=name,
-        person_badge=badge,
-        has_snapshot=bool(snap),
-    )
 
 
 def compute_distance_stats(

@@ -359,80 +359,29 @@ class EventRepository:
             self.session.flush()
         return fields.id
 
-    def _filtered(self, query: Any, flt: EventFilter | None) -> Any:
-        if flt is None:
-            return query
-        conditions = []
-        if flt.since is not None:
-            conditions.append(EventRow.time >= flt.since)
-        if flt.until is not None:
-            conditions.append(EventRow.time < flt.until)
-        if flt.person_id is not None:
-            conditions.append(EventRow.person_id == flt.person_id)
-        if flt.decision is not None:
-            conditions.append(EventRow.decision == flt.decision)
-        if flt.kiosk_id is not None:
-            conditions.append(EventRow.kiosk_id == flt.kiosk_id)
-        return query.where(and_(*conditions)) if conditions else query
-
-    def _listing(self) -> Any:
-        # Plain columns rather than ORM entities: a million-row export or verify does not
-        # pay for identity-map bookkeeping.
-        events = EventRow.__table__
-        return select(
-            *events.c,
-            PersonRow.name.label("person_name"),
-            PersonRow.badge.label("person_badge"),
-            SnapshotRow.event_id.is_not(None).label("has_snapshot"),
-        ).select_from(
-            events.outerjoin(PersonRow.__table__, PersonRow.id == EventRow.person_id).outerjoin(
-                SnapshotRow.__table__, SnapshotRow.event_id == EventRow.id
-            )
-        )
-
-    @staticmethod
-    def _logged(row: Any) -> LoggedEvent:
-        return LoggedEvent(
-            id=row.id,
-            event=AccessEvent(
-                time=row.time,
-                kiosk_id=row.kiosk_id,
-                decision=Decision(row.decision),
-                person_id=row.person_id,
-                score=row.score,
-                threshold=row.threshold,
-                model_version=row.model_version,
-                latency_ms=row.latency_ms,
-                reason=row.reason,
-            ),
-            person_name=row.person_name,
-            person_badge=row.person_badge,
-            has_snapshot=bool(row.has_snapshot),
-        )
-
     def page(
         self, flt: EventFilter | None = None, *, before_id: int | None = None, limit: int = 50
     ) -> list[LoggedEvent]:
         """Newest first; pass the smallest id of a page as ``before_id`` for the next one
         (keyset paging: as fast on page 10,000 as on page 1)."""
-        query = self._filtered(self._listing(), flt)
+        query = filter_events(event_listing(), flt)
         if before_id is not None:
             query = query.where(EventRow.id < before_id)
         query = query.order_by(EventRow.id.desc()).limit(limit)
-        return [self._logged(row) for row in self.session.execute(query)]
+        return [logged_event(row) for row in self.session.execute(query)]
 
     def stream(self, flt: EventFilter | None = None, *, batch: int = 5000) -> Iterator[LoggedEvent]:
         """Oldest first, fetched in batches (a server-side cursor on PostgreSQL)."""
         query = (
-            self._filtered(self._listing(), flt)
+            filter_events(event_listing(), flt)
             .order_by(EventRow.id)
             .execution_options(yield_per=batch)
         )
         for row in self.session.execute(query):
-            yield self._logged(row)
+            yield logged_event(row)
 
     def count(self, flt: EventFilter | None = None) -> int:
-        query = self._filtered(select(func.count()).select_from(EventRow), flt)
+        query = filter_events(select(func.count()).select_from(EventRow), flt)
         return int(self.session.scalar(query) or 0)
 
     def verify(self, *, batch: int = 10_000) -> ChainReport:
@@ -603,3 +552,58 @@ class ScheduleRepository:
         for day in sorted(schedule.holidays):
             self.session.add(HolidayRow(group_name=group, day=day))
         self.session.flush()
+
+
+def filter_events(query: Any, flt: EventFilter | None) -> Any:
+    """Restrict an event query to the filter's time range, person, decision and kiosk."""
+    if flt is None:
+        return query
+    conditions = []
+    if flt.since is not None:
+        conditions.append(EventRow.time >= flt.since)
+    if flt.until is not None:
+        conditions.append(EventRow.time < flt.until)
+    if flt.person_id is not None:
+        conditions.append(EventRow.person_id == flt.person_id)
+    if flt.decision is not None:
+        conditions.append(EventRow.decision == flt.decision)
+    if flt.kiosk_id is not None:
+        conditions.append(EventRow.kiosk_id == flt.kiosk_id)
+    return query.where(and_(*conditions)) if conditions else query
+
+
+def event_listing() -> Any:
+    """Events with the person's name and badge and whether a snapshot is kept."""
+    # Plain columns rather than ORM entities: a million-row export or verify does not
+    # pay for identity-map bookkeeping.
+    events = EventRow.__table__
+    return select(
+        *events.c,
+        PersonRow.name.label("person_name"),
+        PersonRow.badge.label("person_badge"),
+        SnapshotRow.event_id.is_not(None).label("has_snapshot"),
+    ).select_from(
+        events.outerjoin(PersonRow.__table__, PersonRow.id == EventRow.person_id).outerjoin(
+            SnapshotRow.__table__, SnapshotRow.event_id == EventRow.id
+        )
+    )
+
+
+def logged_event(row: Any) -> LoggedEvent:
+    return LoggedEvent(
+        id=row.id,
+        event=AccessEvent(
+            time=row.time,
+            kiosk_id=row.kiosk_id,
+            decision=Decision(row.decision),
+            person_id=row.person_id,
+            score=row.score,
+            threshold=row.threshold,
+            model_version=row.model_version,
+            latency_ms=row.latency_ms,
+            reason=row.reason,
+        ),
+        person_name=row.person_name,
+        person_badge=row.person_badge,
+        has_snapshot=bool(row.has_snapshot),
+    )
