@@ -420,7 +420,9 @@ class KioskWindow(QWidget):
             return "Look at the camera", "Step up and face the camera to open the door."
         if state is ScreenState.CHECKING:
             if self._prompt is not None and self._prompt_current():
-                return "Checking…", self._prompt[0]
+                # The instruction is what the person must read from a distance: the title
+                # says what to do with the arrow beside it, the line below says which way.
+                return "Follow the arrow", self._prompt[0]
             return "Checking…", "Hold still and keep looking at the camera."
         if state is ScreenState.ALLOWED:
             decided = self.last_decision
