@@ -10,25 +10,16 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from kiosk.cli_common import photo_paths, print_identified
 from kiosk.config import Settings
 from kiosk.errors import KioskError
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
 PLUGINS = ("kiosk.cli_admin", "kiosk.cli_kiosk", "kiosk.cli_console")
-
-
-def _paths(items: Sequence[str]) -> Iterator[str]:
-    """The paths given, with ``-`` standing for one path per line of standard input."""
-    for item in items:
-        if item == "-":
-            for line in sys.stdin:
-                if line.strip():
-                    yield line.strip()
-        else:
-            yield item
 
 
 def _load_pipeline(settings: Settings):  # type: ignore[no-untyped-def]
@@ -42,7 +33,7 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
 
     pipeline = _load_pipeline(settings)
     failures = 0
-    for path in _paths(args.paths):
+    for path in photo_paths(args.paths):
         record = embed_photo(pipeline, path, settings.vision.max_image_side)
         failures += record["error"] is not None
         print(json.dumps(record), flush=True)
@@ -72,25 +63,18 @@ def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
     gallery = FolderGallery.build(pipeline, Path(args.gallery), settings.vision.max_image_side)
     for warning in gallery.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    status = 0
-    for path in _paths(args.photos):
-        try:
-            rows = identify_photo(pipeline, gallery, path, settings.vision)
-        except KioskError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            status = 2
-            continue
-        if not rows:
-            print(f"{path}: no face found", file=sys.stderr)
-            status = max(status, 1)
-        for row in rows:
-            if args.json:
-                print(json.dumps(row), flush=True)
-            else:
-                name = row["name"] or "unknown"
-                note = f" ({row['kind']})" if row["kind"] == "ambiguous" else ""
-                print(f"{path}\tface {row['face']}\t{name}{note}\t{row['distance']:.4f}")
-    return status
+    return print_identified(
+        photo_paths(args.photos),
+        lambda path: identify_photo(pipeline, gallery, path, settings.vision),
+        as_json=args.json,
+        line=_gallery_line,
+    )
+
+
+def _gallery_line(path: str, row: dict[str, Any]) -> str:
+    name = row["name"] or "unknown"
+    note = f" ({row['kind']})" if row["kind"] == "ambiguous" else ""
+    return f"{path}\tface {row['face']}\t{name}{note}\t{row['distance']:.4f}"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,31 +11,28 @@ Exit codes: 0 ok, 1 a negative answer (tampered log, unknown face), 2 bad input.
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kiosk.cli_common import (
+    add_auth_arguments,
+    ask_password,
+    emit,
+    login,
+    opened_store,
+    photo_paths,
+    print_identified,
+    read_stdin_password,
+)
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.errors import InputError, KioskError
 from kiosk.storage.records import EventFilter, PersonRecord, Role
-from kiosk.storage.store import Store, open_store
-
-if TYPE_CHECKING:  # services are imported by the commands that need them
-    from kiosk.services.accounts import Actor
-
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _emit(obj: dict[str, Any]) -> None:
-    print(json.dumps(obj, default=str), flush=True)
 
 
 def _when(value: datetime | None) -> str:
@@ -59,72 +56,16 @@ def _parse_time(text: str, flag: str) -> datetime:
     return value.astimezone(UTC)
 
 
-@contextmanager
-def _store(settings: Settings) -> Iterator[Store]:
-    store = open_store(settings)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def _stdin_password() -> str:
-    line = sys.stdin.readline()
-    password = line.rstrip("\r\n")
-    if not password:
-        raise InputError("--password-stdin: standard input had no password line")
-    return password
-
-
-def _prompt(prompt: str) -> str:
-    if not sys.stdin.isatty():
-        raise InputError(
-            "no password given: set KIOSK_ADMIN_PASSWORD, use --password-stdin, or run in a "
-            "terminal to be asked"
-        )
-    return getpass.getpass(prompt)
-
-
-def _login(args: argparse.Namespace, store: Store, *, stdin_is_mine: bool = True) -> Actor:
-    from kiosk.services.accounts import AccountService
-
-    accounts = AccountService(store)
-    user = args.user or os.environ.get("KIOSK_ADMIN")
-    if not accounts.has_admins():
-        raise InputError(
-            "there is no admin account yet: create one with `kiosk admin add NAME --role admin`"
-        )
-    if not user:
-        raise InputError("say who you are: --user NAME (or set KIOSK_ADMIN)")
-    password = os.environ.get("KIOSK_ADMIN_PASSWORD")
-    if password is None:
-        if getattr(args, "password_stdin", False) and stdin_is_mine:
-            password = _stdin_password()
-        else:
-            password = _prompt(f"password for {user}: ")
-    return accounts.authenticate(user, password)
-
-
-def _add_auth(p: argparse.ArgumentParser, *, stdin_help: str | None = None) -> None:
-    p.add_argument("--user", metavar="NAME", help="the admin acting (default: $KIOSK_ADMIN)")
-    p.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help=stdin_help
-        or "read the password from the first line of standard input (or set KIOSK_ADMIN_PASSWORD)",
-    )
-
-
 # -- admin -------------------------------------------------------------------------------
 
 
 def _new_password(args: argparse.Namespace, user: str, *, bootstrap: bool) -> str:
     if args.password_stdin:
-        return _stdin_password()
+        return read_stdin_password()
     if bootstrap and os.environ.get("KIOSK_ADMIN_PASSWORD"):
         return os.environ["KIOSK_ADMIN_PASSWORD"]
-    first = _prompt(f"new password for {user}: ")
-    if _prompt("repeat it: ") != first:
+    first = ask_password(f"new password for {user}: ")
+    if ask_password("repeat it: ") != first:
         raise InputError("the two passwords differ; try again")
     return first
 
@@ -132,10 +73,10 @@ def _new_password(args: argparse.Namespace, user: str, *, bootstrap: bool) -> st
 def cmd_admin_add(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.accounts import AccountService
 
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         accounts = AccountService(store)
         if accounts.has_admins():
-            actor = _login(args, store, stdin_is_mine=False)
+            actor = login(args, store, stdin_is_mine=False)
             password = _new_password(args, args.username, bootstrap=False)
         else:
             actor = None
@@ -148,8 +89,8 @@ def cmd_admin_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_admin_passwd(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.accounts import AccountService
 
-    with _store(settings) as store:
-        actor = _login(args, store, stdin_is_mine=False)
+    with opened_store(settings) as store:
+        actor = login(args, store, stdin_is_mine=False)
         target = args.username or actor.username
         password = _new_password(args, target, bootstrap=False)
         AccountService(store).change_password(actor, target, password)
@@ -160,13 +101,13 @@ def cmd_admin_passwd(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.accounts import AccountService
 
-    with _store(settings) as store:
-        actor = _login(args, store)
+    with opened_store(settings) as store:
+        actor = login(args, store)
         accounts = AccountService(store).list_admins(actor)
     for a in accounts:
         locked = a.locked_until is not None and a.locked_until > datetime.now(UTC)
         if args.json:
-            _emit(
+            emit(
                 {
                     "username": a.username,
                     "role": str(a.role),
@@ -199,8 +140,8 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError("--from-folder takes the names from the subfolders: drop --name/--badge")
     valid_from = _parse_time(args.valid_from, "--valid-from") if args.valid_from else None
     valid_until = _parse_time(args.valid_until, "--valid-until") if args.valid_until else None
-    with _store(settings) as store:
-        actor = _login(args, store)
+    with opened_store(settings) as store:
+        actor = login(args, store)
         service = EnrollmentService(store, _load_pipeline(settings), settings)
         if args.from_folder is None:
             jobs = [(args.name, args.badge, [Path(p) for p in args.photos])]
@@ -231,7 +172,7 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             for outcome in result.photos:
                 if args.json:
-                    _emit(
+                    emit(
                         {
                             "photo": outcome.path,
                             "badge": badge,
@@ -267,7 +208,7 @@ def _report_person(
     args: argparse.Namespace, name: str, badge: str, templates: int | None, error: str | None
 ) -> None:
     if args.json:
-        _emit(
+        emit(
             {
                 "name": name,
                 "badge": badge,
@@ -309,13 +250,13 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
     action = args.people_action
     if action != "list" and not args.badge:
         raise InputError(f"people {action} needs --badge ID")
-    with _store(settings) as store:
-        actor = _login(args, store)
+    with opened_store(settings) as store:
+        actor = login(args, store)
         service = PeopleService(store)
         if action == "list":
             for record in service.list(actor, group=args.group, include_erased=args.all):
                 if args.json:
-                    _emit(_person_json(record))
+                    emit(_person_json(record))
                 else:
                     p = record.person
                     state = "erased" if record.erased else ("active" if p.active else "inactive")
@@ -348,7 +289,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
                     }
                     for e in details.recent_events
                 ]
-                _emit(obj)
+                emit(obj)
             else:
                 r = details.record
                 for key, value in _person_json(r).items():
@@ -413,13 +354,13 @@ def _filter(args: argparse.Namespace, service: Any) -> EventFilter:
 def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.audit_log import AuditLogService, event_row
 
-    with _store(settings) as store:
-        actor = _login(args, store)
+    with opened_store(settings) as store:
+        actor = login(args, store)
         service = AuditLogService(store, settings)
         if args.log_action == "verify":
             report = service.verify(actor)
             if args.json:
-                _emit(
+                emit(
                     {
                         "ok": report.ok,
                         "checked": report.checked,
@@ -442,7 +383,7 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
         for logged in rows:
             row = event_row(logged)
             if args.json:
-                _emit(row)
+                emit(row)
             else:
                 who = f"{row['name']} ({row['badge']})" if row["name"] else "-"
                 score = "-" if row["score"] is None else f"{row['score']:.3f}"
@@ -458,8 +399,8 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.audit_log import AuditLogService
 
-    with _store(settings) as store:
-        actor = _login(args, store)
+    with opened_store(settings) as store:
+        actor = login(args, store)
         report = AuditLogService(store, settings).purge(actor)
     crops = f", {report.crops} enrollment crop(s)" if report.crop_cutoff else ""
     print(
@@ -472,12 +413,15 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def identify_enrolled(args: argparse.Namespace, settings: Settings) -> int:
-    """``identify PHOTO...`` without ``--gallery``: one line (or JSON object) per face."""
+    """``identify PHOTO...`` without ``--gallery``: one line (or JSON object) per face.
+
+    Exit 1 also when a photo's main face would not be let in (unknown, inactive, ...).
+    """
     from kiosk.services.access import AccessService
     from kiosk.services.identify import Identifier
 
-    paths = list(_photo_args(args.photos))
-    with _store(settings) as store:
+    paths = list(photo_paths(args.photos))
+    with opened_store(settings) as store:
         service = AccessService(store, settings)
         identifier = Identifier(service, _load_pipeline(settings), settings)
         if identifier.enrolled.people == 0:
@@ -485,35 +429,19 @@ def identify_enrolled(args: argparse.Namespace, settings: Settings) -> int:
                 "warning: nobody is enrolled (for this model): every face is unknown",
                 file=sys.stderr,
             )
-        status = 0
-        for path in paths:
-            try:
-                rows = identifier.identify(path)
-            except KioskError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                status = 2
-                continue
-            if not rows:
-                print(f"{path}: no face found", file=sys.stderr)
-                status = max(status, 1)
-            for row in rows:
-                if row["main"] and row["decision"] != Decision.ALLOWED:
-                    status = max(status, 1)
-                if args.json:
-                    _emit(row)
-                else:
-                    who = f"{row['name']} ({row['badge']})" if row["name"] else "unknown"
-                    dist = "-" if row["distance"] is None else f"{row['distance']:.4f}"
-                    print(f"{path}\tface {row['face']}\t{who}\t{dist}\t{row['decision']}")
-    return status
+        return print_identified(
+            paths,
+            identifier.identify,
+            as_json=args.json,
+            line=_enrolled_line,
+            refused=lambda row: row["decision"] != Decision.ALLOWED,
+        )
 
 
-def _photo_args(items: list[str]) -> Iterator[str]:
-    for item in items:
-        if item == "-":
-            yield from (line.strip() for line in sys.stdin if line.strip())
-        else:
-            yield item
+def _enrolled_line(path: str, row: dict[str, Any]) -> str:
+    who = f"{row['name']} ({row['badge']})" if row["name"] else "unknown"
+    dist = "-" if row["distance"] is None else f"{row['distance']:.4f}"
+    return f"{path}\tface {row['face']}\t{who}\t{dist}\t{row['decision']}"
 
 
 # -- registration ------------------------------------------------------------------------
@@ -544,15 +472,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default="admin",
         help="admin (everything) or auditor (may only read the log)",
     )
-    _add_auth(p, stdin_help="read the NEW password from standard input")
+    add_auth_arguments(p, stdin_help="read the NEW password from standard input")
     p.set_defaults(handler=cmd_admin_add)
     p = admin_sub.add_parser("passwd", help="change a password (yours, or anyone's as admin)")
     p.add_argument("username", metavar="USER", nargs="?", help="default: yourself")
-    _add_auth(p, stdin_help="read the NEW password from standard input")
+    add_auth_arguments(p, stdin_help="read the NEW password from standard input")
     p.set_defaults(handler=cmd_admin_passwd)
     p = admin_sub.add_parser("list", help="list the accounts")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_admin_list)
 
     # enroll
@@ -569,7 +497,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="enroll DIR/<name>/<photos>: the folder name is the name and badge",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per photo and person")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_enroll)
 
     # people
@@ -592,7 +520,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             p.add_argument("--json", action="store_true", help="one JSON object per line")
         if action == "erase":
             p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        _add_auth(p)
+        add_auth_arguments(p)
         p.set_defaults(handler=cmd_people)
 
     # log
@@ -603,19 +531,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--limit", type=int, default=50, help="events per page (default 50)")
     p.add_argument("--before", type=int, metavar="ID", help="the page before this event id")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
     p = log_sub.add_parser("export", help="write the log as CSV (streams: any size)")
     p.add_argument("--csv", metavar="FILE", required=True, help="output file, '-' for stdout")
     _add_log_filters(p)
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
     p = log_sub.add_parser("verify", help="check the hash chain (exit 1 if tampered)")
     p.add_argument("--json", action="store_true", help="one JSON object")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
 
     # purge
     p = sub.add_parser("purge", help="delete snapshots (and crops) older than the retention")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_purge)

@@ -13,6 +13,7 @@ import sys
 from datetime import time
 from typing import Any
 
+from kiosk.cli_common import add_auth_arguments, login, opened_store
 from kiosk.config import Settings
 from kiosk.errors import InputError
 
@@ -72,12 +73,11 @@ def _console(store: Any, settings: Settings) -> Any:
 
 
 def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
-    from kiosk.cli_admin import _login, _store
     from kiosk.domain.access import AccessSchedule
     from kiosk.services.admin_console import parse_holidays
 
-    with _store(settings) as store:
-        actor = _login(args, store)
+    with opened_store(settings) as store:
+        actor = login(args, store)
         console = _console(store, settings)
         if args.rules_action == "list":
             for g in console.groups(actor):
@@ -109,7 +109,6 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_threshold(args: argparse.Namespace, settings: Settings) -> int:
-    from kiosk.cli_admin import _login, _store
     from kiosk.services.admin_console import SECURITY_LEVELS, level_name
 
     if args.value is None and args.level is None:
@@ -122,18 +121,16 @@ def cmd_threshold(args: argparse.Namespace, settings: Settings) -> int:
         value = levels[args.level]
     else:
         value = args.value
-    with _store(settings) as store:
-        actor = _login(args, store)
+    with opened_store(settings) as store:
+        actor = login(args, store)
         path = _console(store, settings).set_threshold(actor, value, level_name(value))
     print(f"threshold {value:.3f} ({level_name(value)}) written to {path}; restart the kiosks")
     return 0
 
 
 def cmd_template_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from kiosk.cli_admin import _login, _store
-
-    with _store(settings) as store:
-        actor = _login(args, store)
+    with opened_store(settings) as store:
+        actor = login(args, store)
         _console(store, settings).remove_template(actor, args.template_id)
     print(f"template {args.template_id} removed")
     return 0
@@ -153,16 +150,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.set_defaults(handler=cmd_admin_console)
 
-    from kiosk.cli_admin import _add_auth
-
     rules = sub.add_parser("rules", help="access groups: weekly windows and holidays")
     rules_sub = rules.add_subparsers(dest="rules_action", metavar="ACTION", required=True)
     p = rules_sub.add_parser("list", help="the groups, their people and rules")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_rules)
     p = rules_sub.add_parser("show", help="one group's windows and holidays")
     p.add_argument("group", metavar="GROUP")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_rules)
     p = rules_sub.add_parser("set", help="replace a group's windows and holidays")
     p.add_argument("group", metavar="GROUP")
@@ -174,13 +169,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--holiday", action="append", metavar="DATE", help="no access that day")
     p.add_argument("--any-time", action="store_true", help="remove every rule of the group")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_rules)
 
     p = sub.add_parser("threshold", help="show or set the recognition threshold (security level)")
     p.add_argument("value", nargs="?", type=float, metavar="VALUE", help="e.g. 0.55")
     p.add_argument("--level", metavar="NAME", help="normal, secure or most-secure")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_threshold)
 
     templates = sub.add_parser("templates", help="single face templates of a person")
@@ -189,5 +184,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p = templates_sub.add_parser("remove", help="remove one template (see people show)")
     p.add_argument("template_id", type=int, metavar="ID")
-    _add_auth(p)
+    add_auth_arguments(p)
     p.set_defaults(handler=cmd_template_remove)
