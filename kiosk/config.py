@@ -117,6 +117,11 @@ class LivenessSettings:
     #: eye-to-mouth distances (see kiosk.liveness.geometry)
     min_parallax: float = 0.12
     mirrored_camera: bool = False  # the camera image is mirrored (swaps left and right)
+    #: deny as a spoof when the straight edges of a picture (paper, phone, tablet) frame
+    #: the face on enough frames of the attempt (see kiosk.liveness.cues); switch off
+    #: where the room behind the kiosk frames faces by itself (measured: no live frame
+    #: of the shared clips and photos was framed)
+    border_check: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in LIVENESS_MODES:

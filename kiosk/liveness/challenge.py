@@ -36,6 +36,12 @@ class Move(enum.Enum):
         return f"Turn your head {self.value}" if self.is_turn else f"Tilt your head {self.value}"
 
     @property
+    def further_prompt(self) -> str:
+        """The prompt when the head moved the right way, but not far enough yet."""
+        verb = "Turn" if self.is_turn else "Tilt"
+        return f"{verb} your head a little further {self.value}"
+
+    @property
     def is_turn(self) -> bool:
         return self in (Move.LEFT, Move.RIGHT)
 
@@ -100,6 +106,8 @@ class ChallengeStatus:
     reason: str = ""
     max_parallax: float = 0.0
     max_motion: float = 0.0
+    #: how far the latest frame went the asked way, as a fraction of what counts (0 to 1)
+    progress: float = 0.0
 
 
 @dataclass
@@ -129,6 +137,7 @@ class Challenge:
     _status: ChallengeStatus | None = None
     _max_parallax: float = 0.0
     _max_motion: float = 0.0
+    _progress: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.baseline:
@@ -172,6 +181,9 @@ class Challenge:
             result = self._advance(elapsed)
             if result is not None:
                 return result
+            asked = self.moves[self._done]
+            value = self._axis_values(asked, self._recent[-1]) if self._recent else 0.0
+            self._progress = min(max(value / rules.min_parallax, 0.0), 1.0)
         if elapsed > rules.time_limit:
             move = self.moves[self._done]
             return self._end(Outcome.FAILED, elapsed, f"no head movement {move.value} in time")
@@ -183,6 +195,7 @@ class Challenge:
             elapsed,
             max_parallax=self._max_parallax,
             max_motion=self._max_motion,
+            progress=self._progress,
         )
         return self._status
 

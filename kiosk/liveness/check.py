@@ -8,6 +8,10 @@ or a decision was made (the ``LivenessCheck`` protocol of ``kiosk.services.kiosk
   head, by the same person, and not live otherwise.
 - :class:`PassiveLiveness`: no prompt; live once the face has shown the parallax of a
   head turning by itself within the time limit, pending until then, not live after.
+
+Both also deny when the straight edges of a picture frame the face (``border_check``,
+:class:`BorderWatch`): on at least ``BORDER_FRAMES`` frames of the attempt and at least
+a third of them.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Protocol
 import numpy as np
 
 from kiosk.config import LivenessSettings
-from kiosk.domain.faces import FaceResult, FloatArray
+from kiosk.domain.faces import FaceResult, FloatArray, ImageArray
 from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome
+from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
 from kiosk.liveness.geometry import Points, parallax, tilt
 
 MIN_RATIO = ChallengeRules.min_ratio
@@ -29,6 +34,12 @@ MIN_RATIO = ChallengeRules.min_ratio
 #: What the person at the door is told when the challenge failed.
 RETRY_MESSAGE = "Please turn your head as shown."
 PASSIVE_MESSAGE = "Please look at the camera yourself and turn your head a little."
+PICTURE_MESSAGE = "A photo or a screen was seen. Please look at the camera yourself."
+#: the prompt says "a little further" once a move has gone this part of the way
+FURTHER_FROM = 0.5
+#: frames with a picture's frame around the face that end an attempt (and at least a
+#: third of the frames seen)
+BORDER_FRAMES = 2
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,9 @@ class Timed(Protocol):
     @property
     def time(self) -> float: ...
 
+    @property
+    def rgb(self) -> ImageArray: ...
+
 
 def rules_from(settings: LivenessSettings) -> ChallengeRules:
     return ChallengeRules(
@@ -78,6 +92,49 @@ class _Seen:
     embedding: FloatArray | None
 
 
+class BorderWatch:
+    """Counts the frames of an attempt whose face is framed by a picture's edges."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.seen = 0
+        self.framed = 0
+
+    def add(self, border: Border | None) -> None:
+        if border is not None:
+            self.add_sides(border.count)
+
+    def add_sides(self, sides: int) -> None:
+        """One frame whose face had ``sides`` sides of a picture's frame around it."""
+        if self.enabled:
+            self.seen += 1
+            self.framed += sides >= BORDER_SIDES_NEEDED
+
+    @property
+    def spoof(self) -> bool:
+        return self.framed >= BORDER_FRAMES and 3 * self.framed >= self.seen
+
+    def verdict(self, steps: int = 0, done: int = 0) -> LivenessVerdict:
+        return LivenessVerdict(
+            False,
+            PICTURE_MESSAGE,
+            step=done,
+            steps=steps,
+            detail=f"liveness failed: a picture's edges framed the face on {self.framed} of "
+            f"{self.seen} frames",
+        )
+
+    def reset(self) -> None:
+        self.seen = self.framed = 0
+
+
+def frame_border(enabled: bool, frame: Timed, face: FaceResult) -> Border | None:
+    """The border cue of one kiosk frame (None when switched off)."""
+    if not enabled:
+        return None
+    return border_sides(frame.rgb, face.face.box, face.face.landmarks)
+
+
 class ActiveLiveness:
     """Random head moves after the match (see the module's docstring).
 
@@ -91,13 +148,21 @@ class ActiveLiveness:
         self._before: deque[_Seen] = deque(maxlen=3)  # the frames before the prompt
         self._challenge: Challenge | None = None
         self._failures = 0  # failed challenges in a row (the first one gets a hint)
+        self._border = BorderWatch(settings.border_check)
 
     # -- the protocol -------------------------------------------------------------
 
     def observe(self, frame: Timed, face: FaceResult) -> None:
-        self.observe_points(frame.time, face.face.landmarks, face.embedding)
+        border = frame_border(self.settings.border_check, frame, face)
+        self.observe_points(frame.time, face.face.landmarks, face.embedding, border)
 
     def assess(self) -> LivenessVerdict:
+        if self._border.spoof:
+            c = self._challenge
+            self._failures += 1
+            if c is None:
+                return self._border.verdict()
+            return self._border.verdict(c.status.total, c.status.done)
         if self._challenge is None:
             if not self._before:
                 return LivenessVerdict(False, RETRY_MESSAGE, detail="no face seen")
@@ -128,10 +193,12 @@ class ActiveLiveness:
             )
         move = status.move
         assert move is not None
+        # half way there: the person turned, but not enough for a clear 3-D move
+        further = FURTHER_FROM <= status.progress < 1.0
         return LivenessVerdict(
             False,
             pending=True,
-            prompt=move.prompt,
+            prompt=move.further_prompt if further else move.prompt,
             move=move.value,
             step=status.done,
             steps=status.total,
@@ -140,13 +207,35 @@ class ActiveLiveness:
     def reset(self) -> None:
         self._before.clear()
         self._challenge = None
+        self._border.reset()
+
+    def abandon(self) -> LivenessVerdict | None:
+        """The face left before the challenge ended: the failed verdict (what was asked
+        and measured so far), or None when no challenge was running."""
+        c = self._challenge
+        if c is None or c.status.outcome is not Outcome.PENDING:
+            return None
+        self._failures += 1
+        return LivenessVerdict(
+            False,
+            RETRY_MESSAGE,
+            step=c.status.done,
+            steps=c.status.total,
+            detail=self._detail("liveness failed: the face left before the moves were done"),
+        )
 
     # -- without the camera's types (the evaluation, tests) -------------------------
 
     def observe_points(
-        self, time: float, points: Points, embedding: FloatArray | None = None
+        self,
+        time: float,
+        points: Points,
+        embedding: FloatArray | None = None,
+        border: Border | None = None,
     ) -> None:
-        """One frame of the face: its time, its five landmarks, its embedding (or None)."""
+        """One frame of the face: its time, its five landmarks, its embedding (or None),
+        the border cue (or None when not measured)."""
+        self._border.add(border)
         if self._challenge is None:
             self._before.append(_Seen(time, np.asarray(points, np.float64), embedding))
         else:
@@ -181,13 +270,20 @@ class PassiveLiveness:
         self._run = 0  # frames in a row beyond the threshold
         self._live = False
         self._max = 0.0
+        self._border = BorderWatch(settings.border_check)
 
     def observe(self, frame: Timed, face: FaceResult) -> None:
-        self.observe_points(frame.time, face.face.landmarks, face.embedding)
+        border = frame_border(self.settings.border_check, frame, face)
+        self.observe_points(frame.time, face.face.landmarks, face.embedding, border)
 
     def observe_points(
-        self, time: float, points: Points, embedding: FloatArray | None = None
+        self,
+        time: float,
+        points: Points,
+        embedding: FloatArray | None = None,
+        border: Border | None = None,
     ) -> None:
+        self._border.add(border)
         seen = _Seen(time, np.asarray(points, np.float64), embedding)
         self._last = seen
         if self._first is None:
@@ -204,6 +300,8 @@ class PassiveLiveness:
             self._live = True
 
     def assess(self) -> LivenessVerdict:
+        if self._border.spoof:
+            return self._border.verdict()
         if self._live:
             return LivenessVerdict(True, detail=f"3-D motion seen (parallax {self._max:.2f})")
         if self._first is None or self._last is None:
@@ -218,11 +316,24 @@ class PassiveLiveness:
             f"(max parallax {self._max:.2f})",
         )
 
+    def abandon(self) -> LivenessVerdict | None:
+        """The face left while the check was waiting for a head movement."""
+        if self._live or self._first is None or self._last is None:
+            return None
+        waited = self._last.time - self._first.time
+        return LivenessVerdict(
+            False,
+            PASSIVE_MESSAGE,
+            detail=f"liveness failed: the face left after {waited:.1f} s without 3-D head "
+            f"motion (max parallax {self._max:.2f})",
+        )
+
     def reset(self) -> None:
         self._first = self._last = None
         self._run = 0
         self._live = False
         self._max = 0.0
+        self._border.reset()
 
 
 class NoLiveness:
@@ -236,6 +347,9 @@ class NoLiveness:
 
     def reset(self) -> None:
         pass
+
+    def abandon(self) -> LivenessVerdict | None:
+        return None
 
 
 def make_liveness(

@@ -55,7 +55,8 @@ from kiosk.liveness.attacks import (
     camera_effects,
     make_medium,
 )
-from kiosk.liveness.check import ActiveLiveness, PassiveLiveness
+from kiosk.liveness.check import ActiveLiveness, BorderWatch, PassiveLiveness
+from kiosk.liveness.cues import BORDER_SIDES_NEEDED, border_sides
 from kiosk.liveness.geometry import frontal_offset
 from kiosk.vision.imageio import load_image
 from kiosk.vision.pipeline import FacePipeline
@@ -117,6 +118,7 @@ class Seen:
     points: np.ndarray
     embedding: FloatArray | None
     box: Box | None = None
+    border: int = 0  # sides of a picture's frame around the face (kiosk.liveness.cues)
 
 
 def look(
@@ -152,7 +154,9 @@ def look(
     if idx is None:
         return None
     embedding = pipeline.analyze(rgb, [faces[idx]])[0].embedding if embed else None
-    return Seen(t, np.asarray(faces[idx].landmarks, np.float64), embedding, faces[idx].box)
+    points = np.asarray(faces[idx].landmarks, np.float64)
+    border = border_sides(rgb, faces[idx].box, points).count
+    return Seen(t, points, embedding, faces[idx].box, border)
 
 
 # --- made attacks -----------------------------------------------------------------
@@ -168,6 +172,9 @@ class AttackAttempt:
     passive_live: bool = False
     reason: str = ""
     max_parallax: float = 0.0
+    frames: int = 0  # frames with the face, prompt included
+    framed: int = 0  # of them, with a picture's frame around the face
+    border_spoof: bool = False  # the border cue alone would have denied the attempt
 
 
 def run_attack(
@@ -186,8 +193,18 @@ def run_attack(
     attacker = Attacker(camera, medium, strategy, rng)
     scene = background(size[0], size[1], rng, photo.rgb if rng.random() < 0.3 else None)
     attempt = AttackAttempt(kind.value, strategy.value, photo.path.name, reached=False)
+    # the challenge and the 3-D test without the border cue, which is counted apart
+    # (``border_spoof``) so that each is measured on its own
+    settings = replace(settings, border_check=False)
     active = ActiveLiveness(settings, random.Random(rng.getrandbits(32)))
     passive = PassiveLiveness(settings)
+    watch = BorderWatch(True)
+
+    def count(seen: Seen) -> None:
+        watch.add_sides(seen.border)
+        attempt.frames, attempt.framed = watch.seen, watch.framed
+        attempt.border_spoof = attempt.border_spoof or watch.spoof
+
     dt = 1.0 / fps
     # the frames before the prompt: recognition votes (three frames, all must match)
     t = 0.0
@@ -201,6 +218,7 @@ def run_attack(
             return attempt
         active.observe_points(seen.time, seen.points, seen.embedding)
         passive.observe_points(seen.time, seen.points, seen.embedding)
+        count(seen)
         near = seen.box
         t += dt
     attempt.reached = True
@@ -216,6 +234,7 @@ def run_attack(
             near = seen.box
             active.observe_points(seen.time, seen.points, seen.embedding)
             passive.observe_points(seen.time, seen.points, seen.embedding)
+            count(seen)
         else:  # no face: time still runs out
             active.observe_points(t, np.full((5, 2), np.nan), None)
         verdict = active.assess()
@@ -274,6 +293,26 @@ def _attack_task(
         misses += 1
 
 
+def border_windows(seen: list[Seen], seconds: float, stride: float = 1.0) -> list[bool]:
+    """The border cue alone (``BorderWatch``) over every window of the clip that is
+    ``seconds`` long: True where it would deny the attempt."""
+    if not seen:
+        return []
+    out = []
+    start = seen[0].time
+    last = max(seen[-1].time - seconds, start)
+    while start <= last + 1e-6:
+        watch = BorderWatch(True)
+        spoof = False
+        for s in seen:
+            if start <= s.time <= start + seconds + 1e-6:
+                watch.add_sides(s.border)
+                spoof = spoof or watch.spoof
+        out.append(spoof)
+        start += stride
+    return out
+
+
 # --- the real clips -----------------------------------------------------------------
 
 
@@ -304,7 +343,9 @@ def read_clip(pipeline: FacePipeline, path: Path, fps: float, embed_every: int) 
         s = look(pipeline, rgb, (i - 1) / native, n % embed_every == 0, near=near)
         n += 1
         if s is not None and s.box is not None:
-            seen.append(Seen(s.time, s.points / scale, s.embedding, s.box.scaled(1 / scale)))
+            seen.append(
+                Seen(s.time, s.points / scale, s.embedding, s.box.scaled(1 / scale), s.border)
+            )
     cap.release()
     return seen
 
@@ -505,6 +546,41 @@ def _product(options: list[list[Turn]]) -> Iterator[tuple[Turn, ...]]:
             yield (first, *rest)
 
 
+def border_stills(pipeline: FacePipeline, root: Path) -> dict[str, Any]:
+    """The border cue on single images: the stills of ``video/liveness`` (attack and
+    live), and the portraits of ``deepface`` and ``face_recognition`` as live scenes (a
+    camera saw a live person in a room): a frame found there is a false alarm."""
+    out: dict[str, Any] = {}
+    stills = sorted((root / "video" / "liveness").glob("*/*.jpg"))
+    portraits = sorted((root / "deepface").glob("*/*.jpg")) + sorted(
+        (root / "face_recognition").glob("*/*.jpg")
+    )
+    live_framed: list[bool] = []
+    for path in stills + portraits:
+        try:
+            rgb = load_image(path)
+        except Exception:
+            continue
+        scale = 640 / max(rgb.shape[:2])
+        if scale < 1:
+            rgb = np.asarray(
+                cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
+            )
+        seen = look(pipeline, rgb, 0.0, embed=False)
+        if seen is None:
+            continue
+        framed = seen.border >= BORDER_SIDES_NEEDED
+        if path in stills:
+            out[f"{path.parent.name}/{path.name}"] = seen.border
+            print(f"  still {path.parent.name}/{path.name}: {seen.border} sides framed")
+        else:
+            live_framed.append(framed)
+    print(f"  portraits (live scenes) framed by a picture's edges: {rate(live_framed)}")
+    out["portraits_framed"] = sum(live_framed)
+    out["portraits"] = len(live_framed)
+    return out
+
+
 # --- the report -----------------------------------------------------------------
 
 
@@ -524,10 +600,15 @@ def summarize(attempts: list[AttackAttempt], skipped: int) -> dict[str, Any]:
         act = [a.active_live for a in group]
         pas = [a.passive_live for a in group]
         px = [a.max_parallax for a in group]
+        border = [a.border_spoof for a in group]
         print(
             f"  {kind_name:11s} APCER active {rate(act):>16s}   passive 3-D test "
             f"{rate(pas):>16s}   max parallax median {statistics.median(px):.3f} "
             f"p99 {float(np.percentile(px, 99)):.3f} max {max(px):.3f}"
+        )
+        print(
+            f"  {'':11s} border cue denies {rate(border):>16s}   passive 3-D test with the "
+            f"border cue {rate([p and not b for p, b in zip(pas, border, strict=True)]):>16s}"
         )
         out[kind_name] = {
             "attempts": len(group),
@@ -538,6 +619,11 @@ def summarize(attempts: list[AttackAttempt], skipped: int) -> dict[str, Any]:
             "max_parallax_median": statistics.median(px),
             "max_parallax_p99": float(np.percentile(px, 99)),
             "max_parallax_max": max(px),
+            "border_denied": sum(border),
+            "apcer_passive_with_border": sum(p and not b for p, b in zip(pas, border, strict=True))
+            / len(group),
+            "apcer_active_with_border": sum(a and not b for a, b in zip(act, border, strict=True))
+            / len(group),
             "strategies": dict(Counter(a.strategy for a in group)),
         }
     act_all = [a.active_live for a in attempts]
@@ -651,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{settings.time_limit_seconds:.0f} s (stride 1 s)")  # fmt: skip
         report["clips"] = {}
         genuine_windows: list[bool] = []
+        border_by_kind: dict[str, list[bool]] = defaultdict(list)
         for name, seen in clips.items():
             windows = passive_windows(seen, settings)
             entry: dict[str, Any] = {
@@ -667,11 +754,28 @@ def main(argv: list[str] | None = None) -> int:
                 entry["replay_challenges"] = len(replays)
                 entry["replay_accepted"] = sum(replays)
                 line += f"   replayed against the active challenge: accepted {rate(replays)}"
+            framed = [x.border >= BORDER_SIDES_NEEDED for x in seen]
+            bwin = border_windows(seen, settings.time_limit_seconds)
+            entry["frames_framed"] = sum(framed)
+            entry["border_windows_denied"] = sum(bwin)
+            border_by_kind[kinds_of[name]] += bwin
+            line += (
+                f"\n  {'':7s} {'':22s} frames framed by a picture's edges {rate(framed):>16s}"
+                f"   windows the border cue denies {rate(bwin):>16s}"
+            )
             report["clips"][name] = entry
             print(line)
         rejected = [not w for w in genuine_windows]
         print(f"  passive 3-D test BPCER over the genuine clips' windows: {rate(rejected)}")
         report["passive_bpcer_windows"] = sum(rejected) / max(len(rejected), 1)
+        print(
+            f"  border cue over the windows: genuine denied (BPCER) "
+            f"{rate(border_by_kind['genuine'])}, attack denied {rate(border_by_kind['attack'])}"
+        )
+        report["border_bpcer_windows"] = sum(border_by_kind["genuine"]) / max(
+            len(border_by_kind["genuine"]), 1
+        )
+        report["border_stills"] = border_stills(pipeline, args.faces)
 
         report["genuine_challenges"] = {}
         for min_peak, label in ((0.15, "deliberate"), (0.10, "all")):

@@ -113,13 +113,17 @@ class LivenessCheck(Protocol):
 
     ``observe`` sees every recognised frame of the face being decided on; ``assess`` is
     asked when the votes agree on an allowed person (again after more votes while it
-    answers *pending*); ``reset`` when the face leaves or a decision was made."""
+    answers *pending*); ``reset`` when the face leaves or a decision was made;
+    ``abandon`` when the face left while the check was pending: the failed answer to
+    record (what was asked and measured), or None when nothing was pending."""
 
     def observe(self, frame: Frame, face: FaceResult) -> None: ...
 
     def assess(self) -> LivenessAnswer: ...
 
     def reset(self) -> None: ...
+
+    def abandon(self) -> LivenessAnswer | None: ...
 
 
 class NoLivenessCheck:
@@ -133,6 +137,9 @@ class NoLivenessCheck:
 
     def reset(self) -> None:
         pass
+
+    def abandon(self) -> LivenessVerdict | None:
+        return None
 
 
 # --- what the loop says --------------------------------------------------------------
@@ -212,6 +219,23 @@ class Notice:
 
 
 UNKNOWN_MESSAGE = "Face not recognised. Please see staff."
+#: on the screen when the face left during the liveness check (recorded as a spoof)
+LEFT_MESSAGE = "The liveness check was not finished. Please look at the camera and try again."
+#: a face missing for up to this long during the liveness check is waited for (a head
+#: turned far, a hand in front of it); longer, the attempt ends as a failed check
+FACE_LOST_GRACE_SECONDS = 1.0
+
+
+@dataclass
+class _Pending:
+    """The liveness check is asking an allowed person for more: who, and their latest
+    frame and face (the snapshot if the attempt ends without them)."""
+
+    person: Person
+    distance: float
+    frame: Frame
+    face: FaceResult
+    lost_since: float | None = None
 
 
 def _snapshot(rgb: ImageArray, box: Box) -> bytes | None:
@@ -268,6 +292,7 @@ class KioskLoop:
         self.gallery: Searcher | None = None
         self._gallery_time = -1e9
         self._face_since: float | None = None
+        self._pending: _Pending | None = None  # a liveness check is asking for more
         self._recent: deque[float] = deque(maxlen=RATE_WINDOW)  # recent recognitions
         self._outage_recorded = False
         self._outage_started: float | None = None
@@ -327,6 +352,7 @@ class KioskLoop:
             self._outage_started = self.clock()
             self.voter.reset()
             self.liveness.reset()
+            self._pending = None
             self._face_since = None
             self._record(Decision.ERROR, f"camera offline: {reason}")
         elif status.online and not stalled and self._outage_recorded:
@@ -349,10 +375,13 @@ class KioskLoop:
         result: FaceResult | None = None
         if chosen is None:
             self.voter.expire(frame.time)
-            if self._face_since is not None:
-                self.liveness.reset()
-            self._face_since = None
             state = "idle"
+            if self._pending is not None:
+                state = "checking"
+                self._face_missing(frame.time)
+            elif self._face_since is not None:
+                self.liveness.reset()
+                self._face_since = None
         else:
             if self._face_since is None:
                 self._face_since = frame.time
@@ -361,6 +390,9 @@ class KioskLoop:
                 result.embedding[None, :], vision.threshold, vision.ambiguity_margin
             )[0]
             self.liveness.observe(frame, result)
+            if self._pending is not None:
+                self._pending.frame, self._pending.face = frame, result
+                self._pending.lost_since = None
             person_id = match.label if match.is_match else None
             verdict = self.voter.add(Vote(frame.time, person_id, float(match.distance)))
             state = "checking"
@@ -420,6 +452,7 @@ class KioskLoop:
                 if liveness.pending:
                     # not decided yet: no verdict counts, so the next agreement is fresh
                     self.voter.forget(person.id)
+                    self._pending = _Pending(person, verdict.distance, frame, face)
                     move = getattr(liveness, "move", None) or ""
                     self.emit(LivenessPrompt(liveness.prompt, person.name, move))
                     return
@@ -445,6 +478,7 @@ class KioskLoop:
         )
         self.liveness.reset()
         self._face_since = None
+        self._pending = None
         if verdict.repeat:
             return
         log.info(
@@ -467,6 +501,52 @@ class KioskLoop:
             self.emit(door)
             if not door.ok:
                 self._record(Decision.ERROR, door.message, person_id=person.id)
+
+    def _face_missing(self, now: float) -> None:
+        """No face while the liveness check asks for more: wait a moment, then end the
+        attempt as a failed check, recorded as a spoof (a picture pulled away when it
+        could not answer leaves a trace, like one that answered wrongly)."""
+        pending = self._pending
+        assert pending is not None
+        if pending.lost_since is None:
+            pending.lost_since = now
+        if now - pending.lost_since < FACE_LOST_GRACE_SECONDS:
+            return
+        answer = self.liveness.abandon()
+        detail = getattr(answer, "detail", "") if answer is not None else ""
+        reason = "the face left during the liveness check"
+        when = self.now()
+        since_face = (
+            (pending.lost_since - self._face_since) * 1000.0
+            if self._face_since is not None
+            else None
+        )
+        person = pending.person
+        self.emit(
+            Decided(
+                Decision.DENIED_SPOOF,
+                LEFT_MESSAGE,
+                person.name,
+                person.id,
+                pending.distance,
+                False,
+                since_face,
+                when,
+            )
+        )
+        self.liveness.reset()
+        self._pending = None
+        self._face_since = None
+        log.info("kiosk: denied-spoof %s (%s)", person.name, reason)
+        keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
+        self._record(
+            Decision.DENIED_SPOOF,
+            f"{LEFT_MESSAGE} ({reason}; {detail})" if detail else f"{LEFT_MESSAGE} ({reason})",
+            person_id=person.id,
+            score=pending.distance,
+            latency_ms=since_face,
+            snapshot=_snapshot(pending.frame.rgb, pending.face.face.box) if keep else None,
+        )
 
     def _open_door(self, person: Person, when: datetime) -> DoorReport:
         request = DoorRequest(

@@ -159,3 +159,30 @@ def test_the_setting_chooses_the_check() -> None:
         Settings.load({**env, "KIOSK_LIVENESS_MODE": "sometimes"})
     with pytest.raises(ConfigError):
         LivenessSettings(moves="left,sideways")
+
+
+def test_a_half_turn_is_asked_to_go_further() -> None:
+    check = ActiveLiveness(LivenessSettings(mode="active"), random.Random(1))
+    for i in range(3):
+        check.observe_points(i / FPS, view(HEAD))
+    first = check.assess()
+    sign = 1.0 if check.moves[0] is Move.LEFT else -1.0
+    t = 3 / FPS
+    for angle in (4, 8, 12):  # about 12 degrees: under the 3-D move that counts
+        check.observe_points(t, view(HEAD, turn=angle * sign))
+        t += 1 / FPS
+    verdict = check.assess()
+    assert verdict.pending and verdict.move == first.move
+    assert verdict.prompt == f"Turn your head a little further {first.move}"
+
+
+def test_a_face_that_leaves_mid_challenge_gets_a_failed_verdict_for_the_log() -> None:
+    check = ActiveLiveness(LivenessSettings(mode="active"), random.Random(1))
+    assert check.abandon() is None  # nothing asked yet
+    for i in range(3):
+        check.observe_points(i / FPS, view(HEAD))
+    assert check.assess().pending
+    verdict = check.abandon()
+    assert verdict is not None and not verdict.live and not verdict.pending
+    assert "the face left before the moves were done" in verdict.detail
+    assert "asked" in verdict.detail and "done 0/2" in verdict.detail

@@ -89,7 +89,8 @@ def _loop(pipeline, template: FloatArray, liveness: LivenessSettings, rng: rando
 def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path, pipeline) -> None:  # type: ignore[no-untyped-def]
     photo = load_photo(faces_dir / "deepface" / "Angelina" / "img1.jpg", pipeline)
     assert photo is not None
-    liveness = LivenessSettings(mode="active", time_limit_seconds=3.0)
+    # the challenge alone (the border cue, which may deny first, is tested below)
+    liveness = LivenessSettings(mode="active", time_limit_seconds=3.0, border_check=False)
     loop, out, store, door = _loop(pipeline, photo.template, liveness, random.Random(2))
     rng = random.Random(5)
     camera = Camera(480, 360)
@@ -171,3 +172,31 @@ def test_a_live_person_turning_the_head_gets_in(mode: str, faces_dir: Path, pipe
         assert prompts[0] == "Turn your head left" and "Turn your head right" in prompts
     else:
         assert prompts == []
+
+
+def test_a_tablet_held_up_upright_is_denied_for_its_frame(faces_dir: Path, pipeline) -> None:  # type: ignore[no-untyped-def]
+    photo = load_photo(faces_dir / "deepface" / "Angelina" / "img1.jpg", pipeline)
+    assert photo is not None
+    loop, out, store, door = _loop(
+        pipeline, photo.template, LivenessSettings(mode="active"), random.Random(2)
+    )
+    rng = random.Random(11)
+    camera = Camera(480, 360)
+    medium = make_medium(photo.rgb, photo.face, AttackKind.TABLET, rng)
+    attacker = Attacker(camera, medium, Strategy.HANDHELD, rng)
+    attacker.face_px = 0.2 * camera.width  # the whole tablet in view
+    attacker.z0 = camera.distance_for(medium, attacker.face_px)
+    scene = background(480, 360, rng)
+    for seq in range(1, int(FPS * 3)):
+        t = seq / FPS
+        frame = camera_effects(camera.render(medium, attacker.pose(t, None, 0.0), scene), rng)
+        loop.step(Frame(seq, t, frame))
+        if any(isinstance(o, Decided) for o in out):
+            break
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert decided and decided[0].decision is Decision.DENIED_SPOOF
+    assert decided[0].message == "A photo or a screen was seen. Please look at the camera yourself."
+    assert [e.decision for e in store.events] == [Decision.DENIED_SPOOF]
+    assert "a picture's edges framed the face" in store.events[0].reason
+    assert not any(isinstance(o, LivenessPrompt) for o in out)  # denied before any prompt
+    assert door.requests == []

@@ -24,7 +24,15 @@ from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.domain.faces import Box
-from kiosk.services.kiosk_loop import Analysis, Decided, DoorReport, LoopReady, Notice
+from kiosk.services.kiosk_loop import (
+    LEFT_MESSAGE,
+    Analysis,
+    Decided,
+    DoorReport,
+    LivenessPrompt,
+    LoopReady,
+    Notice,
+)
 from kiosk.ui.admin_login import AdminLoginDialog, env_password_check
 from kiosk.ui.kiosk_window import KioskWindow
 
@@ -154,6 +162,29 @@ w.on_update(
 )
 w.on_update(DoorReport(False, "door webhook answered HTTP 503"))
 shot("08_allowed_door_failed")
+w._held_until = 0
+w.on_update(analysis("checking"))
+w.on_update(LivenessPrompt("Turn your head left", "Barack Obama", "left"))
+shot("08a_liveness_prompt")
+w.on_update(LivenessPrompt("Turn your head a little further left", "Barack Obama", "left"))
+shot("08b_liveness_further")
+w.on_update(
+    Decided(
+        Decision.DENIED_SPOOF,
+        "A photo or a screen was seen. Please look at the camera yourself.",
+        "Barack Obama",
+        3,
+        0.35,
+        False,
+        700.0,
+        now,
+    )
+)
+shot("08c_denied_picture")
+w.on_update(
+    Decided(Decision.DENIED_SPOOF, LEFT_MESSAGE, "Barack Obama", 3, 0.35, False, 2900.0, now)
+)
+shot("08d_denied_left_mid_check")
 w.toggle_status_line()
 shot("09_status_line")
 w.toggle_status_line()

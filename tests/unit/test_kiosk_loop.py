@@ -225,6 +225,9 @@ def test_liveness_failure_denies_and_keeps_the_door_shut() -> None:
         def reset(self) -> None:
             pass
 
+        def abandon(self) -> LivenessVerdict | None:
+            return None
+
     store = FakeStore([Person(7, "Ada", "B7")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door)
@@ -278,6 +281,9 @@ def test_a_pending_liveness_check_holds_the_door_until_it_decides() -> None:
         def reset(self) -> None:
             pass
 
+        def abandon(self) -> LivenessVerdict | None:
+            return None
+
     store = FakeStore([Person(7, "Ada", "B7")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door)
@@ -292,6 +298,68 @@ def test_a_pending_liveness_check_holds_the_door_until_it_decides() -> None:
     assert len(decided) == 1 and decided[0].decision is Decision.ALLOWED
     assert not decided[0].repeat  # the pending round did not start a cooldown
     assert len(door.requests) == 1
+
+
+class AlwaysPending:
+    """A challenge that never ends by itself; ``abandon`` says what was asked."""
+
+    def __init__(self) -> None:
+        self.resets = 0
+        self.abandoned = 0
+
+    def observe(self, frame: Frame, face: FaceResult) -> None:
+        pass
+
+    def assess(self) -> LivenessVerdict:
+        return LivenessVerdict(False, pending=True, prompt="Turn your head left")
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def abandon(self) -> LivenessVerdict | None:
+        self.abandoned += 1
+        return LivenessVerdict(False, "Please turn your head as shown.")
+
+
+def test_a_face_gone_briefly_during_the_challenge_is_waited_for() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor())
+    check = AlwaysPending()
+    loop.liveness = check
+    _feed(loop, clock, 7, 3)
+    assert any(isinstance(o, LivenessPrompt) for o in out)
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 8, start_seq=10)  # 0.8 s without the face: within the grace
+    assert check.resets == 0 and check.abandoned == 0
+    assert [o.state for o in out if isinstance(o, Analysis)][-1] == "checking"
+    loop.recognizer.faces = [FACE]  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 2, start_seq=20)
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 8, start_seq=30)  # the grace starts again from the last face
+    assert check.abandoned == 0 and store.events == []
+    assert not any(isinstance(o, Decided) for o in out)
+
+
+def test_a_face_that_leaves_during_the_challenge_is_recorded_as_a_spoof() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door)
+    check = AlwaysPending()
+    loop.liveness = check
+    _feed(loop, clock, 7, 3)
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 15, start_seq=10)  # 1.5 s without a face
+    assert check.abandoned == 1 and check.resets >= 1
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert len(decided) == 1 and decided[0].decision is Decision.DENIED_SPOOF
+    assert decided[0].name == "Ada" and "not finished" in decided[0].message
+    assert [e.decision for e in store.events] == [Decision.DENIED_SPOOF]
+    event = store.events[0]
+    assert event.person_id == 7 and "the face left during the liveness check" in event.reason
+    assert event.snapshot_jpeg is not None  # the last frame of the face, for staff
+    assert door.requests == []
+    _feed(loop, clock, 7, 10, start_seq=40)  # nobody there: nothing more is recorded
+    assert len(store.events) == 1 and check.abandoned == 1
 
 
 def test_staff_are_told_once_when_recognition_is_too_slow_to_ever_decide() -> None:
