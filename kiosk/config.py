@@ -98,9 +98,10 @@ class ScreenSettings:
     show_status: bool = False  # the status line at start (toggled with S)
 
 
-#: The liveness check's modes: ``off`` (every face is taken as live), ``passive`` (the face
-#: must show the 3-D motion of a head while it is recognised) and ``active`` (after a match
-#: the screen asks for random head moves; see ``kiosk.liveness``).
+#: The liveness check's modes: ``off`` (every face is taken as live), ``passive`` (no
+#: prompt: a face framed by a picture's edges is denied) and ``active`` (after a match the
+#: screen asks for random head moves, and the border check runs too; see
+#: ``kiosk.liveness``).
 LIVENESS_MODES = ("off", "passive", "active")
 
 
@@ -133,6 +134,11 @@ class LivenessSettings:
             raise ConfigError(f"liveness moves must be left, right, up or down: {self.moves!r}")
         if self.count < 1 or self.time_limit_seconds <= 0 or self.min_parallax <= 0:
             raise ConfigError("liveness count, time limit and min_parallax must be above 0")
+        if self.mode == "passive" and not self.border_check:
+            raise ConfigError(
+                "liveness mode passive is the border check: it cannot be switched off there "
+                "(use mode off, or active)"
+            )
 
     @property
     def move_names(self) -> tuple[str, ...]:

@@ -8,21 +8,27 @@ BPCER (genuine attempts rejected / genuine attempts), over:
    a camera, moved, tilted in 3-D, rotated, brought closer and further, with blur, noise,
    glare and JPEG, by an attacker who follows the prompt (tilting the picture the asked
    way or the other way), swings it, or just holds it; through the real pipeline (MTCNN
-   landmarks, embeddings) and the real active challenge, and the passive 3-D test on the
-   same frames. Only attempts whose first frames match the photo's own template (an
-   attack that is not even recognised never reaches the liveness check) are counted;
-2. the real clips in ``<faces>/video/liveness``: the passive 3-D motion test over
-   windows of each clip (genuine and attack), and the active challenge against the
-   attack clips (a replay cannot answer a random challenge, except by luck);
+   landmarks, embeddings) and the real active challenge. On the same frames, each apart:
+   the border cue (a picture's edges around the face) over the attempt, the passive mode
+   (the border cue on the first frames), and the 3-D motion test without a prompt (a cue
+   measured and not kept). Only attempts whose first frames match the photo's own
+   template (an attack that is not even recognised never reaches the liveness check) are
+   counted;
+2. the real clips in ``<faces>/video/liveness``: the same cues over attempts starting
+   every second of each clip (genuine and attack), the active challenge against the
+   attack clips (a replay cannot answer a random challenge, except by luck), and the
+   border cue on the stills and on the portraits of ``deepface`` and ``face_recognition``
+   (live scenes: a frame found there is a false alarm);
 3. genuine answers to challenges, simulated from the head turns in the genuine clips: a
    turn's direction and extent are found from the single-frame yaw (the nose's offset
    from the middle of eyes and mouth, not the parallax the check uses), and a challenge
    ``m1, m2`` is answered by the frames of a turn ``m1`` followed by those of a turn
    ``m2`` (from the rest before each turn to the rest after). The time is from the
-   prompt to acceptance, without the person's reaction time (not in the clips).
+   prompt to acceptance; the person's reaction time to each prompt is not in the clips
+   and is added as ``--reaction`` seconds per move.
 
-Prints figures; ``--json`` writes them too. Slow-ish: about a minute per 100 attempts on
-one CPU core.
+Prints figures; ``--json`` writes them too. Slow-ish: about 3 minutes per 100 made
+attacks on one CPU core.
 """
 
 from __future__ import annotations
@@ -55,9 +61,10 @@ from kiosk.liveness.attacks import (
     camera_effects,
     make_medium,
 )
-from kiosk.liveness.check import ActiveLiveness, BorderWatch, PassiveLiveness
+from kiosk.liveness.challenge import ChallengeRules
+from kiosk.liveness.check import PASSIVE_FRAMES, ActiveLiveness, BorderWatch
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, border_sides
-from kiosk.liveness.geometry import frontal_offset
+from kiosk.liveness.geometry import Points, frontal_offset, parallax, tilt
 from kiosk.vision.imageio import load_image
 from kiosk.vision.pipeline import FacePipeline
 
@@ -159,6 +166,46 @@ def look(
     return Seen(t, points, embedding, faces[idx].box, border)
 
 
+# --- a cue measured and not kept ---------------------------------------------------
+
+
+class SpontaneousMotion:
+    """The 3-D motion test without a prompt (the passive mode's test before it was
+    measured): live once the nose has moved off the plane of the eyes and mouth by
+    ``min_parallax`` on two frames in a row (a head turning by itself), measured from the
+    first frame; not live if that has not happened ``time_limit_seconds`` after it.
+    Not used by the kiosk: live people who are not asked to move seldom turn their head
+    (see the figures this module prints)."""
+
+    def __init__(self, settings: LivenessSettings) -> None:
+        self.settings = settings
+        self._first: tuple[float, Points] | None = None
+        self._last_time = 0.0
+        self._run = 0
+        self.live = False
+
+    def observe_points(self, time: float, points: Points) -> None:
+        self._last_time = time
+        if self._first is None:
+            self._first = (time, np.asarray(points, np.float64))
+            return
+        side, _ = parallax(self._first[1], points)
+        tilted = tilt(self._first[1], points)
+        if not (np.isfinite(side) and np.isfinite(tilted)):
+            return
+        turned = (
+            abs(side) > self.settings.min_parallax
+            and abs(side) >= ChallengeRules.min_ratio * tilted
+        )
+        self._run = self._run + 1 if turned else 0
+        self.live = self.live or self._run >= 2
+
+    @property
+    def pending(self) -> bool:
+        waited = self._last_time - self._first[0] if self._first is not None else 0.0
+        return not self.live and waited < self.settings.time_limit_seconds
+
+
 # --- made attacks -----------------------------------------------------------------
 
 
@@ -169,7 +216,8 @@ class AttackAttempt:
     photo: str
     reached: bool  # the first frames were recognised as the photo's person
     active_live: bool = False
-    passive_live: bool = False
+    passive_live: bool = False  # the passive mode (the border cue) let it in
+    motion_live: bool = False  # the 3-D motion test without a prompt let it in
     reason: str = ""
     max_parallax: float = 0.0
     frames: int = 0  # frames with the face, prompt included
@@ -197,7 +245,7 @@ def run_attack(
     # (``border_spoof``) so that each is measured on its own
     settings = replace(settings, border_check=False)
     active = ActiveLiveness(settings, random.Random(rng.getrandbits(32)))
-    passive = PassiveLiveness(settings)
+    passive = SpontaneousMotion(settings)
     watch = BorderWatch(True)
 
     def count(seen: Seen) -> None:
@@ -217,11 +265,12 @@ def run_attack(
         if float(np.linalg.norm(seen.embedding - photo.template)) > SAME_PERSON:
             return attempt
         active.observe_points(seen.time, seen.points, seen.embedding)
-        passive.observe_points(seen.time, seen.points, seen.embedding)
+        passive.observe_points(seen.time, seen.points)
         count(seen)
         near = seen.box
         t += dt
     attempt.reached = True
+    first_border_spoof = watch.spoof
     verdict = active.assess()
     asked, since, n = verdict.move, t - dt, 0
     passive_done = False
@@ -233,7 +282,7 @@ def run_attack(
         if seen is not None:
             near = seen.box
             active.observe_points(seen.time, seen.points, seen.embedding)
-            passive.observe_points(seen.time, seen.points, seen.embedding)
+            passive.observe_points(seen.time, seen.points)
             count(seen)
         else:  # no face: time still runs out
             active.observe_points(t, np.full((5, 2), np.nan), None)
@@ -241,16 +290,17 @@ def run_attack(
         if verdict.move != asked:
             asked, since = verdict.move, t
         if not passive_done:
-            pv = passive.assess()
-            passive_done = not pv.pending
-            attempt.passive_live = pv.live
+            passive_done = not passive.pending
+            attempt.motion_live = passive.live
         t += dt
     attempt.active_live = verdict.live
     attempt.reason = verdict.detail
     challenge = active._challenge
     attempt.max_parallax = challenge.status.max_parallax if challenge else 0.0
-    if not passive_done:  # the challenge ended first: go on watching for the passive test
-        attempt.passive_live = passive.assess().live
+    if not passive_done:  # the challenge ended first: the motion test had the frames so far
+        attempt.motion_live = passive.live
+    # the passive mode answers at the first recognition, after the frames before the prompt
+    attempt.passive_live = not first_border_spoof
     return attempt
 
 
@@ -350,26 +400,40 @@ def read_clip(pipeline: FacePipeline, path: Path, fps: float, embed_every: int) 
     return seen
 
 
-def passive_windows(
-    seen: list[Seen], settings: LivenessSettings, stride: float = 1.0
-) -> list[bool]:
-    """The passive test on every window of the clip that is ``time_limit`` long."""
+def motion_windows(seen: list[Seen], settings: LivenessSettings, stride: float = 1.0) -> list[bool]:
+    """The 3-D motion test without a prompt (:class:`SpontaneousMotion`) on every window
+    of the clip that is ``time_limit`` long: True where it judged the face live."""
     if not seen:
         return []
     out = []
     start = seen[0].time
     last = max(seen[-1].time - settings.time_limit_seconds, start)  # short clip: one window
     while start <= last + 1e-6:
-        check = PassiveLiveness(settings)
-        verdict = None
+        check = SpontaneousMotion(settings)
         for s in seen:
             if start <= s.time <= start + settings.time_limit_seconds + 1e-6:
-                check.observe_points(s.time, s.points, s.embedding)
-                verdict = check.assess()
-                if not verdict.pending:
+                check.observe_points(s.time, s.points)
+                if not check.pending:
                     break
-        out.append(bool(verdict and verdict.live))
+        out.append(check.live)
         start += stride
+    return out
+
+
+def passive_mode_windows(seen: list[Seen], stride: float = 1.0) -> list[bool]:
+    """The passive mode (:class:`~kiosk.liveness.check.PassiveLiveness`: the border cue on
+    the first ``PASSIVE_FRAMES`` frames) for an attempt starting every ``stride`` seconds:
+    True where it lets the face in."""
+    out = []
+    k = 0
+    while k + PASSIVE_FRAMES <= len(seen):
+        watch = BorderWatch(True)
+        for s in seen[k : k + PASSIVE_FRAMES]:
+            watch.add_sides(s.border)
+        out.append(not watch.spoof)
+        t0 = seen[k].time
+        while k < len(seen) and seen[k].time < t0 + stride:
+            k += 1
     return out
 
 
@@ -599,35 +663,37 @@ def summarize(attempts: list[AttackAttempt], skipped: int) -> dict[str, Any]:
     for kind_name, group in sorted(by_kind.items()):
         act = [a.active_live for a in group]
         pas = [a.passive_live for a in group]
+        mot = [a.motion_live for a in group]
         px = [a.max_parallax for a in group]
         border = [a.border_spoof for a in group]
+        both = [a and not b for a, b in zip(act, border, strict=True)]
         print(
-            f"  {kind_name:11s} APCER active {rate(act):>16s}   passive 3-D test "
-            f"{rate(pas):>16s}   max parallax median {statistics.median(px):.3f} "
-            f"p99 {float(np.percentile(px, 99)):.3f} max {max(px):.3f}"
+            f"  {kind_name:11s} APCER active {rate(act):>16s}   with the border cue "
+            f"{rate(both):>16s}   passive mode {rate(pas):>16s}"
         )
         print(
-            f"  {'':11s} border cue denies {rate(border):>16s}   passive 3-D test with the "
-            f"border cue {rate([p and not b for p, b in zip(pas, border, strict=True)]):>16s}"
+            f"  {'':11s} border cue alone denies {rate(border):>16s}   3-D motion test "
+            f"without a prompt (not used) {rate(mot):>16s}   max parallax median "
+            f"{statistics.median(px):.3f} p99 {float(np.percentile(px, 99)):.3f} "
+            f"max {max(px):.3f}"
         )
         out[kind_name] = {
             "attempts": len(group),
             "apcer_active": sum(act) / len(group),
-            "apcer_passive": sum(pas) / len(group),
             "accepted_active": sum(act),
-            "accepted_passive": sum(pas),
+            "apcer_active_with_border": sum(both) / len(group),
+            "apcer_passive_mode": sum(pas) / len(group),
+            "accepted_passive_mode": sum(pas),
+            "border_denied": sum(border),
+            "apcer_motion_without_prompt": sum(mot) / len(group),
             "max_parallax_median": statistics.median(px),
             "max_parallax_p99": float(np.percentile(px, 99)),
             "max_parallax_max": max(px),
-            "border_denied": sum(border),
-            "apcer_passive_with_border": sum(p and not b for p, b in zip(pas, border, strict=True))
-            / len(group),
-            "apcer_active_with_border": sum(a and not b for a, b in zip(act, border, strict=True))
-            / len(group),
             "strategies": dict(Counter(a.strategy for a in group)),
         }
     act_all = [a.active_live for a in attempts]
-    print(f"  all kinds   APCER active {rate(act_all):>16s}")
+    pas_all = [a.passive_live for a in attempts]
+    print(f"  all kinds   APCER active {rate(act_all):>16s}   passive mode {rate(pas_all):>16s}")
     reasons = Counter(a.reason.split(";")[0] for a in attempts if not a.active_live)
     out["reasons"] = dict(reasons)
     print("  why denied: " + ", ".join(f"{k} ({v})" for k, v in reasons.most_common()))
@@ -646,6 +712,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="made attacks: embed every Nth challenge frame for the identity re-check "
         "(default 0: never, which can only let more attacks through, and is faster)",
+    )
+    ap.add_argument(
+        "--reaction",
+        type=float,
+        default=0.5,
+        help="seconds a person takes to react to each prompt, added to the genuine answers' "
+        "time (default 0.5)",
     )
     ap.add_argument("--log", type=Path, help="append each made attack here as a JSON line")
     ap.add_argument("--seed", type=int, default=1)
@@ -733,48 +806,70 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             clips[path.name] = read_clip(pipeline, path, args.fps, 3)
             kinds_of[path.name] = path.parent.name
-        print("real clips: passive 3-D motion test over every window of "
-              f"{settings.time_limit_seconds:.0f} s (stride 1 s)")  # fmt: skip
+        print(
+            "real clips (attempts starting every second; 'motion': the 3-D motion test "
+            f"without a prompt over {settings.time_limit_seconds:.0f} s, not used by the kiosk)"
+        )
         report["clips"] = {}
-        genuine_windows: list[bool] = []
-        border_by_kind: dict[str, list[bool]] = defaultdict(list)
+        by_kind: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
         for name, seen in clips.items():
-            windows = passive_windows(seen, settings)
+            kind = kinds_of[name]
+            motion = motion_windows(seen, settings)
+            passive = passive_mode_windows(seen)
+            framed = [x.border >= BORDER_SIDES_NEEDED for x in seen]
+            border = border_windows(seen, settings.time_limit_seconds)
             entry: dict[str, Any] = {
-                "kind": kinds_of[name],
+                "kind": kind,
                 "frames_with_face": len(seen),
-                "passive_windows": len(windows),
-                "passive_live": sum(windows),
+                "frames_framed": sum(framed),
+                "passive_mode_attempts": len(passive),
+                "passive_mode_live": sum(passive),
+                "border_attempts_denied": sum(border),
+                "border_attempts": len(border),
+                "motion_windows": len(motion),
+                "motion_live": sum(motion),
             }
-            line = f"  {kinds_of[name]:7s} {name:22s} windows judged live {rate(windows):>16s}"
-            if kinds_of[name] == "genuine":
-                genuine_windows += windows
-            else:
+            line = (
+                f"  {kind:7s} {name:22s} passive mode lets in {rate(passive):>16s}   "
+                f"frames framed {rate(framed):>16s}   motion judged live {rate(motion):>16s}"
+            )
+            if kind != "genuine":
                 replays = replay_challenges(seen, settings, rng)
                 entry["replay_challenges"] = len(replays)
                 entry["replay_accepted"] = sum(replays)
-                line += f"   replayed against the active challenge: accepted {rate(replays)}"
-            framed = [x.border >= BORDER_SIDES_NEEDED for x in seen]
-            bwin = border_windows(seen, settings.time_limit_seconds)
-            entry["frames_framed"] = sum(framed)
-            entry["border_windows_denied"] = sum(bwin)
-            border_by_kind[kinds_of[name]] += bwin
-            line += (
-                f"\n  {'':7s} {'':22s} frames framed by a picture's edges {rate(framed):>16s}"
-                f"   windows the border cue denies {rate(bwin):>16s}"
-            )
+                line += (
+                    f"\n  {'':30s} replayed against the active challenge: accepted {rate(replays)}"
+                )
+            for key, flags in (("passive", passive), ("border", border), ("motion", motion)):
+                by_kind[kind][key] += flags
             report["clips"][name] = entry
             print(line)
-        rejected = [not w for w in genuine_windows]
-        print(f"  passive 3-D test BPCER over the genuine clips' windows: {rate(rejected)}")
-        report["passive_bpcer_windows"] = sum(rejected) / max(len(rejected), 1)
-        print(
-            f"  border cue over the windows: genuine denied (BPCER) "
-            f"{rate(border_by_kind['genuine'])}, attack denied {rate(border_by_kind['attack'])}"
-        )
-        report["border_bpcer_windows"] = sum(border_by_kind["genuine"]) / max(
-            len(border_by_kind["genuine"]), 1
-        )
+        genuine, attack = by_kind["genuine"], by_kind["attack"]
+        cues: dict[str, tuple[str, list[bool], list[bool]]] = {
+            "passive_mode": (
+                "passive mode (the border cue on the first frames)",
+                [not x for x in genuine["passive"]],
+                attack["passive"],
+            ),
+            "border_in_active": (
+                f"the border cue over a {settings.time_limit_seconds:.0f} s active attempt",
+                genuine["border"],
+                [not x for x in attack["border"]],
+            ),
+            "motion_without_prompt": (
+                "the 3-D motion test without a prompt (not used)",
+                [not x for x in genuine["motion"]],
+                attack["motion"],
+            ),
+        }
+        for key, (what, no, yes) in cues.items():
+            print(f"  {what}: BPCER {rate(no)}, APCER {rate(yes)}")
+            report[key] = {
+                "bpcer": sum(no) / max(len(no), 1),
+                "genuine_attempts": len(no),
+                "apcer": sum(yes) / max(len(yes), 1),
+                "attack_attempts": len(yes),
+            }
         report["border_stills"] = border_stills(pipeline, args.faces)
 
         report["genuine_challenges"] = {}
@@ -793,9 +888,11 @@ def main(argv: list[str] | None = None) -> int:
             bpcer = [not a for a in answered]
             median = statistics.median(times) if times else float("nan")
             print(f"  BPCER active: {rate(bpcer)}")
+            extra = median + args.reaction * settings.count
             print(
-                f"  extra time at the door (prompt to acceptance, without reaction time): "
-                f"median {median:.2f} s over {len(times)} accepted answers"
+                f"  extra time at the door, prompt to acceptance: median {median:.2f} s over "
+                f"{len(times)} accepted answers, {extra:.2f} s with {args.reaction:g} s to "
+                f"react to each of the {settings.count} prompts"
             )
             report["genuine_challenges"][label] = {
                 "min_peak": min_peak,
@@ -803,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
                 "attempts": len(answered),
                 "bpcer": sum(bpcer) / max(len(bpcer), 1),
                 "median_seconds": median,
+                "median_seconds_with_reaction": median + args.reaction * settings.count,
                 "details": details,
             }
     report["seconds"] = time.perf_counter() - t_start

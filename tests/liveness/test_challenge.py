@@ -12,6 +12,8 @@ from kiosk.config import LivenessSettings, Settings
 from kiosk.errors import ConfigError
 from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome
 from kiosk.liveness.check import ActiveLiveness, NoLiveness, PassiveLiveness, make_liveness
+from kiosk.liveness.cues import Border
+from kiosk.liveness.evaluate import SpontaneousMotion
 from kiosk.liveness.geometry import parallax, tilt
 
 from .heads import HEAD, PHOTO, view
@@ -138,14 +140,28 @@ def test_active_check_denies_a_still_photo_with_a_hint_and_a_reason_for_staff() 
     assert "liveness failed" in verdict.detail
 
 
-def test_passive_check_needs_3d_motion() -> None:
+def test_motion_without_a_prompt_needs_3d_motion() -> None:
     settings = LivenessSettings(mode="passive", time_limit_seconds=2.0)
-    head, photo = PassiveLiveness(settings), PassiveLiveness(settings)
+    head, photo = SpontaneousMotion(settings), SpontaneousMotion(settings)
     for i in range(24):
         head.observe_points(i / FPS, view(HEAD, turn=30 * np.sin(i / 4)))
         photo.observe_points(i / FPS, view(PHOTO, turn=50 * np.sin(i / 4), z=0.3))
-    assert head.assess().live
-    assert not photo.assess().live and not photo.assess().pending
+    assert head.live
+    assert not photo.live and not photo.pending
+
+
+def test_passive_mode_answers_after_a_few_frames_without_asking_anything() -> None:
+    check = PassiveLiveness(LivenessSettings(mode="passive"))
+    check.observe_points(0.0, view(HEAD), None, Border(frozenset()))
+    assert check.assess().pending
+    for i in range(1, 3):
+        check.observe_points(i / FPS, view(HEAD), None, Border(frozenset({"left"})))
+    verdict = check.assess()
+    assert verdict.live and verdict.prompt == ""
+    check.reset()
+    assert check.assess().pending and check.abandon() is None
+    with pytest.raises(ConfigError):
+        LivenessSettings(mode="passive", border_check=False)
 
 
 def test_the_setting_chooses_the_check() -> None:

@@ -149,7 +149,7 @@ def _clip_frames(path: Path, start: float, seconds: float) -> list[np.ndarray]:
     return frames
 
 
-@pytest.mark.parametrize("mode", ["active", "off"])
+@pytest.mark.parametrize("mode", ["active", "passive", "off"])
 def test_a_live_person_turning_the_head_gets_in(mode: str, faces_dir: Path, pipeline) -> None:  # type: ignore[no-untyped-def]
     path = faces_dir / "video" / "liveness" / "genuine" / "krzysiek_real.mp4"
     if not path.is_file():

@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.config import LivenessSettings
 from kiosk.liveness.attacks import AttackKind, Strategy
-from kiosk.liveness.check import ActiveLiveness, PassiveLiveness
+from kiosk.liveness.check import ActiveLiveness
 from kiosk.liveness.evaluate import (
     Photo,
     find_turns,
@@ -72,10 +72,8 @@ def test_phone_replay_clip_is_denied(faces_dir: Path, pipeline) -> None:  # type
     path = _clip(faces_dir, "attack", "lestari_fake.mp4")
     seen = read_clip(pipeline, path, FPS, embed_every=2)
     assert len(seen) > 10
-    passive = PassiveLiveness(LivenessSettings(mode="passive", time_limit_seconds=2.0))
     active = ActiveLiveness(ACTIVE, random.Random(3))
     for i, s in enumerate(seen):
-        passive.observe_points(s.time, s.points, s.embedding)
         active.observe_points(s.time, s.points, s.embedding)
         if i == 2:
             assert active.assess().pending
@@ -84,8 +82,6 @@ def test_phone_replay_clip_is_denied(faces_dir: Path, pipeline) -> None:  # type
     for k in range(1, int(FPS * ACTIVE.time_limit_seconds) + 2):
         t = last.time + k / FPS
         jitter = last.points + np.random.default_rng(k).normal(0, 0.3, last.points.shape)
-        passive.observe_points(t, jitter, None)
         active.observe_points(t, jitter, None)
-    assert not passive.assess().live and not passive.assess().pending
     verdict = active.assess()
     assert not verdict.live and not verdict.pending and "liveness failed" in verdict.detail
