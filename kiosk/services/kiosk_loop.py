@@ -8,15 +8,19 @@ dataclass (:class:`LoopReady`, :class:`Analysis`, :class:`Decided`, :class:`Door
 
 It runs in its own thread (the caller's): the screen never waits for it, and it always
 works on the freshest frame, so latency does not grow when it is slower than the camera.
+The door is opened from one more thread (see :meth:`KioskLoop.door_worker`), so that a
+slow door (a webhook waiting for its timeout) does not pause recognition.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -39,6 +43,9 @@ log = logging.getLogger(__name__)
 GALLERY_REFRESH_SECONDS = 30.0
 #: The recognition rate is measured over this many recent recognitions.
 RATE_WINDOW = 20
+#: When the loop stops, door requests still pending are waited for this long beyond the
+#: door's own timeout (``[door] timeout_seconds``); a door hanging longer is left behind.
+DOOR_STOP_GRACE_SECONDS = 5.0
 
 
 # --- what the loop needs -------------------------------------------------------------
@@ -76,7 +83,9 @@ class AccessStore(Protocol):
 
     def get_schedule(self, group: str) -> AccessSchedule | None: ...
 
-    def record_event(self, event: AccessEvent) -> int: ...
+    def record_event(self, event: AccessEvent) -> int:
+        """Called from the recognition thread and from the door thread (one at a time:
+        the loop serialises its calls)."""
 
     def people_count(self, *, active_only: bool = False) -> int: ...
 
@@ -206,8 +215,12 @@ class LivenessPrompt:
 
 @dataclass(frozen=True)
 class DoorReport:
+    """The door's answer to an ALLOWED decision; it comes after that :class:`Decided`,
+    and may come after later updates (the door is opened off the recognition thread)."""
+
     ok: bool
     message: str
+    person_id: int | None = None  # whom the door was opened for
 
 
 @dataclass(frozen=True)
@@ -251,12 +264,46 @@ def _snapshot(rgb: ImageArray, box: Box) -> bytes | None:
     return data.tobytes() if ok else None
 
 
+class _DoorWorker:
+    """One daemon thread that runs door jobs in the order given, one at a time.
+
+    The queue is not bounded, but it stays short: a door request follows an ALLOWED
+    decision, and the cooldown keeps one person from being decided on again at once.
+    Daemon, so that a door hanging beyond every timeout cannot keep the process alive."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="door", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:  # the jobs report their own errors; this is the last net
+                log.exception("door: the door job failed")
+
+    def close(self, timeout: float) -> bool:
+        """Run the jobs already submitted, then end; true when done within ``timeout``."""
+        self._jobs.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
 class KioskLoop:
     """The kiosk's recognition loop; :meth:`run` until the stop event is set.
 
     ``load_recognizer`` and ``open_store`` are called inside :meth:`run`, so that the
     slow model load happens in the loop's thread, not the caller's; ``make_gallery``
-    turns (embeddings, labels) into a searcher (normally ``Gallery``)."""
+    turns (embeddings, labels) into a searcher (normally ``Gallery``).
+
+    While :meth:`run` runs, the door is opened from a worker thread (:meth:`door_worker`);
+    a caller driving :meth:`step` itself (tests, benchmarks) gets the door opened inline,
+    its :class:`DoorReport` emitted before ``step`` returns, unless it opens
+    :meth:`door_worker` too."""
 
     def __init__(
         self,
@@ -297,6 +344,9 @@ class KioskLoop:
         self._outage_recorded = False
         self._outage_started: float | None = None
         self._too_slow_told = False
+        self._doors: _DoorWorker | None = None  # while door_worker() is open
+        # the recognition and door threads both record; the store need not be thread-safe
+        self._record_lock = threading.Lock()
 
     # -- running ------------------------------------------------------------------
 
@@ -313,18 +363,38 @@ class KioskLoop:
             self.emit(Notice(f"recognition cannot start: {exc}", fatal=True))
             return
         seq = 0
-        while not stop.is_set():
-            frame = self.slot.wait_newer(seq, timeout=0.2)
-            self._watch_camera(self.slot.status)
-            if frame is None:
-                continue
-            seq = frame.seq
-            try:
-                self.step(frame)
-            except Exception as exc:  # one bad frame or a database hiccup: keep going
-                log.exception("kiosk: recognition step failed")
-                self.emit(Notice(f"recognition error: {exc}"))
-                stop.wait(0.5)
+        with self.door_worker():
+            while not stop.is_set():
+                frame = self.slot.wait_newer(seq, timeout=0.2)
+                self._watch_camera(self.slot.status)
+                if frame is None:
+                    continue
+                seq = frame.seq
+                try:
+                    self.step(frame)
+                except Exception as exc:  # one bad frame or a database hiccup: keep going
+                    log.exception("kiosk: recognition step failed")
+                    self.emit(Notice(f"recognition error: {exc}"))
+                    stop.wait(0.5)
+
+    @contextmanager
+    def door_worker(self) -> Iterator[None]:
+        """Within the block, :meth:`step` hands door requests to one background thread
+        (in order, one at a time) and goes on recognising; the door's report is emitted
+        and a failure recorded from that thread. At the end of the block the requests
+        still pending are finished (each bounded by the door's own timeout) before it
+        returns, so that a person let in at shutdown is not left at a closed door.
+
+        Enter it in the thread that calls :meth:`step`."""
+        worker = _DoorWorker()
+        self._doors = worker
+        try:
+            yield
+        finally:
+            self._doors = None
+            timeout = self.settings.door.timeout_seconds + DOOR_STOP_GRACE_SECONDS
+            if not worker.close(timeout):
+                log.error("door: a door request was still running after %.0f s at stop", timeout)
 
     def _refresh_gallery(self, force: bool = False) -> None:
         if not force and self.clock() - self._gallery_time < GALLERY_REFRESH_SECONDS:
@@ -497,10 +567,7 @@ class KioskLoop:
             snapshot=_snapshot(frame.rgb, face.face.box) if keep else None,
         )
         if decision.allowed and person is not None:
-            door = self._open_door(person, when)
-            self.emit(door)
-            if not door.ok:
-                self._record(Decision.ERROR, door.message, person_id=person.id)
+            self._open_door(person, when)
 
     def _face_missing(self, now: float) -> None:
         """No face while the liveness check asks for more: wait a moment, then end the
@@ -548,10 +615,26 @@ class KioskLoop:
             snapshot=_snapshot(pending.frame.rgb, pending.face.face.box) if keep else None,
         )
 
-    def _open_door(self, person: Person, when: datetime) -> DoorReport:
+    def _open_door(self, person: Person, when: datetime) -> None:
+        """Open the door for ``person``: on the door thread while :meth:`door_worker` is
+        open (the :class:`Decided` is already out, so its report follows it), else here."""
         request = DoorRequest(
             self.settings.kiosk_id, person.id, person.name, when, self.settings.door.open_seconds
         )
+
+        def job() -> None:
+            report = self._ask_door(request)
+            self.emit(report)
+            if not report.ok:
+                self._record(Decision.ERROR, report.message, person_id=person.id)
+
+        doors = self._doors
+        if doors is None:
+            job()
+        else:
+            doors.submit(job)
+
+    def _ask_door(self, request: DoorRequest) -> DoorReport:
         try:
             result = self.door.open(request)
         except Exception as exc:  # a door must not stop the kiosk, even a buggy one
@@ -559,7 +642,7 @@ class KioskLoop:
             result = DoorResult(False, f"door error: {exc}")
         if not result.ok:
             log.error("door: %s", result.message)
-        return DoorReport(result.ok, result.message)
+        return DoorReport(result.ok, result.message, request.person_id)
 
     def _record(
         self,
@@ -585,7 +668,8 @@ class KioskLoop:
             snapshot_jpeg=snapshot,
         )
         try:
-            self.store.record_event(event)
+            with self._record_lock:
+                self.store.record_event(event)
         except Exception as exc:
             log.exception("kiosk: cannot record the event")
             self.emit(Notice(f"cannot write the access log: {exc}"))

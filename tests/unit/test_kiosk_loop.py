@@ -3,7 +3,9 @@ pipeline runs in tests/ui and tests/e2e."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -101,6 +103,32 @@ class FakeDoor:
 
     def close(self) -> None:
         pass
+
+
+class BlockingDoor(FakeDoor):
+    """A slow door: ``open`` waits until the test releases it (a webhook near its
+    timeout); ``calls`` says who it has begun opening for."""
+
+    def __init__(self, ok: bool = True) -> None:
+        super().__init__(ok)
+        self.calls: list[str] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def open(self, request: DoorRequest) -> DoorResult:
+        self.calls.append(request.name)
+        self.started.set()
+        self.release.wait(10.0)  # bounded, so that a broken test cannot hang
+        return super().open(request)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 class Clock:
@@ -376,3 +404,62 @@ def test_staff_are_told_once_when_recognition_is_too_slow_to_ever_decide() -> No
     fast.recognizer.faces = []  # type: ignore[union-attr]
     _feed(fast, clock2, 0, 25)  # ten a second
     assert not any(isinstance(o, Notice) for o in out2)
+
+
+def test_a_slow_door_does_not_hold_up_recognition() -> None:
+    store = FakeStore([Person(7, "Ada", "B7"), Person(8, "Bo", "B8")])
+    door = BlockingDoor(ok=False)
+    loop, out, clock = _loop(store, door)
+    with loop.door_worker():
+        _feed(loop, clock, 7, 3)  # Ada is let in; her door hangs
+        assert door.started.wait(5.0)
+        assert not any(isinstance(o, DoorReport) for o in out)
+        _feed(loop, clock, 8, 3, start_seq=10)  # recognition goes on: Bo is decided on too
+        decided = [o for o in out if isinstance(o, Decided)]
+        assert [(d.name, d.decision) for d in decided] == [
+            ("Ada", Decision.ALLOWED),
+            ("Bo", Decision.ALLOWED),
+        ]
+        assert [o.frame_seq for o in out if isinstance(o, Analysis)] == [1, 2, 3, 10, 11, 12]
+        assert door.calls == ["Ada"]  # one request at a time: Bo's waits for Ada's
+        assert [e.decision for e in store.events] == [Decision.ALLOWED] * 2
+        door.release.set()
+    # leaving the block finished both requests, in order
+    assert door.calls == ["Ada", "Bo"]
+    reports = [o for o in out if isinstance(o, DoorReport)]
+    assert [(r.ok, r.person_id) for r in reports] == [(False, 7), (False, 8)]
+    assert "503" in reports[0].message
+    assert out.index(decided[0]) < out.index(reports[0])  # the screen's order
+    errors = [e for e in store.events if e.decision is Decision.ERROR]
+    assert [e.person_id for e in errors] == [7, 8] and "503" in errors[0].reason
+
+
+def test_stopping_the_loop_finishes_a_pending_door_request() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = BlockingDoor(ok=False)
+    loop, out, clock = _loop(store, door)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), name="recognition")
+
+    def analysed(n: int) -> Callable[[], bool]:
+        return lambda: sum(isinstance(o, Analysis) for o in list(out)) == n
+
+    thread.start()
+    try:
+        for seq in range(1, 4):  # one frame at a time: the slot keeps only the newest
+            clock.t += 0.1
+            loop.slot.publish(_frame(seq, 7, clock.t - 0.05))
+            assert _wait_for(analysed(seq))
+        assert door.started.wait(5.0)
+        stop.set()
+        thread.join(0.5)
+        assert thread.is_alive()  # run() waits for the door it asked to open
+        assert not any(isinstance(o, DoorReport) for o in out)
+    finally:
+        door.release.set()
+        thread.join(10.0)
+    assert not thread.is_alive()
+    assert not any(t.name == "door" for t in threading.enumerate())
+    reports = [o for o in out if isinstance(o, DoorReport)]
+    assert len(reports) == 1 and not reports[0].ok
+    assert [e.decision for e in store.events] == [Decision.ALLOWED, Decision.ERROR]
