@@ -903,6 +903,18 @@ def main(argv: list[str] | None = None) -> int:
                 "median_seconds_with_reaction": median + args.reaction * settings.count,
                 "details": details,
             }
+        # every turn on its own, as the answer to a one-move challenge, by its size
+        single = replace(settings, count=1)
+        report["single_turns"] = {}
+        sizes = (
+            (0.15, 9.0, ">= 0.15 (about 25 degrees and more)"),
+            (0.10, 0.15, "0.10 to 0.15 (about 15 to 25 degrees)"),
+        )
+        for low, high, label in sizes:
+            sized = [t for t in turns if low <= t.peak < high]  # turns: all, from 0.10
+            answered, _, _ = genuine_challenges(clips, sized, single)
+            print(f"  single turns, yaw peak {label}: counted {rate(answered)}")
+            report["single_turns"][label] = {"turns": len(answered), "counted": sum(answered)}
     report["seconds"] = time.perf_counter() - t_start
     print(f"took {report['seconds']:.0f} s")
     if args.json:
