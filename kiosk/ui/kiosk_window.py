@@ -527,13 +527,17 @@ class KioskWindow(QWidget):
             if self.state is ScreenState.CHECKING:
                 self._show(self.state)
         elif isinstance(update, DoorReport):
-            self._door = update
+            # staff hear of every door; the person on screen only of their own (a slow
+            # door's answer can come after the next person's decision)
             if not update.ok:
                 self._warn(update.message)
             else:
                 self.staff_warning.hide()
-            if self.state is ScreenState.ALLOWED:
-                self._show(self.state)
+            last = self.last_decision
+            if last is not None and update.person_id in (None, last.person_id):
+                self._door = update
+                if self.state is ScreenState.ALLOWED:
+                    self._show(self.state)
         elif isinstance(update, LoopReady):
             self.ready = update
             if update.enrolled == 0:

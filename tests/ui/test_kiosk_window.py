@@ -14,7 +14,7 @@ from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.domain.faces import Box
-from kiosk.services.kiosk_loop import Analysis, Decided, LivenessPrompt, LoopReady
+from kiosk.services.kiosk_loop import Analysis, Decided, DoorReport, LivenessPrompt, LoopReady
 from kiosk.ui.admin_login import env_password_check
 from kiosk.ui.kiosk_window import KioskWindow, ScreenState
 
@@ -100,3 +100,21 @@ def test_a_liveness_prompt_is_shown_while_checking(
     window.on_update(LivenessPrompt("Turn your head left.", "Ada"))
     assert window.state is ScreenState.CHECKING
     assert window.banner.message.text() == "Turn your head left."
+
+
+def test_a_late_door_answer_is_not_shown_on_the_next_persons_screen(
+    qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
+) -> None:
+    window, slot = screen
+    _frame(slot, 1)
+    window.on_update(LoopReady("cpu", "m 1", 3))
+    window.on_update(_decided(Decision.ALLOWED, 7))
+    window.on_update(DoorReport(True, "ok", person_id=7))
+    assert window.banner.message.text() == "Welcome, Ada!  Please come in."
+    bo = Decided(Decision.ALLOWED, "Welcome, Bo!", "Bo", 8, 0.4, False, 500.0, NOW)
+    window.on_update(bo)
+    window.on_update(DoorReport(False, "door webhook answered HTTP 503", person_id=7))
+    assert window.banner.message.text() == "Welcome, Bo!"  # Ada's door is not Bo's
+    assert window.staff_warning.isVisible() and "503" in window.staff_warning.text()
+    window.on_update(DoorReport(True, "ok", person_id=8))
+    assert window.banner.message.text() == "Welcome, Bo!  Please come in."
