@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from kiosk.camera.reader import CameraReader
 from kiosk.services.door import Door
-from kiosk.services.kiosk_loop import KioskLoop
+from kiosk.services.kiosk_loop import DOOR_STOP_GRACE_SECONDS, KioskLoop
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,13 @@ class KioskThreads:
         self.thread.start()
         self._running = True
 
-    def stop(self, timeout_s: float = 15.0) -> bool:
-        """Stop both threads and wait for them; true when both ended in time."""
+    def stop(self, timeout_s: float | None = None) -> bool:
+        """Stop both threads and wait for them; true when both ended in time. By default
+        the wait is 15 s, or longer when a pending door request may take longer (the
+        loop finishes it within the door's timeout and a grace before it returns)."""
+        if timeout_s is None:
+            door_s = self.worker.loop.settings.door.timeout_seconds + DOOR_STOP_GRACE_SECONDS
+            timeout_s = max(15.0, door_s + 5.0)
         if not self._running:
             return True
         self._running = False
