@@ -295,14 +295,9 @@ class PassiveLiveness:
         )
 
     def abandon(self) -> LivenessVerdict | None:
-        """The face left before enough frames were seen."""
-        if self._frames == 0:
-            return None
-        return LivenessVerdict(
-            False,
-            PICTURE_MESSAGE,
-            detail=f"liveness failed: the face left after {self._frames} frames",
-        )
+        """Nothing is asked in this mode: a face that leaves before enough frames were
+        seen just ends the attempt (None)."""
+        return None
 
     def reset(self) -> None:
         self._frames = 0

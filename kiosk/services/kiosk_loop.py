@@ -84,8 +84,9 @@ class AccessStore(Protocol):
     def get_schedule(self, group: str) -> AccessSchedule | None: ...
 
     def record_event(self, event: AccessEvent) -> int:
-        """Called from the recognition thread and from the door thread (one at a time:
-        the loop serialises its calls)."""
+        """Called from the recognition thread and from the door thread (the loop holds a
+        lock around its own calls, but the other methods run meanwhile on the recognition
+        thread: the store must be thread-safe, as ``AccessService`` is)."""
 
     def people_count(self, *, active_only: bool = False) -> int: ...
 
@@ -345,7 +346,7 @@ class KioskLoop:
         self._outage_started: float | None = None
         self._too_slow_told = False
         self._doors: _DoorWorker | None = None  # while door_worker() is open
-        # the recognition and door threads both record; the store need not be thread-safe
+        # the recognition and door threads both record: one event at a time from this loop
         self._record_lock = threading.Lock()
 
     # -- running ------------------------------------------------------------------
@@ -382,8 +383,9 @@ class KioskLoop:
         """Within the block, :meth:`step` hands door requests to one background thread
         (in order, one at a time) and goes on recognising; the door's report is emitted
         and a failure recorded from that thread. At the end of the block the requests
-        still pending are finished (each bounded by the door's own timeout) before it
-        returns, so that a person let in at shutdown is not left at a closed door.
+        still pending are finished before it returns, within the door's timeout plus a
+        grace in all, so that a person let in at shutdown is not left at a closed door
+        (a request still hung after that is left to its daemon thread, and logged).
 
         Enter it in the thread that calls :meth:`step`."""
         worker = _DoorWorker()
@@ -445,13 +447,12 @@ class KioskLoop:
         result: FaceResult | None = None
         if chosen is None:
             self.voter.expire(frame.time)
-            state = "idle"
             if self._pending is not None:
-                state = "checking"
                 self._face_missing(frame.time)
             elif self._face_since is not None:
                 self.liveness.reset()
                 self._face_since = None
+            state = "checking" if self._pending is not None else "idle"
         else:
             if self._face_since is None:
                 self._face_since = frame.time
@@ -523,8 +524,9 @@ class KioskLoop:
                     # not decided yet: no verdict counts, so the next agreement is fresh
                     self.voter.forget(person.id)
                     self._pending = _Pending(person, verdict.distance, frame, face)
-                    move = getattr(liveness, "move", None) or ""
-                    self.emit(LivenessPrompt(liveness.prompt, person.name, move))
+                    if liveness.prompt:  # a check that asks nothing just keeps "checking"
+                        move = getattr(liveness, "move", None) or ""
+                        self.emit(LivenessPrompt(liveness.prompt, person.name, move))
                     return
                 if not liveness.live:
                     decision = Decision.DENIED_SPOOF
@@ -580,7 +582,12 @@ class KioskLoop:
         if now - pending.lost_since < FACE_LOST_GRACE_SECONDS:
             return
         answer = self.liveness.abandon()
-        detail = getattr(answer, "detail", "") if answer is not None else ""
+        if answer is None:  # nothing was being asked (or it had passed): end quietly
+            self.liveness.reset()
+            self._pending = None
+            self._face_since = None
+            return
+        detail = getattr(answer, "detail", "")
         reason = "the face left during the liveness check"
         when = self.now()
         since_face = (

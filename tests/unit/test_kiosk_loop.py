@@ -463,3 +463,29 @@ def test_stopping_the_loop_finishes_a_pending_door_request() -> None:
     reports = [o for o in out if isinstance(o, DoorReport)]
     assert len(reports) == 1 and not reports[0].ok
     assert [e.decision for e in store.events] == [Decision.ALLOWED, Decision.ERROR]
+
+
+def test_passive_mode_after_a_missed_frame_asks_nothing_and_logs_no_spoof() -> None:
+    from kiosk.config import LivenessSettings
+    from kiosk.liveness.check import PassiveLiveness
+
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door)
+    loop.liveness = PassiveLiveness(LivenessSettings(mode="passive"))
+    _feed(loop, clock, 7, 2)
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 1, start_seq=3)  # one missed detection resets the check
+    loop.recognizer.faces = [FACE]  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 1, start_seq=4)  # the votes agree; the check has seen 1 frame
+    assert not any(isinstance(o, (LivenessPrompt, Decided)) for o in out)  # no empty prompt
+    assert [o.state for o in out if isinstance(o, Analysis)][-1] == "checking"
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 15, start_seq=10)  # Ada steps away: no spoof is recorded
+    assert store.events == [] and not any(isinstance(o, Decided) for o in out)
+    assert [o.state for o in out if isinstance(o, Analysis)][-1] == "idle"
+    loop.recognizer.faces = [FACE]  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 3, start_seq=30)  # back: 3 frames without a picture's frame
+    decided = [o for o in out if isinstance(o, Decided)]
+    assert len(decided) == 1 and decided[0].decision is Decision.ALLOWED
+    assert len(door.requests) == 1
