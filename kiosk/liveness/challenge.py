@@ -3,7 +3,8 @@
 Pure logic over (time, landmarks, embedding) per frame; no camera, no models, no Qt.
 
 A move counts only when the nose leaves the plane of the eyes and mouth (see
-:func:`kiosk.liveness.geometry.parallax`) in the asked direction, on two frames in a row,
+:func:`kiosk.liveness.geometry.parallax`) in the asked direction and the face's texture
+does not move as one plane either (see :mod:`kiosk.liveness.texture`), on two frames in a row,
 after the face was back near where it started. A photo or screen tilted left and right
 moves as one plane, so it never produces the parallax; a turn the wrong way fails the
 attempt, so that a recording that turns both ways does not answer every challenge; and
@@ -13,8 +14,10 @@ the face must stay the same person on every frame that was embedded.
 from __future__ import annotations
 
 import enum
+import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +69,12 @@ class ChallengeRules:
     #: prints tilted by 35-50 degrees) faked their turns at 0.60-0.81. 0.8 stopped those
     #: attacks and rejected that live person, so 0.6 stays
     min_ratio: float = 0.6
+    #: and only when the face's texture does not move as one plane: a frame counts only
+    #: when the best homography maps the reference face onto it with a correlation below
+    #: this (see :mod:`kiosk.liveness.texture`; a picture gives about 0.9 to 1, the genuine
+    #: clips' heads turned enough to count 0.07 to 0.72). Used when the check is given the
+    #: frames; without them, the landmarks alone decide
+    max_plane_fit: float = 0.8
     centre: float = 0.06
     frames_needed: int = 2
     identity_threshold: float = 0.6
@@ -108,6 +117,8 @@ class ChallengeStatus:
     reason: str = ""
     max_parallax: float = 0.0
     max_motion: float = 0.0
+    #: frames that turned the asked way but whose texture moved as one plane
+    flat_frames: int = 0
     #: how far the latest frame went the asked way, as a fraction of what counts (0 to 1)
     progress: float = 0.0
 
@@ -118,6 +129,9 @@ class _Sample:
     side: float  # sideways parallax, positive = the person's own left
     down: float  # downwards parallax, positive = chin down
     tilt: float  # tilt of the plane of eyes and mouth (see geometry.tilt)
+    #: the texture's plane fit (kiosk.liveness.texture), measured only on frames that
+    #: could count; None: not measured (no frames given), nan: the fit did not converge
+    plane_fit: float | None = None
 
 
 @dataclass
@@ -140,6 +154,11 @@ class Challenge:
     _max_parallax: float = 0.0
     _max_motion: float = 0.0
     _progress: float = 0.0
+    _flat_frames: int = 0
+    #: the texture's plane fit on the frames that turned the asked way, and on those that
+    #: counted a move (when measured)
+    turned_fits: list[float] = field(default_factory=list)
+    counted_fits: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.baseline:
@@ -161,9 +180,17 @@ class Challenge:
         return side, down, tilted
 
     def update(
-        self, time: float, points: Points, embedding: FloatArray | None = None
+        self,
+        time: float,
+        points: Points,
+        embedding: FloatArray | None = None,
+        plane_fit: Callable[[], float] | None = None,
     ) -> ChallengeStatus:
-        """Take one frame (``embedding`` may be ``None`` on frames that were not embedded)."""
+        """Take one frame (``embedding`` may be ``None`` on frames that were not embedded).
+
+        ``plane_fit`` measures the frame's texture against the reference frame's (see
+        :mod:`kiosk.liveness.texture`); it is called only for frames that turned the asked
+        way. Without it, moves are judged on the landmarks alone."""
         if self.status.outcome is not Outcome.PENDING:
             return self.status
         elapsed = time - self.start
@@ -177,7 +204,14 @@ class Challenge:
                 return self._end(Outcome.FAILED, elapsed, "the face changed during the challenge")
         side, down, tilted = self._measure(points)
         if np.isfinite(side) and np.isfinite(down) and np.isfinite(tilted):
-            self._recent.append(_Sample(time, side, down, tilted))
+            sample = _Sample(time, side, down, tilted)
+            asked = self.moves[self._done]
+            if plane_fit is not None and self._turned(asked, sample, rules.min_parallax):
+                sample.plane_fit = plane_fit()
+                self.turned_fits.append(sample.plane_fit)
+                if not self._textured(sample):
+                    self._flat_frames += 1
+            self._recent.append(sample)
             self._max_parallax = max(self._max_parallax, abs(side))
             self._max_motion = max(self._max_motion, motion(self.baseline[0], points))
             result = self._advance(elapsed)
@@ -197,6 +231,7 @@ class Challenge:
             elapsed,
             max_parallax=self._max_parallax,
             max_motion=self._max_motion,
+            flat_frames=self._flat_frames,
             progress=self._progress,
         )
         return self._status
@@ -229,7 +264,8 @@ class Challenge:
                 )
         if not self._armed(asked):
             return None
-        if all(self._turned(asked, s, rules.min_parallax) for s in last):
+        if all(self._turned(asked, s, rules.min_parallax) and self._textured(s) for s in last):
+            self.counted_fits += [s.plane_fit for s in last if s.plane_fit is not None]
             self._done += 1
             self._last_axis = asked.value
             self._recent.clear()  # the next move is judged on frames after this one
@@ -241,6 +277,13 @@ class Challenge:
         """The sample shows a 3-D move: enough parallax, and enough for the tilt."""
         value = self._axis_values(move, sample)
         return value > threshold and value >= self.rules.min_ratio * sample.tilt
+
+    def _textured(self, sample: _Sample) -> bool:
+        """The sample's texture did not move as one plane (or was not measured)."""
+        fit = sample.plane_fit
+        if fit is None:
+            return True
+        return not math.isnan(fit) and fit < self.rules.max_plane_fit
 
     def _armed(self, move: Move) -> bool:
         """A move in the direction just completed counts again only after the head came
@@ -263,5 +306,6 @@ class Challenge:
             reason,
             self._max_parallax,
             self._max_motion,
+            self._flat_frames,
         )
         return self._status

@@ -15,8 +15,10 @@ a third of them.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +29,7 @@ from kiosk.domain.faces import FaceResult, FloatArray, ImageArray
 from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
 from kiosk.liveness.geometry import Points
+from kiosk.liveness.texture import GreyArray, grey, plane_fit
 
 #: What the person at the door is told when the challenge failed.
 RETRY_MESSAGE = "Please turn your head as shown."
@@ -88,6 +91,7 @@ class _Seen:
     time: float
     points: Points
     embedding: FloatArray | None
+    grey: GreyArray | None = None
 
 
 class BorderWatch:
@@ -152,7 +156,9 @@ class ActiveLiveness:
 
     def observe(self, frame: Timed, face: FaceResult) -> None:
         border = frame_border(self.settings.border_check, frame, face)
-        self.observe_points(frame.time, face.face.landmarks, face.embedding, border)
+        self.observe_points(
+            frame.time, face.face.landmarks, face.embedding, border, grey(frame.rgb)
+        )
 
     def assess(self) -> LivenessVerdict:
         if self._border.spoof:
@@ -230,14 +236,21 @@ class ActiveLiveness:
         points: Points,
         embedding: FloatArray | None = None,
         border: Border | None = None,
+        image: GreyArray | None = None,
     ) -> None:
         """One frame of the face: its time, its five landmarks, its embedding (or None),
-        the border cue (or None when not measured)."""
+        the border cue (or None when not measured), the frame in grey (or None: the
+        moves are then judged on the landmarks alone, without the texture test)."""
         self._border.add(border)
+        points = np.asarray(points, np.float64)
         if self._challenge is None:
-            self._before.append(_Seen(time, np.asarray(points, np.float64), embedding))
-        else:
-            self._challenge.update(time, points, embedding)
+            self._before.append(_Seen(time, points, embedding, image))
+            return
+        ref = self._before[-1] if self._before else None
+        fit: Callable[[], float] | None = None
+        if image is not None and ref is not None and ref.grey is not None:
+            fit = functools.partial(plane_fit, ref.grey, ref.points, image, points)
+        self._challenge.update(time, points, embedding, fit)
 
     @property
     def moves(self) -> tuple[Move, ...]:
@@ -249,9 +262,12 @@ class ActiveLiveness:
         assert c is not None
         s = c.status
         asked = ", ".join(m.value for m in c.moves)
+        flat = f"; {s.flat_frames} turned frames moved as one plane" if s.flat_frames else ""
+        if c.counted_fits:
+            flat += f"; plane fit of the counted frames up to {max(c.counted_fits):.3f}"
         return (
             f"{what}; asked {asked}; done {s.done}/{s.total} in {s.elapsed:.1f} s; "
-            f"max parallax {s.max_parallax:.2f}, max motion {s.max_motion:.2f}"
+            f"max parallax {s.max_parallax:.2f}, max motion {s.max_motion:.2f}{flat}"
         )
 
 

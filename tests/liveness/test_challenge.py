@@ -202,3 +202,51 @@ def test_a_face_that_leaves_mid_challenge_gets_a_failed_verdict_for_the_log() ->
     assert verdict is not None and not verdict.live and not verdict.pending
     assert "the face left before the moves were done" in verdict.detail
     assert "asked" in verdict.detail and "done 0/2" in verdict.detail
+
+
+def _play_with_fit(challenge: Challenge, poses: list[dict[str, float]], fit: float) -> list[int]:
+    """Plays the poses with a texture test that always says ``fit``; returns the frame
+    numbers on which the texture test was asked."""
+    asked: list[int] = []
+    for i, pose in enumerate(poses):
+
+        def measure(i: int = i) -> float:
+            asked.append(i)
+            return fit
+
+        status = challenge.update((i + 1) / FPS, view(HEAD, **pose), None, measure)
+        if status.outcome is not Outcome.PENDING:
+            break
+    return asked
+
+
+def test_turned_frames_whose_texture_moves_as_one_plane_do_not_count() -> None:
+    turns = _turn(30) + _turn(-30)
+    live = _challenge((Move.LEFT, Move.RIGHT))
+    asked = _play_with_fit(live, turns, 0.5)
+    assert live.status.outcome is Outcome.PASSED
+    assert 0 < len(asked) < len(turns)  # only frames that turned the asked way are measured
+    assert live.counted_fits == [0.5] * 4 and live.status.flat_frames == 0
+    for flat in (0.99, ChallengeRules().max_plane_fit, float("nan")):  # nan: no fit found
+        picture = _challenge((Move.LEFT, Move.RIGHT), time_limit=3.0)
+        _play_with_fit(picture, turns + [{"turn": 30.0}] * 20, flat)
+        assert picture.status.outcome is Outcome.FAILED, flat
+        assert picture.status.done == 0 and picture.status.flat_frames >= 2
+        assert picture.counted_fits == []
+
+
+def test_the_check_says_in_the_log_when_turns_moved_as_one_plane() -> None:
+    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=2.0))
+    grey_frame = np.zeros((120, 160), np.uint8)
+    for i in range(3):
+        check.observe_points(i / FPS, view(HEAD), None, None, grey_frame)
+    assert check.assess().pending
+    sign = 1.0 if check.moves[0] is Move.LEFT else -1.0
+    t = 3 / FPS
+    # a blank frame has no texture to fit: the turns are not counted
+    for pose in _turn(30 * sign) + [{"turn": 0.0}] * 20:
+        check.observe_points(t, view(HEAD, **pose), None, None, grey_frame)
+        t += 1 / FPS
+    verdict = check.assess()
+    assert not verdict.live and not verdict.pending
+    assert "turned frames moved as one plane" in verdict.detail

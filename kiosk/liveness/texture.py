@@ -1,0 +1,154 @@
+"""The texture of the face, not just its landmarks, tested for a plane: numpy in, numpy out.
+
+The five landmarks come from a network that has learnt where a nose usually is: on a flat
+picture tilted far (35 to 50 degrees), it puts the nose where a turned head's would be,
+and the landmark test of :mod:`kiosk.liveness.geometry` is fooled (measured: 3 of 1,200
+made attacks). The pixels are not fooled: every point of a flat picture (a print, a phone
+or a tablet) moves with one homography, so the face region of the reference frame, warped
+by the best homography, lines up with the turned frame almost perfectly. A live head does
+not: the nose, the cheeks and the far side of the face move differently, and a part of
+the face turns out of view.
+
+:func:`plane_fit` finds that best homography (OpenCV's ECC image alignment, started
+from the homography of the eyes and mouth corners, then refined on the images with the
+light taken out: a glare spot moving over a tilted picture changes its brightness
+smoothly, not its fine texture) and returns the correlation of that fine texture: about
+0.9 to 1 for a picture, 0.07 to 0.72 for the genuine clips' heads turned enough to count
+as a move (measured: ``python -m kiosk.liveness.evaluate``).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from kiosk.liveness.geometry import Points, face_axes, plane_homography
+
+GreyArray = npt.NDArray[np.uint8]
+
+#: the face is scaled so that its eyes-to-mouth distance is this many pixels (speed; the
+#: correlation does not need more)
+WORK_SIZE = 40.0
+#: the part of the reference face that must still be in view for a fit
+MIN_IN_VIEW = 0.6
+_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
+
+
+def grey(rgb: npt.NDArray[np.uint8]) -> GreyArray:
+    return np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+
+
+def plane_fit(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Points) -> float:
+    """How well one homography maps the reference frame's face onto the current frame:
+    the correlation coefficient (-1 to 1) of the face region's fine texture (from the
+    eyebrows to below the mouth, cheek to cheek) after the best homography found; ``nan``
+    when no alignment converges, the points are degenerate or the face is mostly out of
+    view.
+
+    The alignment starts from three guesses made from the landmarks (their homography,
+    their best affine map and their best similarity) and the best fit is kept: landmarks
+    that drift on a tilted picture mislead one guess, seldom all three, and a live head's
+    texture fits none."""
+    ref_points = np.asarray(ref_points, np.float64)
+    cur_points = np.asarray(cur_points, np.float64)
+    if not (np.all(np.isfinite(ref_points)) and np.all(np.isfinite(cur_points))):
+        return float("nan")
+    # both faces at the same scale, so that the fine texture is the same band in both
+    s = WORK_SIZE / face_axes(ref_points)[2]
+    s_cur = WORK_SIZE / face_axes(cur_points)[2]
+    ref_s, cur_s = _scaled(ref, s), _scaled(cur, s_cur)
+    centre = ref_points.mean(axis=0) * s
+    half = 1.1 * WORK_SIZE
+    x1, y1 = int(max(centre[0] - half, 0)), int(max(centre[1] - half, 0))
+    x2 = int(min(centre[0] + half, ref_s.shape[1]))
+    y2 = int(min(centre[1] + 0.9 * half, ref_s.shape[0]))
+    if x2 - x1 < 16 or y2 - y1 < 16:
+        return float("nan")
+    # coarse: the face's shapes without the light (a glare spot, the exposure), for a
+    # wide basin of convergence; fine: its texture, for the fit
+    template_c = np.ascontiguousarray(_normalized(ref_s, 2.0, 8.0)[y1:y2, x1:x2])
+    image_c = _normalized(cur_s, 2.0, 8.0)
+    template_n = np.ascontiguousarray(_normalized(ref_s)[y1:y2, x1:x2])
+    image_n = _normalized(cur_s)
+    to_ref = np.linalg.inv(np.diag([s, s, 1.0]))
+    to_cur = np.diag([s_cur, s_cur, 1.0])
+    shift = np.array([[1.0, 0.0, x1], [0.0, 1.0, y1], [0.0, 0.0, 1.0]])
+    best = float("nan")
+    for guess in _guesses(ref_points, cur_points):
+        warp = to_cur @ guess @ to_ref @ shift
+        found = _align(template_c, image_c, (warp / warp[2, 2]).astype(np.float32))
+        if found is None:
+            continue
+        refined = _align(template_n, image_n, found)
+        fit = _correlation(template_n, image_n, refined if refined is not None else found)
+        if not np.isnan(fit) and not fit <= best:
+            best = fit
+    return best
+
+
+def _scaled(img: GreyArray, s: float) -> npt.NDArray[np.float32]:
+    interpolation = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(img, None, fx=s, fy=s, interpolation=interpolation), np.float32)
+
+
+def _guesses(ref: Points, cur: Points) -> list[npt.NDArray[np.float64]]:
+    """Homographies from the reference's landmarks to the current ones: the plane's
+    (eyes and mouth corners), the best affine map and the best similarity (all five)."""
+    out = []
+    h = plane_homography(ref, cur)
+    if h is not None:
+        out.append(h)
+    src, dst = ref.astype(np.float32), cur.astype(np.float32)
+    for estimate in (cv2.estimateAffine2D, cv2.estimateAffinePartial2D):
+        m, _ = estimate(src, dst, method=cv2.LMEDS)
+        if m is not None and np.all(np.isfinite(m)):
+            out.append(np.vstack([m, [0.0, 0.0, 1.0]]))
+    return out
+
+
+def _correlation(
+    template: npt.NDArray[np.float32], image: npt.NDArray[np.float32], warp: npt.NDArray[np.float32]
+) -> float:
+    """The correlation of the template with the image under ``warp``, over the part of
+    the face that is still in view (a picture held close leaves it)."""
+    size = (template.shape[1], template.shape[0])
+    flags = cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP
+    warped = cv2.warpPerspective(image, warp, size, flags=flags)
+    inside = cv2.warpPerspective(np.ones_like(image), warp, size, flags=flags) > 0.999
+    if inside.mean() < MIN_IN_VIEW:
+        return float("nan")
+    a = template[inside] - template[inside].mean()
+    b = warped[inside] - warped[inside].mean()
+    denominator = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float((a * b).sum()) / denominator if denominator > 0 else float("nan")
+
+
+def _normalized(
+    img: npt.NDArray[np.float32], smooth: float = 1.0, sigma: float = 3.0
+) -> npt.NDArray[np.float32]:
+    """Local contrast normalisation of the smoothed image (pixel noise out): minus the
+    local mean, over the local spread."""
+    img = np.asarray(cv2.GaussianBlur(img, (0, 0), smooth), dtype=np.float32)
+    high = img - cv2.GaussianBlur(img, (0, 0), sigma)
+    spread = np.sqrt(cv2.GaussianBlur(high * high, (0, 0), sigma)) + 2.0
+    return np.asarray(high / spread, dtype=np.float32)
+
+
+def _align(
+    template: npt.NDArray[np.float32], image: npt.NDArray[np.float32], warp: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32] | None:
+    """ECC's homography from the template to the image, starting at ``warp``."""
+    try:
+        _, found = cv2.findTransformECC(
+            template,
+            image,
+            warp.copy(),
+            cv2.MOTION_HOMOGRAPHY,
+            _CRITERIA,
+            np.full(image.shape, 255, np.uint8),
+            3,
+        )
+    except cv2.error:
+        return None
+    return np.asarray(found, dtype=np.float32)

@@ -1,0 +1,108 @@
+"""The texture test through the real pipeline: a picture tilted far enough to fool the
+landmarks still moves as one plane; a live head's turn does not."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import LivenessSettings
+from kiosk.liveness.attacks import AttackKind, Camera, Medium, Pose, background, make_medium
+from kiosk.liveness.challenge import ChallengeRules, Move
+from kiosk.liveness.check import ActiveLiveness
+from kiosk.liveness.evaluate import Seen, find_turns, load_photo, look
+from kiosk.liveness.geometry import parallax, tilt
+from kiosk.liveness.texture import plane_fit
+
+MAX_FIT = ChallengeRules().max_plane_fit
+
+
+class _Tilted:
+    """A tablet showing a real photo, held 13 degrees back, turned about its vertical
+    axis (the pose of a made attack that the landmarks alone let through)."""
+
+    def __init__(self, faces_dir: Path, pipeline) -> None:  # type: ignore[no-untyped-def]
+        photo = load_photo(faces_dir / "deepface" / "Marissa" / "img23.jpg", pipeline)
+        if photo is None:
+            pytest.skip("the photo has no single clear face")
+        rng = random.Random(1)
+        self.pipeline = pipeline
+        self.medium: Medium = make_medium(photo.rgb, photo.face, AttackKind.TABLET, rng)
+        self.camera = Camera(480, 360)
+        self.z = self.camera.distance_for(self.medium, 0.3 * 480)
+        h, w = self.medium.rgb.shape[:2]
+        fx, fy = self.medium.face.center
+        self.offset = ((0.5 - fx / w) * self.medium.width_m, (0.5 - fy / h) * self.medium.height_m)
+        self.scene = background(480, 360, rng)
+
+    def seen(self, yaw: float, t: float = 0.0) -> Seen:
+        pose = Pose(yaw, 13.0, -5.0, self.offset[0], self.offset[1], self.z)
+        seen = look(self.pipeline, self.camera.render(self.medium, pose, self.scene), t, False)
+        assert seen is not None and seen.grey is not None, f"no face at {yaw} degrees"
+        return seen
+
+
+def test_a_tilted_picture_fools_the_landmarks_but_not_the_texture(
+    faces_dir: Path, pipeline
+) -> None:  # type: ignore[no-untyped-def]
+    tablet = _Tilted(faces_dir, pipeline)
+    ref = tablet.seen(0.0)
+    assert ref.grey is not None
+    fooled = 0
+    for yaw in (-30.0, -40.0, -45.0):
+        cur = tablet.seen(yaw)
+        assert cur.grey is not None
+        side = parallax(ref.points, cur.points)[0]
+        # what the landmark test alone would count as a head turned to its left
+        fooled += side > 0.12 and side >= ChallengeRules().min_ratio * tilt(ref.points, cur.points)
+        assert plane_fit(ref.grey, ref.points, cur.grey, cur.points) > 0.98
+    assert fooled >= 2
+
+
+def test_a_live_head_turn_does_not_fit_one_plane(krzysiek: tuple[str, list[Seen]]) -> None:
+    name, seen = krzysiek
+    turns = find_turns(name, seen, min_peak=0.15)
+    assert len(turns) >= 2
+    for turn in turns:
+        ref = seen[turn.start - 1]
+        assert ref.grey is not None
+        fits = []
+        for cur in seen[turn.start : turn.end + 1]:
+            assert cur.grey is not None
+            if abs(parallax(ref.points, cur.points)[0]) >= 0.12:
+                fits.append(plane_fit(ref.grey, ref.points, cur.grey, cur.points))
+        assert sum(f < MAX_FIT for f in fits) >= 2, (turn, fits)
+
+
+class _Left(random.Random):
+    def choice(self, seq):  # type: ignore[no-untyped-def]
+        return Move.LEFT if Move.LEFT in seq else seq[0]
+
+
+@pytest.mark.parametrize("with_frames", [True, False])
+def test_the_check_stops_the_picture_only_with_its_frames(
+    with_frames: bool,
+    faces_dir: Path,
+    pipeline,  # type: ignore[no-untyped-def]
+) -> None:
+    tablet = _Tilted(faces_dir, pipeline)
+    check = ActiveLiveness(LivenessSettings(mode="active", count=1, border_check=False), _Left(0))
+    t = 0.0
+    for _ in range(3):
+        s = tablet.seen(0.0, t)
+        check.observe_points(t, s.points, None, image=s.grey if with_frames else None)
+        t += 0.125
+    assert check.assess().move == "left"
+    for yaw in (-10.0, -20.0, -30.0, -35.0, -40.0, -40.0, -45.0, -45.0):
+        s = tablet.seen(yaw, t)
+        check.observe_points(t, s.points, None, image=s.grey if with_frames else None)
+        t += 0.125
+    verdict = check.assess()
+    if with_frames:
+        assert verdict.pending and not verdict.live  # still waiting for a real turn
+        challenge = check._challenge
+        assert challenge is not None and challenge.status.flat_frames >= 2
+    else:  # the landmarks alone take the tilted tablet for a turning head
+        assert verdict.live
