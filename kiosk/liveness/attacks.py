@@ -5,7 +5,8 @@ never for the kiosk itself. A photo becomes a medium (a print with a paper borde
 print, a phone or tablet screen with its bezel, brighter and with a faint screen grating),
 the medium is placed in 3-D in front of a pinhole camera, moved, tilted, rotated, brought
 closer and further by an attacker who sees the prompt and tries to follow it, then the
-frame gets the camera's blur, noise, glare and JPEG compression.
+frame gets the camera's blur, noise, glare and JPEG compression (drawn once per attempt,
+as a real camera's are; the glare moves as the picture turns).
 """
 
 from __future__ import annotations
@@ -166,36 +167,65 @@ class Camera:
         return frame
 
 
+class CameraEffects:
+    """Glare, blur, sensor noise, exposure and JPEG compression of one camera during one
+    attempt, each at a random strength drawn once: a real camera does not change its
+    focus, noise level or compression from one frame to the next. The noise is new on
+    every frame, the exposure drifts slowly, and the glare (a lamp's reflection on the
+    glossy picture) moves across the image as the picture turns, by up to 6 pixels per
+    degree."""
+
+    def __init__(self, rng: random.Random, width: int, height: int) -> None:
+        self.glare = rng.random() < 0.6
+        self.glare_at = (rng.uniform(0, width), rng.uniform(0, height))
+        self.glare_size = (rng.uniform(0.05, 0.3) * width, rng.uniform(0.05, 0.3) * height)
+        self.glare_gain = rng.uniform(40, 140)
+        self.glare_follow = rng.uniform(0.0, 6.0)  # pixels per degree the picture turns
+        self.exposure = rng.uniform(0.8, 1.2)
+        self.exposure_phase = rng.uniform(0, 2 * math.pi)
+        kind = rng.random()
+        self.blur = rng.uniform(0.5, 1.8) if kind < 0.35 else 0.0
+        self.motion_kernel: npt.NDArray[np.float32] | None = None
+        if 0.35 <= kind < 0.6:
+            n = rng.randint(3, 7)
+            kernel = np.zeros((n, n), np.float32)
+            kernel[n // 2, :] = 1.0 / n
+            rot = cv2.getRotationMatrix2D((n / 2 - 0.5, n / 2 - 0.5), rng.uniform(0, 180), 1.0)
+            kernel = np.asarray(cv2.warpAffine(kernel, rot, (n, n)), dtype=np.float32)
+            self.motion_kernel = kernel / max(float(kernel.sum()), 1e-6)
+        self.noise = rng.uniform(1, 7)
+        self.quality = rng.randint(55, 92)
+        self.noise_rng = np.random.default_rng(rng.getrandbits(32))
+
+    def __call__(self, frame: ImageArray, t: float = 0.0, pose: Pose | None = None) -> ImageArray:
+        img = frame.astype(np.float32)
+        h, w = img.shape[:2]
+        if self.glare:
+            cx, cy = self.glare_at
+            if pose is not None:
+                cx += self.glare_follow * pose.yaw
+                cy += self.glare_follow * pose.pitch
+            sx, sy = self.glare_size
+            yy, xx = np.mgrid[0:h:4, 0:w:4].astype(np.float32)  # a smooth spot: coarse grid
+            spot = np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
+            spot = cv2.resize(spot, (w, h), interpolation=cv2.INTER_LINEAR)
+            img += spot[..., None] * self.glare_gain
+        img *= self.exposure * (1.0 + 0.03 * math.sin(1.3 * t + self.exposure_phase))
+        img = np.clip(img, 0, 255).astype(np.uint8)
+        if self.blur > 0:
+            img = np.asarray(cv2.GaussianBlur(img, (0, 0), self.blur), dtype=np.uint8)
+        elif self.motion_kernel is not None:
+            img = np.asarray(cv2.filter2D(img, -1, self.motion_kernel), dtype=np.uint8)
+        noise = self.noise_rng.normal(0, self.noise, img.shape)
+        img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else img
+        return np.asarray(decoded, dtype=np.uint8)
+
+
 def camera_effects(frame: ImageArray, rng: random.Random) -> ImageArray:
-    """Glare, blur, sensor noise and JPEG compression, each at a random strength."""
-    img = frame.astype(np.float32)
-    h, w = img.shape[:2]
-    if rng.random() < 0.6:  # a glare spot
-        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        sx, sy = rng.uniform(0.05, 0.3) * w, rng.uniform(0.05, 0.3) * h
-        yy, xx = np.mgrid[0:h:4, 0:w:4].astype(np.float32)  # a smooth spot: coarse grid
-        spot = np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
-        spot = cv2.resize(spot, (w, h), interpolation=cv2.INTER_LINEAR)
-        img += spot[..., None] * rng.uniform(40, 140)
-    img *= rng.uniform(0.8, 1.2)  # exposure
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    kind = rng.random()
-    if kind < 0.35:
-        sigma = rng.uniform(0.5, 1.8)
-        img = np.asarray(cv2.GaussianBlur(img, (0, 0), sigma), dtype=np.uint8)
-    elif kind < 0.6:  # motion blur
-        n = rng.randint(3, 7)
-        kernel = np.zeros((n, n), np.float32)
-        kernel[n // 2, :] = 1.0 / n
-        rot = cv2.getRotationMatrix2D((n / 2 - 0.5, n / 2 - 0.5), rng.uniform(0, 180), 1.0)
-        kernel = np.asarray(cv2.warpAffine(kernel, rot, (n, n)), dtype=np.float32)
-        kernel /= max(float(kernel.sum()), 1e-6)
-        img = np.asarray(cv2.filter2D(img, -1, kernel), dtype=np.uint8)
-    noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(1, 7), img.shape)
-    img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(55, 92)])
-    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else img
-    return np.asarray(decoded, dtype=np.uint8)
+    """One frame through a camera whose effects are drawn from ``rng`` for this frame."""
+    return CameraEffects(rng, frame.shape[1], frame.shape[0])(frame)
 
 
 def background(

@@ -43,7 +43,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +56,16 @@ from kiosk.liveness.attacks import (
     Attacker,
     AttackKind,
     Camera,
+    CameraEffects,
     Strategy,
     background,
-    camera_effects,
     make_medium,
 )
 from kiosk.liveness.challenge import ChallengeRules
 from kiosk.liveness.check import PASSIVE_FRAMES, ActiveLiveness, BorderWatch
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, border_sides
 from kiosk.liveness.geometry import Points, frontal_offset, parallax, tilt
+from kiosk.liveness.texture import GreyArray, grey
 from kiosk.vision.imageio import load_image
 from kiosk.vision.pipeline import FacePipeline
 
@@ -126,6 +127,7 @@ class Seen:
     embedding: FloatArray | None
     box: Box | None = None
     border: int = 0  # sides of a picture's frame around the face (kiosk.liveness.cues)
+    grey: GreyArray | None = None  # the frame, for the texture test (kiosk.liveness.texture)
 
 
 def look(
@@ -163,7 +165,7 @@ def look(
     embedding = pipeline.analyze(rgb, [faces[idx]])[0].embedding if embed else None
     points = np.asarray(faces[idx].landmarks, np.float64)
     border = border_sides(rgb, faces[idx].box, points).count
-    return Seen(t, points, embedding, faces[idx].box, border)
+    return Seen(t, points, embedding, faces[idx].box, border, grey(rgb))
 
 
 # --- a cue measured and not kept ---------------------------------------------------
@@ -223,6 +225,9 @@ class AttackAttempt:
     frames: int = 0  # frames with the face, prompt included
     framed: int = 0  # of them, with a picture's frame around the face
     border_spoof: bool = False  # the border cue alone would have denied the attempt
+    #: the texture's plane fit on the frames that counted a move (kiosk.liveness.texture)
+    counted_fits: list[float] = field(default_factory=list)
+    turned_fits: list[float] = field(default_factory=list)  # all measured, of turned frames
 
 
 def run_attack(
@@ -240,6 +245,7 @@ def run_attack(
     medium = make_medium(photo.rgb, photo.face, kind, rng)
     attacker = Attacker(camera, medium, strategy, rng)
     scene = background(size[0], size[1], rng, photo.rgb if rng.random() < 0.3 else None)
+    effects = CameraEffects(rng, size[0], size[1])
     attempt = AttackAttempt(kind.value, strategy.value, photo.path.name, reached=False)
     # the challenge and the 3-D test without the border cue, which is counted apart
     # (``border_spoof``) so that each is measured on its own
@@ -258,13 +264,14 @@ def run_attack(
     t = 0.0
     near: Box | None = None
     for _ in range(3):
-        frame = camera_effects(camera.render(medium, attacker.pose(t, None, 0.0), scene), rng)
+        pose = attacker.pose(t, None, 0.0)
+        frame = effects(camera.render(medium, pose, scene), t, pose)
         seen = look(pipeline, frame, t, embed=True, near=near)
         if seen is None or seen.embedding is None:
             return attempt
         if float(np.linalg.norm(seen.embedding - photo.template)) > SAME_PERSON:
             return attempt
-        active.observe_points(seen.time, seen.points, seen.embedding)
+        active.observe_points(seen.time, seen.points, seen.embedding, image=seen.grey)
         passive.observe_points(seen.time, seen.points)
         count(seen)
         near = seen.box
@@ -275,13 +282,14 @@ def run_attack(
     asked, since, n = verdict.move, t - dt, 0
     passive_done = False
     while verdict.pending:
-        frame = camera_effects(camera.render(medium, attacker.pose(t, asked, since), scene), rng)
+        pose = attacker.pose(t, asked, since)
+        frame = effects(camera.render(medium, pose, scene), t, pose)
         embed = embed_every > 0 and n % embed_every == 0
         seen = look(pipeline, frame, t, embed=embed, near=near)
         n += 1
         if seen is not None:
             near = seen.box
-            active.observe_points(seen.time, seen.points, seen.embedding)
+            active.observe_points(seen.time, seen.points, seen.embedding, image=seen.grey)
             passive.observe_points(seen.time, seen.points)
             count(seen)
         else:  # no face: time still runs out
@@ -297,6 +305,8 @@ def run_attack(
     attempt.reason = verdict.detail
     challenge = active._challenge
     attempt.max_parallax = challenge.status.max_parallax if challenge else 0.0
+    attempt.counted_fits = list(challenge.counted_fits) if challenge else []
+    attempt.turned_fits = list(challenge.turned_fits) if challenge else []
     if not passive_done:  # the challenge ended first: the motion test had the frames so far
         attempt.motion_live = passive.live
     # the passive mode answers at the first recognition, after the frames before the prompt
@@ -367,7 +377,8 @@ def border_windows(seen: list[Seen], seconds: float, stride: float = 1.0) -> lis
 
 
 def read_clip(pipeline: FacePipeline, path: Path, fps: float, embed_every: int) -> list[Seen]:
-    """The clip's face at about ``fps`` frames a second (missing frames left out)."""
+    """The clip's face at about ``fps`` frames a second (missing frames left out), in the
+    frames as the check sees them: scaled down to at most 640 pixels."""
     cap = cv2.VideoCapture(str(path))
     native = cap.get(cv2.CAP_PROP_FPS) or 25.0
     step = max(1, round(native / fps))
@@ -386,16 +397,11 @@ def read_clip(pipeline: FacePipeline, path: Path, fps: float, embed_every: int) 
             rgb = np.asarray(
                 cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
             )
-        else:
-            scale = 1.0
         near = seen[-1].box if seen else None
-        near = near.scaled(scale) if near is not None else None
         s = look(pipeline, rgb, (i - 1) / native, n % embed_every == 0, near=near)
         n += 1
         if s is not None and s.box is not None:
-            seen.append(
-                Seen(s.time, s.points / scale, s.embedding, s.box.scaled(1 / scale), s.border)
-            )
+            seen.append(s)
     cap.release()
     return seen
 
@@ -447,10 +453,10 @@ def replay_challenges(
     while k + 3 < len(seen):
         check = ActiveLiveness(settings, random.Random(rng.getrandbits(32)))
         for s in seen[k : k + 3]:
-            check.observe_points(s.time, s.points, s.embedding)
+            check.observe_points(s.time, s.points, s.embedding, image=s.grey)
         verdict = check.assess()
         for s in seen[k + 3 :]:
-            check.observe_points(s.time, s.points, s.embedding)
+            check.observe_points(s.time, s.points, s.embedding, image=s.grey)
             verdict = check.assess()
             if not verdict.pending:
                 break
@@ -548,12 +554,12 @@ def genuine_challenges(
                     t = frames[-1].time
                 check = ActiveLiveness(settings, _Fixed(moves))
                 for s in before:
-                    check.observe_points(s.time, s.points, s.embedding)
+                    check.observe_points(s.time, s.points, s.embedding, image=s.grey)
                 verdict = check.assess()
                 start = before[-1].time
                 end = start
                 for s in frames:
-                    check.observe_points(s.time, s.points, s.embedding)
+                    check.observe_points(s.time, s.points, s.embedding, image=s.grey)
                     verdict = check.assess()
                     end = s.time
                     if not verdict.pending:
@@ -694,6 +700,33 @@ def summarize(attempts: list[AttackAttempt], skipped: int) -> dict[str, Any]:
     act_all = [a.active_live for a in attempts]
     pas_all = [a.passive_live for a in attempts]
     print(f"  all kinds   APCER active {rate(act_all):>16s}   passive mode {rate(pas_all):>16s}")
+    # the texture test on the frames whose landmarks turned the asked way
+    limit = ChallengeRules().max_plane_fit
+    fits = [f for a in attempts for f in a.turned_fits]
+    measured = [f for f in fits if np.isfinite(f)]
+    stopped = sum(not (f < limit) for f in fits)  # nan: no fit found, not counted either
+    moved = [a for a in attempts if a.counted_fits]
+    p1 = float(np.percentile(measured, 1)) if measured else float("nan")
+    if fits:
+        print(
+            f"  texture test: {len(fits)} frames of {sum(bool(a.turned_fits) for a in attempts)} "
+            f"attempts turned the asked way by their landmarks; {stopped} of them moved as "
+            f"one plane (fit >= {limit:.2f} or no fit; {len(fits) - len(measured)} no fit); "
+            f"fit min {min(measured, default=float('nan')):.3f}, "
+            f"1st percentile {p1:.3f}, "
+            f"median {statistics.median(measured) if measured else float('nan'):.3f}; "
+            f"{len(moved)} attempts had a move counted"
+        )
+    out["texture"] = {
+        "max_plane_fit": limit,
+        "turned_frames": len(fits),
+        "attempts_with_turned_frames": sum(bool(a.turned_fits) for a in attempts),
+        "frames_stopped": stopped,
+        "frames_without_fit": len(fits) - len(measured),
+        "fit_min": min(measured, default=None),
+        "fit_median": statistics.median(measured) if measured else None,
+        "attempts_with_a_move_counted": len(moved),
+    }
     reasons = Counter(a.reason.split(";")[0] for a in attempts if not a.active_live)
     out["reasons"] = dict(reasons)
     print("  why denied: " + ", ".join(f"{k} ({v})" for k, v in reasons.most_common()))

@@ -20,9 +20,9 @@ from kiosk.liveness.attacks import (
     Attacker,
     AttackKind,
     Camera,
+    CameraEffects,
     Strategy,
     background,
-    camera_effects,
     make_medium,
 )
 from kiosk.liveness.check import make_liveness
@@ -99,10 +99,12 @@ def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path
     # tilted by 30 degrees: further, the detector loses the face and the attempt just ends
     attacker.amplitude = 30.0
     scene = background(480, 360, rng)
+    effects = CameraEffects(rng, 480, 360)
     move, since = None, 0.0
     for seq in range(1, int(FPS * 6)):
         t = seq / FPS
-        frame = camera_effects(camera.render(medium, attacker.pose(t, move, since), scene), rng)
+        pose = attacker.pose(t, move, since)
+        frame = effects(camera.render(medium, pose, scene), t, pose)
         loop.step(Frame(seq, t, frame))
         prompts = [o for o in out if isinstance(o, LivenessPrompt)]
         if prompts and move is None:  # the attacker reads the screen and follows it
@@ -187,9 +189,11 @@ def test_a_tablet_held_up_upright_is_denied_for_its_frame(faces_dir: Path, pipel
     attacker.face_px = 0.2 * camera.width  # the whole tablet in view
     attacker.z0 = camera.distance_for(medium, attacker.face_px)
     scene = background(480, 360, rng)
+    effects = CameraEffects(rng, 480, 360)
     for seq in range(1, int(FPS * 3)):
         t = seq / FPS
-        frame = camera_effects(camera.render(medium, attacker.pose(t, None, 0.0), scene), rng)
+        pose = attacker.pose(t, None, 0.0)
+        frame = effects(camera.render(medium, pose, scene), t, pose)
         loop.step(Frame(seq, t, frame))
         if any(isinstance(o, Decided) for o in out):
             break
