@@ -5,7 +5,8 @@ or a decision was made (the ``LivenessCheck`` protocol of ``kiosk.services.kiosk
 - :class:`ActiveLiveness`: at the first ``assess`` a challenge of random head moves
   starts; while it runs the verdict is *pending* and carries the prompt for the screen;
   it ends live when the moves were made as asked, in time, with the parallax of a 3-D
-  head, by the same person, and not live otherwise.
+  head and a texture that does not move as one plane (compared with the last frame
+  before the prompt), by the same person, and not live otherwise.
 - :class:`PassiveLiveness`: no prompt, passive cues only (the border cue below).
 
 Both also deny when the straight edges of a picture frame the face (``border_check``,

@@ -9,12 +9,14 @@ by the best homography, lines up with the turned frame almost perfectly. A live 
 not: the nose, the cheeks and the far side of the face move differently, and a part of
 the face turns out of view.
 
-:func:`plane_fit` finds that best homography (OpenCV's ECC image alignment, started
-from the homography of the eyes and mouth corners, then refined on the images with the
-light taken out: a glare spot moving over a tilted picture changes its brightness
-smoothly, not its fine texture) and returns the correlation of that fine texture: about
-0.9 to 1 for a picture, 0.07 to 0.72 for the genuine clips' heads turned enough to count
-as a move (measured: ``python -m kiosk.liveness.evaluate``).
+:func:`plane_fit` finds that best homography with OpenCV's ECC image alignment, started
+from guesses made from the landmarks, first on the face's coarse shapes and then on its
+fine texture, both with the light taken out (a glare spot moving over a tilted picture,
+or a change of exposure, changes the brightness smoothly, not the texture), and returns
+the correlation of the fine texture. Measured (``python -m kiosk.liveness.evaluate``): a
+flat picture about 0.85 to 0.97, a bent print less (it is not flat), the genuine clips'
+heads 0.4 to 0.78 on the frames that counted their turns; and as a head turns further
+its fit falls, while a picture's does not.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ def plane_fit(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Po
     view.
 
     The alignment starts from three guesses made from the landmarks (their homography,
-    their best affine map and their best similarity) and the best fit is kept: landmarks
-    that drift on a tilted picture mislead one guess, seldom all three, and a live head's
-    texture fits none."""
+    their best affine map and their best similarity) and the best fit is kept, so that
+    one guess misled by drifting landmarks does not make a picture look three-dimensional
+    (no fit at all counts as a plane in :mod:`kiosk.liveness.challenge`)."""
     ref_points = np.asarray(ref_points, np.float64)
     cur_points = np.asarray(cur_points, np.float64)
     if not (np.all(np.isfinite(ref_points)) and np.all(np.isfinite(cur_points))):
