@@ -57,7 +57,7 @@ def test_a_tilted_picture_fools_the_landmarks_but_not_the_texture(
         side = parallax(ref.points, cur.points)[0]
         # what the landmark test alone would count as a head turned to its left
         fooled += side > 0.12 and side >= ChallengeRules().min_ratio * tilt(ref.points, cur.points)
-        assert plane_fit(ref.grey, ref.points, cur.grey, cur.points) > 0.98
+        assert plane_fit(ref.grey, ref.points, cur.grey, cur.points) > 0.9 > MAX_FIT
     assert fooled >= 2
 
 
