@@ -10,9 +10,9 @@ import torch
 
 from kiosk.config import VisionSettings
 from kiosk.domain.faces import Box, DetectedFace, FaceResult, FloatArray, ImageArray, ModelInfo
-from kiosk.vision.align import Aligner
 from kiosk.vision.detector import FaceDetector
 from kiosk.vision.embedder import Embedder, resolve_device
+from kiosk.vision.networks import ChipAligner
 
 
 def main_face_index(
@@ -48,9 +48,9 @@ class StageTimes:
 
 
 class FacePipeline:
-    """The recognition core. Build it with :meth:`load` (slow: loads three models)."""
+    """The recognition core. Build it with :meth:`load` (slow: loads the models)."""
 
-    def __init__(self, detector: FaceDetector, aligner: Aligner, embedder: Embedder) -> None:
+    def __init__(self, detector: FaceDetector, aligner: ChipAligner, embedder: Embedder) -> None:
         self.detector = detector
         self.aligner = aligner
         self.embedder = embedder
@@ -60,10 +60,16 @@ class FacePipeline:
     def load(cls, settings: VisionSettings | None = None) -> FacePipeline:
         settings = settings or VisionSettings()
         device = resolve_device(settings.device)
+        embedder = Embedder(
+            device,
+            flip_average=settings.flip_average,
+            precision=settings.precision,
+            network_key=settings.network,
+        )
         return cls(
             FaceDetector(device, settings.min_face_size, settings.min_face_probability),
-            Aligner(),
-            Embedder(device, flip_average=settings.flip_average, precision=settings.precision),
+            embedder.spec.make_aligner(),
+            embedder,
         )
 
     @property

@@ -88,7 +88,7 @@ def test_corrupted_weight_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
         weights.verified_model_file(weights.RESNET_FILE, weights.RESNET_SHA256)
     monkeypatch.setenv("KIOSK_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(
-        ModelFileError, match="pip install --force-reinstall face_recognition_models"
+        ModelFileError, match="pip install --force-reinstall --no-deps face_recognition_models"
     ):
         weights.load_resnet_state_dict()
 

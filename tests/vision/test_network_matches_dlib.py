@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from kiosk.config import VisionSettings
 from kiosk.vision import weights
 from kiosk.vision.embedder import Embedder
 from kiosk.vision.imageio import load_image
+from kiosk.vision.pipeline import FacePipeline
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,14 @@ def dlib_net() -> dlib.face_recognition_model_v1:
     return dlib.face_recognition_model_v1(str(weights.models_dir() / weights.RESNET_FILE))
 
 
-def test_descriptors_match_dlib(pipeline, faces_dir: Path, dlib_net) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def dlib_pipeline() -> FacePipeline:
+    """The pipeline with ``[vision] network = "dlib"`` (dlib's chips and network)."""
+    return FacePipeline.load(VisionSettings(device="cpu", network="dlib"))
+
+
+def test_descriptors_match_dlib(dlib_pipeline, faces_dir: Path, dlib_net) -> None:  # type: ignore[no-untyped-def]
+    pipeline = dlib_pipeline
     photos = [
         faces_dir / "deepface/Angelina/img1.jpg",
         faces_dir / "face_recognition/obama/tests_obama.jpg",
@@ -34,7 +43,7 @@ def test_descriptors_match_dlib(pipeline, faces_dir: Path, dlib_net) -> None:  #
         assert results, f"no face in {photo}"
         chips.append(results[0].chip)
     assert len(chips) >= 3
-    plain = Embedder(torch.device("cpu"), flip_average=False)
+    plain = Embedder(torch.device("cpu"), flip_average=False, network_key="dlib")
     ours = plain.embed(chips)
     reference = np.array([np.array(dlib_net.compute_face_descriptor(c)) for c in chips])
     assert np.abs(ours - reference).max() < 1e-4
