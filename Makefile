@@ -32,7 +32,7 @@ test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m kiosk.bench $(ARGS)
+	$(PY) -m tools.bench $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

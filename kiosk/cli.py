@@ -60,7 +60,7 @@ def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.photos import FolderGallery, identify_photo
 
     pipeline = _load_pipeline(settings)
-    gallery = FolderGallery.build(pipeline, Path(args.gallery), settings.vision.max_image_side)
+    gallery = FolderGallery.build(pipeline, Path(args.gallery), settings.vision)
     for warning in gallery.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return print_identified(

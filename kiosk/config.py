@@ -18,11 +18,16 @@ from typing import Any
 
 from kiosk.errors import ConfigError
 
-#: Distance (euclidean, between the 128-d embeddings) under which two faces are the same
-#: person. Chosen on ../shared/faces/lfw_dev and the identification sets (README,
-#: "Accuracy"): the lowest value with lfw_dev accuracy >= 99 %; higher values admit
-#: more strangers in 1:N search.
-DEFAULT_THRESHOLD = 0.61
+#: The embedding networks (``[vision] network``) and the range an explicit distance
+#: threshold must fall in for each (their distances have different scales: SFace's
+#: embeddings are on the unit sphere, distances 0..2; dlib's are not).
+NETWORKS = ("sface", "dlib")
+THRESHOLD_RANGES: dict[str, tuple[float, float]] = {"sface": (0.60, 1.30), "dlib": (0.20, 1.00)}
+#: How a person is scored against a face: the centre of their templates or the nearest.
+SCORINGS = ("centre", "nearest")
+#: The security levels (``kiosk.domain.operating``): each names the chance per attempt
+#: that a stranger is let in, and the threshold follows the number of people enrolled.
+LEVELS = ("normal", "secure", "most-secure")
 
 
 def default_home() -> Path:
@@ -36,17 +41,54 @@ class VisionSettings:
     """How faces are found and compared."""
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    #: the embedding network: "sface" (OpenCV Zoo's SFace) or "dlib" (dlib's ResNet);
+    #: see kiosk.vision.networks
+    network: str = "sface"
     min_face_size: int = 40  # pixels; MTCNN's smallest face
     min_face_probability: float = 0.9
     max_image_side: int = 1600  # larger images are downscaled before detection
-    threshold: float = DEFAULT_THRESHOLD
+    #: the security level; the distance threshold follows it and the gallery's size
+    level: str = "normal"
+    #: an explicit distance threshold instead of the level's (range-checked per network)
+    threshold: float | None = None
+    scoring: str = "centre"  # centre | nearest: how a person is scored
     #: a face is ambiguous when the second-best *other* person is within this margin
     ambiguity_margin: float = 0.03
     flip_average: bool = True  # average the embeddings of a chip and its mirror image
     #: GPU only: "fp16" runs the network in half precision with channels_last memory
-    #: (keep it only where `python -m kiosk.bench --device cuda` shows it faster and
+    #: (keep it only where `python -m tools.bench --device cuda` shows it faster and
     #: within 1e-3 of fp32); the CPU always runs fp32.
     precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise ConfigError(
+                f"vision network must be one of {', '.join(NETWORKS)}, not {self.network!r}"
+            )
+        if self.level not in LEVELS:
+            raise ConfigError(
+                f"security level must be one of {', '.join(LEVELS)}, not {self.level!r}"
+            )
+        if self.scoring not in SCORINGS:
+            raise ConfigError(
+                f"vision scoring must be one of {', '.join(SCORINGS)}, not {self.scoring!r}"
+            )
+        if self.threshold is not None:
+            check_threshold(self.network, self.threshold)
+        if not 0.0 <= self.ambiguity_margin <= 0.5:
+            raise ConfigError("vision ambiguity_margin must be between 0 and 0.5")
+
+
+def check_threshold(network: str, value: float) -> float:
+    """The one range check every threshold passes (configuration file, environment,
+    command line, console): a ``ConfigError`` with the allowed range otherwise."""
+    lo, hi = THRESHOLD_RANGES[network]
+    if not isinstance(value, int | float) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(
+            f"threshold {value!r} is outside {lo:.2f}-{hi:.2f} for the {network} network "
+            "(a larger threshold lets strangers in)"
+        )
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -179,6 +221,15 @@ class Settings:
     def effective_key_file(self) -> Path:
         return self.key_file or self.home / "kiosk.key"
 
+    #: where each value that is not a built-in default came from: ("vision.threshold",
+    #: "environment KIOSK_THRESHOLD"), ("liveness.mode", "file /path/kiosk.toml"), ...
+    sources: tuple[tuple[str, str], ...] = ()
+
+    def source_of(self, key: str) -> str:
+        """Where the setting ``key`` ("vision.threshold", "liveness.mode", "kiosk_id")
+        came from: "default", "file PATH" or "environment NAME"."""
+        return dict(self.sources).get(key, "default")
+
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build the settings from defaults, the TOML file and ``KIOSK_*`` variables."""
@@ -191,36 +242,45 @@ class Settings:
                 data = tomllib.loads(config_path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigError(f"cannot read the config file {config_path}: {exc}") from exc
-        vision_data = data.pop("vision", {})
-        if not isinstance(vision_data, dict):
-            raise ConfigError(f"{config_path}: [vision] must be a table")
+        from_file = f"file {config_path}"
+        origin: dict[str, str] = {}
         sections: dict[str, Any] = {}
         for name, section_cls in _SECTIONS.items():
-            if name == "vision":
-                continue
             section_data = data.pop(name, {})
             if not isinstance(section_data, dict):
                 raise ConfigError(f"{config_path}: [{name}] must be a table")
+            origin.update({f"{name}.{key}": from_file for key in section_data})
+            names = [f"KIOSK_{name.upper()}_{{}}"]
+            if name == "vision":
+                names.append("KIOSK_{}")  # KIOSK_THRESHOLD, KIOSK_LEVEL, KIOSK_NETWORK
             for f in fields(section_cls):
-                value = env.get(f"KIOSK_{name.upper()}_{f.name.upper()}")
-                if value is not None:
-                    section_data[f.name] = value
-            sections[name] = _build(section_cls, section_data, str(config_path))
-        # Environment: KIOSK_<FIELD> for top-level fields, KIOSK_VISION_<FIELD> for vision.
+                for pattern in names:
+                    var = pattern.format(f.name.upper())
+                    value = env.get(var)
+                    if value is not None and (value != "" or pattern == names[0]):
+                        section_data[f.name] = value
+                        origin[f"{name}.{f.name}"] = f"environment {var}"
+                        break
+            sections[name] = _build(section_cls, section_data, _where(origin, name))
+        origin.update({key: from_file for key in data})
+        # Environment: KIOSK_<FIELD> for top-level fields.
         for f in fields(cls):
-            if f.name == "home" or f.name in _SECTIONS:
+            if f.name in ("home", "sources") or f.name in _SECTIONS:
                 continue
             value = env.get(f"KIOSK_{f.name.upper()}")
             if value is not None:
                 data[f.name] = value
-        for f in fields(VisionSettings):
-            value = env.get(f"KIOSK_VISION_{f.name.upper()}")
-            if value is not None:
-                vision_data[f.name] = value
-        if env.get("KIOSK_THRESHOLD"):
-            vision_data["threshold"] = env["KIOSK_THRESHOLD"]
-        vision = _build(VisionSettings, vision_data, str(config_path))
-        return _build(cls, {**data, "home": home, "vision": vision, **sections}, str(config_path))
+                origin[f.name] = f"environment KIOSK_{f.name.upper()}"
+        if "sources" in data:
+            raise ConfigError(f"{config_path}: unknown setting(s): sources")
+        settings = _build(cls, {**data, "home": home, **sections}, str(config_path))
+        return dataclasses.replace(settings, sources=tuple(sorted(origin.items())))
+
+
+def _where(origin: Mapping[str, str], section: str) -> str:
+    """The sources of one section's values, for an error message."""
+    found = sorted({v for k, v in origin.items() if k.startswith(section + ".")})
+    return " / ".join(found) or "defaults"
 
 
 #: The nested tables of the config file (``[name]``, ``KIOSK_<NAME>_<FIELD>``).
@@ -234,6 +294,10 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+#: settings whose default is None (unset) and whose value, once set, is a number
+_OPTIONAL_NUMBERS = ("threshold",)
+
+
 def _coerce(name: str, value: Any, default: Any, source: str) -> Any:
     """Convert a TOML or environment value to the type of the field's default."""
     if isinstance(default, tuple) and isinstance(value, str | list | tuple):
@@ -245,6 +309,13 @@ def _coerce(name: str, value: Any, default: Any, source: str) -> Any:
         if len(numbers) != len(default):
             raise ConfigError(f"{source}: {name} must have {len(default)} numbers")
         return numbers
+    if default is None and name in _OPTIONAL_NUMBERS:
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "level"):
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: {name} must be a number") from None
     if isinstance(value, str):
         if isinstance(default, bool):
             lowered = value.strip().lower()
@@ -279,4 +350,9 @@ def _build(cls: Any, data: Mapping[str, Any], source: str) -> Any:
     values = {
         name: _coerce(name, value, getattr(defaults, name), source) for name, value in data.items()
     }
-    return dataclasses.replace(defaults, **values)
+    try:
+        return dataclasses.replace(defaults, **values)
+    except ConfigError as exc:
+        if str(exc).startswith(source):
+            raise
+        raise ConfigError(f"{source}: {exc}") from None

@@ -1,6 +1,6 @@
 """Speed benchmark of the recognition core (a script, not a test).
 
-    python -m kiosk.bench [--faces DIR] [--json FILE] [--device cpu|cuda] [--quick]
+    python -m tools.bench [--faces DIR] [--json FILE] [--device cpu|cuda] [--quick]
 
 Prints per-stage median times (decode, detect, align, embed, match) on 640x480 frames
 with one face and on 250x250 LFW images, faces per second when embedding in batches,
@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 from kiosk.config import Settings
-from kiosk.evaluate import default_faces_dir
 from kiosk.vision.imageio import decode_image
 from kiosk.vision.matcher import Gallery
 from kiosk.vision.pipeline import FacePipeline, main_face_index
+from tools.openset import default_faces_dir
 
 
 def median_ms(fn: Callable[[], object], repeat: int) -> float:
@@ -192,7 +192,7 @@ def precision_check(device: torch.device, chips: list[np.ndarray]) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m kiosk.bench", description=__doc__.split("\n")[0]
+        prog="python -m tools.bench", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--faces", type=Path, default=default_faces_dir())
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -1,6 +1,6 @@
 """Accuracy on the labelled faces in ../shared/faces (a script, not a test).
 
-    python -m kiosk.evaluate [--faces DIR] [--json FILE]
+    python -m tools.evaluate [--faces DIR] [--json FILE]
 
 Prints, for the shipped threshold and for the pipeline as configured:
 - LFW fold 1 (lfw_dev/pairs.txt, 600 pairs): accuracy at the shipped threshold (a pair
@@ -30,6 +30,7 @@ import numpy as np
 from kiosk.config import Settings
 from kiosk.domain.faces import MatchKind
 from kiosk.errors import KioskError
+from kiosk.vision.calibration import operating_point
 from kiosk.vision.imageio import read_image
 from kiosk.vision.matcher import Gallery
 from kiosk.vision.pipeline import FacePipeline, main_face_index
@@ -77,7 +78,8 @@ def pair_distances(
     return d, np.array([same for *_, same in pairs])
 
 
-def accuracy(d: np.ndarray, same: np.ndarray, threshold: float) -> float:
+def accuracy(d: np.ndarray, same: np.ndarray, threshold: float | None) -> float:
+    assert threshold is not None
     # A missing face (inf) is predicted "different": wrong for a same pair, right otherwise.
     return float(np.mean((d <= threshold) == same))
 
@@ -155,7 +157,7 @@ def identity_sets(faces: Path) -> dict[str, dict[str, list[Path]]]:
 
 
 def identification(
-    emb: Embeddings, people: dict[str, list[Path]], threshold: float, margin: float
+    emb: Embeddings, people: dict[str, list[Path]], threshold: float | None, margin: float
 ) -> dict[str, Any]:
     """Enroll 3 photos for every other person (those with at least 4 photos), identify the rest."""
     names = sorted(people)
@@ -210,6 +212,10 @@ def identification(
 
 def run(faces: Path, settings: Settings, sweep: bool = False) -> dict[str, Any]:
     v = settings.vision
+    # one comparison (a pair) is a gallery of one person at the configured level
+    v = replace(v, threshold=operating_point(v, 1).threshold)
+    settings = replace(settings, vision=v)
+    assert v.threshold is not None
     t0 = time.perf_counter()
     pipeline = FacePipeline.load(v)
     emb = Embeddings(pipeline, v.max_image_side)
@@ -258,7 +264,7 @@ def run(faces: Path, settings: Settings, sweep: bool = False) -> dict[str, Any]:
                     for name, people in sets.items()
                 },
             }
-            for t in np.arange(0.50, 0.655, 0.01)
+            for t in np.arange(*pipeline.embedder.spec.threshold_range, 0.01)
         }
     report["images_without_face"] = sorted(set(emb.missing))
     report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -267,7 +273,7 @@ def run(faces: Path, settings: Settings, sweep: bool = False) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m kiosk.evaluate", description=__doc__.split("\n")[0]
+        prog="python -m tools.evaluate", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--faces", type=Path, default=default_faces_dir())
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -146,16 +146,18 @@ class EnrollmentService:
         self, candidates: Sequence[Candidate], exclude_person: int | None
     ) -> list[DuplicateWarning]:
         """Which accepted faces already match another enrolled person."""
-        from kiosk.vision.matcher import Gallery
+        from kiosk.vision.matcher import build_gallery
 
         with self.store.unit_of_work() as uow:
             embeddings, labels = uow.templates.gallery(self.analyzer.model_info.checksum)
             keep = [i for i, label in enumerate(labels) if label != exclude_person]
             if not keep or not candidates:
                 return []
-            gallery = Gallery(embeddings[keep], [labels[i] for i in keep])
+            gallery = build_gallery(
+                embeddings[keep], [labels[i] for i in keep], self.settings.vision
+            )
             queries = np.stack([c.result.embedding for c in candidates])
-            matches = gallery.search(queries, self.settings.vision.threshold, 0.0)
+            matches = gallery.search(queries, None, 0.0)
             warnings = []
             for candidate, match in zip(candidates, matches, strict=True):
                 if match.kind is MatchKind.UNKNOWN or match.label is None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.config import Settings
+from kiosk.config import Settings, VisionSettings
 from kiosk.domain.access import Decision, check_access
 from kiosk.domain.faces import MatchKind
 from kiosk.services.access import AccessService
 from kiosk.services.enrollment import FaceAnalyzer, ImageLoader, default_loader
-from kiosk.vision.matcher import Gallery
+from kiosk.vision.matcher import Gallery, build_gallery
 from kiosk.vision.pipeline import main_face_index
 
 
@@ -24,11 +24,13 @@ class EnrolledGallery:
     people: int
 
     @classmethod
-    def load(cls, service: AccessService, analyzer: FaceAnalyzer) -> EnrolledGallery:
+    def load(
+        cls, service: AccessService, analyzer: FaceAnalyzer, vision: VisionSettings
+    ) -> EnrolledGallery:
         embeddings, labels = service.load_gallery(analyzer.model_info)
         if not labels:
             return cls(None, 0)
-        gallery = Gallery(embeddings, labels)
+        gallery = build_gallery(embeddings, labels, vision)
         return cls(gallery, gallery.num_people)
 
 
@@ -45,7 +47,7 @@ class Identifier:
         self.analyzer = analyzer
         self.settings = settings
         self.loader = loader or default_loader(settings.vision.max_image_side)
-        self.enrolled = EnrolledGallery.load(service, analyzer)
+        self.enrolled = EnrolledGallery.load(service, analyzer, settings.vision)
 
     def identify(self, path: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """One JSON-ready row per face: path, face, main, name (None when unknown), badge,
@@ -60,9 +62,7 @@ class Identifier:
         main = main_face_index([r.face for r in results], w, h)
         gallery = self.enrolled.gallery
         matches = (
-            gallery.search(
-                np.stack([r.embedding for r in results]), vision.threshold, vision.ambiguity_margin
-            )
+            gallery.search(np.stack([r.embedding for r in results]), None, vision.ambiguity_margin)
             if gallery is not None
             else [None] * len(results)
         )
@@ -75,7 +75,7 @@ class Identifier:
                 "name": None,
                 "badge": None,
                 "distance": None if match is None else round(float(match.distance), 6),
-                "threshold": vision.threshold,
+                "threshold": None if match is None else round(match.threshold, 4),
                 "kind": "unknown" if match is None else match.kind.value,
                 "decision": str(Decision.DENIED_UNKNOWN),
                 "reason": "Face not recognised.",

@@ -70,7 +70,7 @@ class Recognizer(Protocol):
 class Searcher(Protocol):
     """``kiosk.vision.matcher.Gallery``: 1:N search."""
 
-    def search(self, queries: FloatArray, threshold: float, margin: float = 0.0) -> list: ...  # type: ignore[type-arg]
+    def search(self, queries: FloatArray, threshold: float | None, margin: float = 0.0) -> list: ...  # type: ignore[type-arg]
 
 
 class AccessStore(Protocol):
@@ -326,6 +326,8 @@ class KioskLoop:
         self._load_recognizer = load_recognizer
         self.store = store
         self.door = door
+        #: the threshold of the latest search (recorded with the events it decided)
+        self._threshold: float | None = None
         self._make_gallery = make_gallery
         self.liveness = liveness or NoLivenessCheck()
         self.clock = clock
@@ -464,6 +466,7 @@ class KioskLoop:
             if self._pending is not None:
                 self._pending.frame, self._pending.face = frame, result
                 self._pending.lost_since = None
+            self._threshold = None if match.threshold is None else float(match.threshold)
             person_id = match.label if match.is_match else None
             verdict = self.voter.add(Vote(frame.time, person_id, float(match.distance)))
             state = "checking"
@@ -668,7 +671,7 @@ class KioskLoop:
             decision=decision,
             person_id=person_id,
             score=None if score is None or not np.isfinite(score) else score,
-            threshold=self.settings.vision.threshold,
+            threshold=self._threshold,
             model_version=model.version if model else None,
             latency_ms=latency_ms,
             reason=reason,

@@ -11,8 +11,9 @@ import numpy as np
 from kiosk.config import VisionSettings
 from kiosk.domain.faces import FaceResult, MatchKind
 from kiosk.errors import InputError, KioskError
+from kiosk.vision.calibration import operating_point
 from kiosk.vision.imageio import read_image
-from kiosk.vision.matcher import Gallery
+from kiosk.vision.matcher import Gallery, build_gallery
 from kiosk.vision.pipeline import FacePipeline, main_face_index
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".gif"}
@@ -75,10 +76,11 @@ def verify_photos(
     ea = main_embedding(pipeline, a, settings.max_image_side).embedding
     eb = main_embedding(pipeline, b, settings.max_image_side).embedding
     distance = float(np.linalg.norm(ea.astype(np.float64) - eb.astype(np.float64)))
+    threshold = operating_point(settings, 1).threshold  # one comparison: a gallery of one
     return {
-        "same": distance <= settings.threshold,
+        "same": distance <= threshold,
         "distance": distance,
-        "threshold": settings.threshold,
+        "threshold": round(threshold, 4),
     }
 
 
@@ -91,7 +93,8 @@ class FolderGallery:
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def build(cls, pipeline: FacePipeline, folder: Path, max_side: int) -> FolderGallery:
+    def build(cls, pipeline: FacePipeline, folder: Path, settings: VisionSettings) -> FolderGallery:
+        max_side = settings.max_image_side
         if not folder.is_dir():
             raise InputError(f"{folder}: the gallery folder does not exist")
         names: list[str] = []
@@ -128,9 +131,8 @@ class FolderGallery:
         emb = np.stack(embeddings) if embeddings else np.zeros((0, 128), np.float32)
         # Labels were assigned per folder, but folders without photos got none: renumber.
         remap = {old: new for new, old in enumerate(sorted(set(labels)))}
-        return cls(
-            Gallery(emb, [remap[x] for x in labels], pipeline.embedder.device), names, warnings
-        )
+        gallery = build_gallery(emb, [remap[x] for x in labels], settings, pipeline.embedder.device)
+        return cls(gallery, names, warnings)
 
 
 def identify_photo(
@@ -141,7 +143,7 @@ def identify_photo(
     if not photo.results:
         return []
     queries = np.stack([r.embedding for r in photo.results])
-    matches = gallery.gallery.search(queries, settings.threshold, settings.ambiguity_margin)
+    matches = gallery.gallery.search(queries, None, settings.ambiguity_margin)
     rows = []
     for i, (result, match) in enumerate(zip(photo.results, matches, strict=True)):
         name = (
@@ -158,7 +160,7 @@ def identify_photo(
                 "name": name,
                 "kind": match.kind.value,
                 "distance": round(match.distance, 6),
-                "threshold": settings.threshold,
+                "threshold": round(match.threshold, 4),
             }
         )
     return rows

@@ -32,10 +32,13 @@ def _load_pipeline(settings: Settings) -> Callable[[], Recognizer]:
     return load
 
 
-def _gallery(embeddings: FloatArray, labels: list[int]) -> Searcher:
-    from kiosk.vision.matcher import Gallery
+def _gallery(settings: Settings) -> Callable[[FloatArray, list[int]], Searcher]:
+    def make(embeddings: FloatArray, labels: list[int]) -> Searcher:
+        from kiosk.vision.matcher import build_gallery
 
-    return Gallery(embeddings, labels)
+        return build_gallery(embeddings, labels, settings.vision)
+
+    return make
 
 
 class KioskApp:
@@ -74,7 +77,7 @@ class KioskApp:
             load_recognizer=load_recognizer or _load_pipeline(settings),
             store=store,
             door=self.door,
-            make_gallery=_gallery,
+            make_gallery=_gallery(settings),
             liveness=liveness,
         )
         self.window = KioskWindow(

@@ -7,39 +7,63 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from kiosk.config import VisionSettings
 from kiosk.domain.faces import FloatArray, Match, MatchKind
-from kiosk.vision.resnet import EMBEDDING_SIZE
+from kiosk.domain.operating import OperatingPoint
+from kiosk.vision.embedder import EMBEDDING_SIZE
+
+SCORINGS = ("nearest", "centre")
 
 
 class Gallery:
     """Templates of enrolled people, held on the device for fast search.
 
-    A person's score is the euclidean distance from the query to their nearest template.
-    A face is unknown when that is over the threshold, and ambiguous when another person's
-    nearest template is also under the threshold and within ``margin`` of the best."""
+    A person's score is the euclidean distance from the query to the person: to their
+    nearest template (``scoring="nearest"``) or to the centre of their templates
+    (``"centre"``: the mean, put back on the unit sphere when ``unit``). A face is unknown
+    when the best score is over the threshold, and ambiguous when another person is also
+    under the threshold and within ``margin`` of the best."""
 
     def __init__(
-        self, embeddings: FloatArray, labels: Sequence[int], device: torch.device | str = "cpu"
+        self,
+        embeddings: FloatArray,
+        labels: Sequence[int],
+        device: torch.device | str = "cpu",
+        *,
+        scoring: str = "nearest",
+        unit: bool = False,
     ) -> None:
+        if scoring not in SCORINGS:
+            raise ValueError(f"scoring must be one of {SCORINGS}, not {scoring!r}")
         emb = np.asarray(embeddings, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
         if len(labels) != emb.shape[0]:
             raise ValueError("one label per template")
         self.device = torch.device(device)
-        self._templates = torch.from_numpy(np.ascontiguousarray(emb)).to(self.device)
-        self._sq_norms = (self._templates * self._templates).sum(1)
+        self.scoring = scoring
+        self.templates_count = int(emb.shape[0])
         people, index = np.unique(np.asarray(labels, dtype=np.int64), return_inverse=True)
         self.people: list[int] = [int(p) for p in people]
+        if scoring == "centre" and len(people):
+            sums = np.zeros((len(people), EMBEDDING_SIZE), np.float64)
+            np.add.at(sums, index, emb)
+            centres = sums / np.bincount(index, minlength=len(people))[:, None]
+            if unit:
+                centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+            emb, index = centres.astype(np.float32), np.arange(len(people))
+        self.operating_point: OperatingPoint | None = None
+        self._templates = torch.from_numpy(np.ascontiguousarray(emb)).to(self.device)
+        self._sq_norms = (self._templates * self._templates).sum(1)
         self._index = torch.from_numpy(index.astype(np.int64)).to(self.device)
 
     def __len__(self) -> int:
-        return int(self._templates.shape[0])
+        return self.templates_count
 
     @property
     def num_people(self) -> int:
         return len(self.people)
 
     def person_distances(self, queries: FloatArray) -> torch.Tensor:
-        """(N, P) distance from each query to each person's nearest template."""
+        """(N, P) distance from each query to each person (nearest template or centre)."""
         q = torch.from_numpy(
             np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
         )
@@ -58,8 +82,15 @@ class Gallery:
             )
         return per_person
 
-    def search(self, queries: FloatArray, threshold: float, margin: float = 0.0) -> list[Match]:
-        """The best person (or unknown / ambiguous) for each query embedding."""
+    def search(
+        self, queries: FloatArray, threshold: float | None = None, margin: float = 0.0
+    ) -> list[Match]:
+        """The best person (or unknown / ambiguous) for each query embedding; with no
+        ``threshold``, the gallery's operating point decides (see :func:`build_gallery`)."""
+        if threshold is None:
+            if self.operating_point is None:
+                raise ValueError("this gallery has no operating point: pass a threshold")
+            threshold = self.operating_point.threshold
         n = int(np.asarray(queries).reshape(-1, EMBEDDING_SIZE).shape[0])
         if self.num_people == 0:
             return [Match(MatchKind.UNKNOWN, None, float("inf"), None, threshold) for _ in range(n)]
@@ -80,3 +111,25 @@ class Gallery:
                 kind = MatchKind.MATCH
             matches.append(Match(kind, label, best, runner_up, threshold))
         return matches
+
+
+def build_gallery(
+    embeddings: FloatArray,
+    labels: Sequence[int],
+    vision: VisionSettings,
+    device: torch.device | str = "cpu",
+) -> Gallery:
+    """The gallery the kiosk searches, as configured: the network's scoring, and the
+    threshold chosen for this many people at the configured level (or the explicit one)."""
+    from kiosk.vision.calibration import operating_point
+    from kiosk.vision.networks import network
+
+    gallery = Gallery(
+        embeddings,
+        labels,
+        device,
+        scoring=vision.scoring,
+        unit=network(vision.network).normalized,
+    )
+    gallery.operating_point = operating_point(vision, gallery.num_people)
+    return gallery
