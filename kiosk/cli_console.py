@@ -109,22 +109,42 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_threshold(args: argparse.Namespace, settings: Settings) -> int:
-    from kiosk.services.admin_console import SECURITY_LEVELS, level_name
+    """Show the threshold in force and what was measured about it, or set a level or an
+    explicit value (written to the config file, recorded with who did it)."""
+    from kiosk.services.security_level import SecurityLevelService
 
-    if args.value is None and args.level is None:
-        print(f"{settings.vision.threshold:.3f} ({level_name(settings.vision.threshold)})")
-        return 0
-    levels = {name.lower().replace(" ", "-"): value for name, value, _ in SECURITY_LEVELS}
-    if args.level is not None:
-        if args.level not in levels:
-            raise InputError(f"--level: choose {', '.join(levels)}")
-        value = levels[args.level]
-    else:
-        value = args.value
+    if args.value is not None and args.level is not None:
+        raise InputError("give a level (--level) or a value, not both")
     with opened_store(settings) as store:
+        service = SecurityLevelService(store, settings)
+        if args.value is None and args.level is None:
+            state = service.state()
+            p = state.point
+            print(state.describe())
+            print(p.fpir_text())
+            print(
+                "An enrolled person's single photo not recognised on the development photos: "
+                f"{p.genuine_missed.text()}."
+            )
+            if p.floored:
+                print(
+                    "The development photos cannot resolve the level's target at this many "
+                    "people: the threshold is held where they still can."
+                )
+            if state.outside_change:
+                print(f"warning: changed outside the console: {state.outside_change}")
+            return 0
         actor = login(args, store)
-        path = _console(store, settings).set_threshold(actor, value, level_name(value))
-    print(f"threshold {value:.3f} ({level_name(value)}) written to {path}; restart the kiosks")
+        if args.level is not None:
+            path = service.set_level(actor, args.level)
+            what = f"level {args.level}"
+        else:
+            path = service.set_threshold(actor, args.value)
+            what = f"threshold {args.value:.3f}"
+        overridden = service.overridden_by_environment()
+    print(f"{what} written to {path}; restart the kiosks")
+    if overridden:
+        print(f"warning: {', '.join(overridden)} in the environment overrides the file")
     return 0
 
 
@@ -172,9 +192,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_rules)
 
-    p = sub.add_parser("threshold", help="show or set the recognition threshold (security level)")
-    p.add_argument("value", nargs="?", type=float, metavar="VALUE", help="e.g. 0.55")
-    p.add_argument("--level", metavar="NAME", help="normal, secure or most-secure")
+    p = sub.add_parser("threshold", help="show or set the security level (or a threshold)")
+    p.add_argument(
+        "value",
+        nargs="?",
+        type=float,
+        metavar="VALUE",
+        help="an explicit distance threshold (sface 0.60-1.30, dlib 0.20-1.00)",
+    )
+    p.add_argument(
+        "--level",
+        metavar="NAME",
+        choices=("normal", "secure", "most-secure"),
+        help="normal (the default), secure or most-secure",
+    )
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_threshold)
 

@@ -233,6 +233,37 @@ class TemplateRepository:
             for r in rows
         ]
 
+    def coverage(self, model_checksum: str) -> dict[int, tuple[int, int]]:
+        """For every person not erased: (templates of this model, templates of other
+        models that kept their crop, so they can be made again for this model)."""
+        rows = self.session.execute(
+            select(TemplateRow.person_id, TemplateRow.model_checksum, TemplateRow.crop.is_not(None))
+            .join(PersonRow, PersonRow.id == TemplateRow.person_id)
+            .where(PersonRow.erased_at.is_(None))
+        ).all()
+        out: dict[int, tuple[int, int]] = {
+            int(pid): (0, 0)
+            for pid in self.session.scalars(
+                select(PersonRow.id).where(PersonRow.erased_at.is_(None))
+            )
+        }
+        for person_id, checksum, has_crop in rows:
+            same, other = out.get(int(person_id), (0, 0))
+            if checksum == model_checksum:
+                same += 1
+            elif has_crop:
+                other += 1
+            out[int(person_id)] = (same, other)
+        return out
+
+    def with_crops_of_other_models(self, person_id: int, model_checksum: str) -> list[TemplateInfo]:
+        """The person's templates of other models whose crop was kept."""
+        return [
+            t
+            for t in self.for_person(person_id)
+            if t.model_checksum != model_checksum and t.has_crop
+        ]
+
     def crop(self, template_id: int) -> bytes | None:
         blob = self.session.scalar(select(TemplateRow.crop).where(TemplateRow.id == template_id))
         return None if blob is None else self.cipher.decrypt(blob, PURPOSE_CROP)

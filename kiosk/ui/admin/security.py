@@ -1,5 +1,6 @@
-"""Security level: how far apart the same person's photos are, how close different people
-come, where the threshold sits, and what that means for a stranger at the door."""
+"""Security level: the threshold in force, where it came from, what was measured about it
+(on the development photos and on this site's own people, each with its count and a 95 %
+bound), and a guarded way to change it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Slot
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPaintEvent, QPen, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -21,36 +22,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.config import DEFAULT_THRESHOLD
+from kiosk.config import THRESHOLD_RANGES
+from kiosk.domain.operating import LEVELS, OperatingPoint
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import (
-    SECURITY_LEVELS,
-    AdminConsole,
-    DistanceStats,
-    level_name,
-    stranger_acceptance_text,
-)
+from kiosk.services.admin_console import AdminConsole
+from kiosk.services.security_level import SecurityState, SiteFigures
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
 
 GENUINE = QColor("#2e86de")
 IMPOSTOR = QColor("#e67e22")
-X_MAX = 1.3
-BINS = 52
+BINS = 50
+EXPLICIT = "explicit"
 
 
 class DistancePlot(QWidget):
-    """Two histograms (share of pairs per distance bin) and the threshold line."""
+    """This site's distances: each enrolled photo to its own person (blue) and to every
+    other person (orange), as a share of the comparisons of each kind per bin, with the
+    threshold line."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, x_max: float, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.stats: DistanceStats | None = None
-        self.threshold = DEFAULT_THRESHOLD
-        self.setMinimumSize(520, 260)
+        self.figures: SiteFigures | None = None
+        self.threshold = 0.0
+        self.x_max = x_max
+        self.setMinimumSize(520, 280)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def set_stats(self, stats: DistanceStats | None) -> None:
-        self.stats = stats
+    def set_figures(self, figures: SiteFigures | None) -> None:
+        self.figures = figures
         self.update()
 
     def set_threshold(self, value: float) -> None:
@@ -61,50 +61,63 @@ class DistancePlot(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor("white"))
-        left, right, top, bottom = 50, 16, 28, 40
+        left, right, top, bottom = 64, 16, 30, 44
         plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.5, small.pointSizeF() - 1))
+        p.setFont(small)
+        f = self.figures
+        hists: list[np.ndarray] = []
+        edges = np.linspace(0, self.x_max, BINS + 1)
+        if f is not None:
+            for values in (f.genuine, f.impostor):
+                h, _ = np.histogram(np.clip(values, 0, self.x_max - 1e-6), edges)
+                hists.append(h / max(1, values.size) * 100)
+        top_value = max([float(h.max()) for h in hists if h.size] + [1.0])
+        top_value = float(np.ceil(top_value / 5) * 5)
+        # axes, ticks and labels
         p.setPen(QPen(QColor("#888"), 1))
         p.drawLine(plot.bottomLeft(), plot.bottomRight())
         p.drawLine(plot.bottomLeft(), plot.topLeft())
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, small.pointSizeF() - 1))
-        p.setFont(small)
-        for i in range(0, 14, 2):
-            x = i / 10
-            px = plot.left() + plot.width() * x / X_MAX
+        step = 0.2 if self.x_max <= 1.4 else 0.4
+        for x in np.arange(0, self.x_max + 1e-9, step):
+            px = plot.left() + plot.width() * x / self.x_max
             p.drawLine(QPointF(px, plot.bottom()), QPointF(px, plot.bottom() + 4))
             p.drawText(
                 QRectF(px - 20, plot.bottom() + 5, 40, 14), Qt.AlignmentFlag.AlignCenter, f"{x:.1f}"
             )
+        for i in range(0, 6):
+            value = top_value * i / 5
+            py = plot.bottom() - plot.height() * i / 5
+            p.drawLine(QPointF(plot.left() - 4, py), QPointF(plot.left(), py))
+            p.drawText(
+                QRectF(plot.left() - 44, py - 7, 38, 14),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{value:.0f} %",
+            )
         p.drawText(
-            QRectF(plot.left(), plot.bottom() + 20, plot.width(), 16),
+            QRectF(plot.left(), plot.bottom() + 22, plot.width(), 16),
             Qt.AlignmentFlag.AlignCenter,
-            "distance between two photos (smaller = more alike)",
+            "distance between a photo and a person (smaller = more alike)",
         )
         p.save()
-        p.translate(14, plot.center().y())
+        p.translate(12, plot.center().y())
         p.rotate(-90)
-        p.drawText(QRectF(-60, -8, 120, 16), Qt.AlignmentFlag.AlignCenter, "share of pairs")
+        p.drawText(QRectF(-110, -8, 220, 16), Qt.AlignmentFlag.AlignCenter, "share of comparisons")
         p.restore()
-        s = self.stats
-        if s is None or (s.genuine.size == 0 and s.impostor.size == 0):
+        if f is None or not f.enough:
             p.drawText(
                 plot,
-                Qt.AlignmentFlag.AlignCenter,
-                "Not enough enrolled photos yet: the plot needs people with 2 or more photos.",
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Not enough enrolled people yet: the plot needs two people, one of them\n"
+                "with two or more photos.",
             )
         else:
-            edges = np.linspace(0, X_MAX, BINS + 1)
-            hists = []
-            for values in (s.genuine, s.impostor):
-                h, _ = np.histogram(np.clip(values, 0, X_MAX - 1e-6), edges)
-                hists.append(h / max(1, values.size))
-            top_value = max(float(max(h.max() for h in hists)), 1e-6)
             for h, colour in zip(hists, (GENUINE, IMPOSTOR), strict=True):
                 path = QPainterPath(QPointF(plot.left(), plot.bottom()))
                 for i, v in enumerate(h):
-                    x0 = plot.left() + plot.width() * edges[i] / X_MAX
-                    x1 = plot.left() + plot.width() * edges[i + 1] / X_MAX
+                    x0 = plot.left() + plot.width() * edges[i] / self.x_max
+                    x1 = plot.left() + plot.width() * edges[i + 1] / self.x_max
                     y = plot.bottom() - plot.height() * float(v) / top_value
                     path.lineTo(x0, y)
                     path.lineTo(x1, y)
@@ -115,27 +128,26 @@ class DistancePlot(QWidget):
                 p.setBrush(fill)
                 p.drawPath(path)
             p.setBrush(Qt.BrushStyle.NoBrush)
-        tx = plot.left() + plot.width() * min(self.threshold, X_MAX) / X_MAX
+        tx = plot.left() + plot.width() * min(self.threshold, self.x_max) / self.x_max
         p.setPen(QPen(QColor("#c0392b"), 2, Qt.PenStyle.DashLine))
         p.drawLine(QPointF(tx, plot.top()), QPointF(tx, plot.bottom()))
         p.setPen(QColor("#c0392b"))
         p.drawText(
-            QRectF(tx - 60, 4, 120, 16),
+            QRectF(tx - 70, 6, 140, 16),
             Qt.AlignmentFlag.AlignCenter,
-            f"threshold {self.threshold:.2f}",
+            f"threshold {self.threshold:.3f}",
         )
-        # legend
         p.setPen(GENUINE)
         p.drawText(
-            QRectF(plot.right() - 230, plot.top() + 4, 230, 16),
-            Qt.AlignmentFlag.AlignRight,
-            "■ same person (should be left of the line)",
+            QRectF(plot.left() + 8, plot.top() + 4, 320, 16),
+            Qt.AlignmentFlag.AlignLeft,
+            "■ a photo to its own person (left of the line: let in)",
         )
         p.setPen(IMPOSTOR)
         p.drawText(
-            QRectF(plot.right() - 230, plot.top() + 20, 230, 16),
-            Qt.AlignmentFlag.AlignRight,
-            "■ different people (should be right of it)",
+            QRectF(plot.left() + 8, plot.top() + 20, 320, 16),
+            Qt.AlignmentFlag.AlignLeft,
+            "■ a photo to another person (right of it: kept out)",
         )
         p.end()
 
@@ -144,33 +156,46 @@ class SecurityPage(QWidget):
     def __init__(self, console: AdminConsole, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.console = console
+        self.service = console.security
         self.actor = actor
-        self.stats: DistanceStats | None = None
-        self.enrolled = 0
+        self.state: SecurityState | None = None
+        self.site: SiteFigures | None = None
         self._task: BackgroundTask | None = None
-        self.plot = DistancePlot()
+        network = console.settings.vision.network
+        lo, hi = THRESHOLD_RANGES[network]
+        self.plot = DistancePlot(x_max=1.6 if network == "sface" else 1.2)
+        self.in_force = QLabel("")
+        self.in_force.setObjectName("in_force")
+        self.in_force.setWordWrap(True)
+        self.in_force.setTextFormat(Qt.TextFormat.RichText)
+        self.warning = QLabel("")
+        self.warning.setObjectName("outside_change")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(
+            "background: #fdecea; color: #a4161a; border: 1px solid #a4161a; padding: 6px;"
+        )
+        self.warning.hide()
         self.level = QComboBox()
-        for name, value, words in SECURITY_LEVELS:
-            self.level.addItem(f"{name} ({value:.2f})", value)
-            self.level.setItemData(self.level.count() - 1, words, Qt.ItemDataRole.ToolTipRole)
-        self.level.addItem("Custom", None)
+        for key, level in LEVELS.items():
+            self.level.addItem(level.title, key)
+            self.level.setItemData(
+                self.level.count() - 1, level.purpose, Qt.ItemDataRole.ToolTipRole
+            )
+        self.level.addItem("Explicit threshold (expert)", EXPLICIT)
         self.custom = QDoubleSpinBox()
-        self.custom.setRange(0.20, 1.00)
+        self.custom.setRange(lo, hi)
         self.custom.setSingleStep(0.01)
-        self.custom.setDecimals(2)
-        self.custom.setValue(console.threshold)
-        self.level.currentIndexChanged.connect(self._level_chosen)
-        self.custom.valueChanged.connect(self._value_changed)
+        self.custom.setDecimals(3)
         self.level_words = QLabel("")
         self.level_words.setWordWrap(True)
         self.level_words.setStyleSheet("color: #555;")
-        self.figures = QLabel("Computing the distances of the enrolled photos…")
+        self.figures = QLabel("Measuring this site's people…")
         self.figures.setObjectName("figures")
         self.figures.setWordWrap(True)
         self.figures.setTextFormat(Qt.TextFormat.RichText)
-        self.apply_button = QPushButton("Apply this threshold")
+        self.apply_button = QPushButton("Apply")
         self.apply_button.clicked.connect(self.apply)
-        self.recompute = QPushButton("Recompute")
+        self.recompute = QPushButton("Measure again")
         self.recompute.clicked.connect(self.load)
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -183,6 +208,9 @@ class SecurityPage(QWidget):
         form.addRow("Threshold", self.custom)
         form.addRow("", self.level_words)
         controls = QVBoxLayout()
+        controls.addWidget(QLabel("<b>In force</b>"))
+        controls.addWidget(self.in_force)
+        controls.addWidget(self.warning)
         controls.addLayout(form)
         controls.addWidget(self.figures)
         buttons = QHBoxLayout()
@@ -197,22 +225,29 @@ class SecurityPage(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(self.plot, 3)
         layout.addLayout(controls, 2)
-        self._sync_level(console.threshold)
-        self.plot.set_threshold(console.threshold)
+        v = console.settings.vision
+        self._select(EXPLICIT if v.threshold is not None else v.level)
+        self.level.currentIndexChanged.connect(self._choice_changed)
+        self.custom.valueChanged.connect(self._value_changed)
         self._show_history()
         self.load()
 
     # -- data ----------------------------------------------------------------------------
 
+    def showEvent(self, event: QShowEvent) -> None:
+        """Measured again each time the page is shown (after an enrollment, say)."""
+        super().showEvent(event)
+        if self.state is not None:
+            self.load()
+
     @Slot()
     def load(self) -> None:
         if self._task is not None and self._task.running:
             return
-        console, actor = self.console, self.actor
-        self.figures.setText("Computing the distances of the enrolled photos…")
+        service, actor = self.service, self.actor
 
-        def work(progress: Any, stop: threading.Event) -> tuple[DistanceStats, int]:
-            return console.distance_stats(actor), console.enrolled_count()
+        def work(progress: Any, stop: threading.Event) -> tuple[SecurityState, SiteFigures]:
+            return service.state(), service.site(actor)
 
         self._task = run_task(
             self, work, on_success=self._loaded, on_failure=self._failed, name="security-stats"
@@ -220,98 +255,150 @@ class SecurityPage(QWidget):
 
     @Slot(object)
     def _loaded(self, value: object) -> None:
-        pair: tuple[DistanceStats, int] = value  # type: ignore[assignment]
-        stats, enrolled = pair
-        self.stats = stats
-        self.enrolled = int(enrolled)
-        self.plot.set_stats(stats)
-        self._update_figures()
+        pair: tuple[SecurityState, SiteFigures] = value  # type: ignore[assignment]
+        self.state, self.site = pair
+        self.plot.set_figures(self.site)
+        self._show_state()
+        self._update()
 
     @Slot(str)
     def _failed(self, message: str) -> None:
         self.figures.setText(message)
 
-    # -- threshold -----------------------------------------------------------------------
+    # -- the choice ----------------------------------------------------------------------
+
+    def _select(self, key: str) -> None:
+        index = self.level.findData(key)
+        self.level.blockSignals(True)
+        self.level.setCurrentIndex(max(index, 0))
+        self.level.blockSignals(False)
+        v = self.console.settings.vision
+        self.custom.blockSignals(True)
+        self.custom.setValue(v.threshold if v.threshold is not None else self.custom.value())
+        self.custom.blockSignals(False)
+        self.custom.setEnabled(key == EXPLICIT)
 
     @property
-    def chosen(self) -> float:
-        return round(self.custom.value(), 3)
+    def choice(self) -> str:
+        return str(self.level.currentData())
 
-    def _sync_level(self, value: float) -> None:
-        name = level_name(value)
-        self.level.blockSignals(True)
-        index = next(
-            (i for i, (n, _, _) in enumerate(SECURITY_LEVELS) if n == name),
-            self.level.count() - 1,
-        )
-        self.level.setCurrentIndex(index)
-        self.level.blockSignals(False)
-        words = next((w for n, _, w in SECURITY_LEVELS if n == name), "a value of your own")
-        self.level_words.setText(f"{name}: {words}.")
+    def _point(self) -> OperatingPoint:
+        people = self.state.people if self.state is not None else 0
+        if self.choice == EXPLICIT:
+            return self.service.point_for(people, None, round(self.custom.value(), 3))
+        return self.service.point_for(people, self.choice, None)
 
     @Slot(int)
-    def _level_chosen(self, index: int) -> None:
-        value = self.level.itemData(index)
-        if value is not None:
-            self.custom.setValue(float(value))
-        self._sync_level(self.chosen)
+    def _choice_changed(self, index: int) -> None:
+        explicit = self.choice == EXPLICIT
+        self.custom.setEnabled(explicit)
+        if not explicit and self.state is not None:
+            self.custom.blockSignals(True)
+            self.custom.setValue(self._point().threshold)
+            self.custom.blockSignals(False)
+        self._update()
 
     @Slot(float)
     def _value_changed(self, value: float) -> None:
-        self._sync_level(round(value, 3))
-        self.plot.set_threshold(value)
-        self._update_figures()
+        self._update()
 
-    def _update_figures(self) -> None:
-        s = self.stats
+    def _show_state(self) -> None:
+        s = self.state
         if s is None:
             return
-        t = self.chosen
-        enrolled = s.people  # people who have photos of this model: the ones a face can match
-        if s.genuine.size == 0 and s.impostor.size == 0:
-            self.figures.setText(
-                "Enroll at least two people, with two or more photos each, to see how the "
-                "threshold separates them."
-            )
-            return
-        frr = s.false_reject_rate(t)
-        far = s.false_accept_rate(t)
-        _, measured = s.false_accept_estimate(t)
-        stranger = s.stranger_acceptance(t, enrolled)
-        how = "" if measured else " (estimated from the spread of the pairs)"
-        current = self.console.threshold
-        sample = " (a sample)" if s.sampled else ""
-        if s.impostor.size < 500:
-            sample += ", too few for precise figures: read them as rough"
-        self.figures.setText(
-            f"From {s.templates} photos of {s.people} people{sample}:<br>"
-            f"• same-person photo pairs rejected at {t:.2f}: <b>{frr:.1%}</b> "
-            f"({s.genuine.size} pairs)<br>"
-            f"• different-people pairs accepted: <b>{far:.2%}</b> ({s.impostor.size} pairs)<br>"
-            f"• chance that a <b>stranger</b> is accepted on one attempt, with {enrolled} "
-            f"people with photos: <b>{stranger_acceptance_text(stranger)}</b>{how}<br>"
-            f"Current kiosk threshold: {current:.2f} ({level_name(current)})."
+        src = s.sources
+        self.in_force.setText(
+            f"{s.describe()}.<br>"
+            f"Network: {s.network_title} ({src['vision.network']}); people scored by the "
+            f"{'centre of their photos' if s.scoring == 'centre' else 'nearest photo'}.<br>"
+            f"Liveness check: <b>{self.console.settings.liveness.mode}</b> "
+            f"({src['liveness.mode']})."
         )
+        if s.outside_change:
+            self.warning.setText(
+                "<b>Changed outside the console or the command line</b> (seen at a kiosk "
+                f"start): {s.outside_change}"
+            )
+            self.warning.show()
+        else:
+            self.warning.hide()
+        if self.choice != EXPLICIT:
+            self.custom.blockSignals(True)
+            self.custom.setValue(self._point().threshold)
+            self.custom.blockSignals(False)
+
+    def _update(self) -> None:
+        if self.state is None:
+            return
+        point = self._point()
+        self.plot.set_threshold(point.threshold)
+        if self.choice == EXPLICIT:
+            self.level_words.setText(
+                "A distance of your own: it does not follow the number of people enrolled."
+            )
+        else:
+            self.level_words.setText(LEVELS[self.choice].purpose + ".")
+        lines = [
+            f"<b>At threshold {point.threshold:.3f}, with {point.people:,} enrolled "
+            f"{'person' if point.people == 1 else 'people'}</b>",
+            "<u>Development photos</u> (faces of other people, measured before shipping):",
+            "• " + point.fpir_text(),
+            "• An enrolled person's single photo not recognised: "
+            f"{point.genuine_missed.text()} (a kiosk decides on several frames).",
+        ]
+        if point.floored:
+            lines.append(
+                "• The development photos cannot resolve this level's target with this many "
+                "people: the threshold is held where they still can, and the chance above is "
+                "what they support."
+            )
+        site = self.site
+        if site is not None and site.enough:
+            sample = f" (a sample of {site.templates:,} photos)" if site.sampled else ""
+            lines += [
+                f"<u>This site's {site.people:,} people</u>, each photo searched against "
+                f"everyone else{sample}:",
+                f"• taken for someone else (a stranger let in): "
+                f"<b>{site.strangers_accepted(point.threshold).text()}</b>",
+                "• not recognised as themselves: "
+                f"<b>{site.enrolled_missed(point.threshold).text()}</b>",
+            ]
+        elif site is not None:
+            lines.append(
+                "<u>This site's people</u>: enroll two or more people (one with two photos or "
+                "more) to measure the threshold on them."
+            )
+        self.figures.setText("<br>".join(lines))
 
     @Slot()
     def apply(self) -> bool:
-        value = self.chosen
         try:
-            path = self.console.set_threshold(self.actor, value, level_name(value))
+            if self.choice == EXPLICIT:
+                value = round(self.custom.value(), 3)
+                path = self.service.set_threshold(self.actor, value)
+                what = f"Threshold {value:.3f}"
+            else:
+                path = self.service.set_level(self.actor, self.choice)
+                what = f"Level {LEVELS[self.choice].title}"
         except KioskError as exc:
             self.message.setStyleSheet("color: #a4161a;")
             self.message.setText(str(exc))
             return False
-        self.message.setStyleSheet("color: #1b7f3b;")
+        overridden = self.service.overridden_by_environment()
+        self.message.setStyleSheet("color: #1b7f3b;" if not overridden else "color: #a4161a;")
         self.message.setText(
-            f"Threshold {value:.2f} saved to {path}. Restart the kiosks to use it."
+            f"{what} saved to {path}. Restart the kiosks to use it."
+            + (
+                f" Warning: {', '.join(overridden)} in the environment overrides the file."
+                if overridden
+                else ""
+            )
         )
-        self._update_figures()
         self._show_history()
         return True
 
     def _show_history(self) -> None:
-        rows = self.console.threshold_history(self.actor, limit=5)
+        rows = self.service.history(self.actor, limit=5)
         self.history.setText(
             "<br>".join(
                 f"{when.astimezone():%Y-%m-%d %H:%M} {who}: {details}"
