@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from videos import BIDEN_ENROLL, BIDEN_VISIT, OBAMA_ENROLL, OBAMA_VISIT, write_video
 
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
@@ -22,6 +21,7 @@ from kiosk.services.kiosk_loop import Analysis
 from kiosk.ui.admin_login import env_password_check
 from kiosk.ui.kiosk_app import KioskApp
 from kiosk.ui.kiosk_window import ScreenState
+from tests.support.videos import BIDEN_ENROLL, BIDEN_VISIT, OBAMA_ENROLL, OBAMA_VISIT, write_video
 
 DECISION_TIMEOUT_MS = 120_000  # seconds per recognition when the 2 cores are busy
 
@@ -140,7 +140,8 @@ def test_camera_failing_goes_offline_then_recovers(
     logged: Any,
 ) -> None:
     import cv2
-    from videos import blank
+
+    from tests.support.videos import blank
 
     folder = tmp_path / "camera"
     folder.mkdir()

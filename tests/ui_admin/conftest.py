@@ -4,7 +4,6 @@ real pipeline (loaded once per session, ``tests/conftest.py``), photos from
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,15 +11,12 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from accounts_data import ADMIN, PASSWORD  # noqa: E402
-
-from kiosk.config import Settings  # noqa: E402
-from kiosk.services.accounts import Actor  # noqa: E402
-from kiosk.services.admin_console import AdminConsole  # noqa: E402
-from kiosk.storage.records import Role  # noqa: E402
-from kiosk.storage.store import Store, open_store  # noqa: E402
+from kiosk.config import Settings
+from kiosk.services.accounts import Actor
+from kiosk.services.admin_console import AdminConsole
+from kiosk.storage.records import Role
+from kiosk.storage.store import Store, open_store
+from tests.support.accounts import ADMIN, PASSWORD
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from accounts_data import ADMIN, PASSWORD
 
 from kiosk.cli import build_parser, main
 from kiosk.cli_console import cmd_admin_console
@@ -16,6 +15,7 @@ from kiosk.config import Settings
 from kiosk.domain.faces import ModelInfo
 from kiosk.services.accounts import Actor
 from kiosk.services.admin_console import AdminConsole
+from tests.support.accounts import ADMIN, PASSWORD
 
 REPO = Path(__file__).resolve().parents[2]
 

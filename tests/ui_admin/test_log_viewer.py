@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bulk import fill_events
 from pytestqt.qtbot import QtBot
 
 from kiosk.config import Settings
@@ -22,6 +21,7 @@ from kiosk.services.admin_console import AdminConsole
 from kiosk.storage.records import Role
 from kiosk.storage.store import Store, open_store
 from kiosk.ui.admin.log_viewer import MAX_PAGES, PAGE, LogViewer
+from tests.support.bulk_log import fill_events
 
 MILLION = 1_000_000
 READER = Actor("reader", Role.AUDITOR)

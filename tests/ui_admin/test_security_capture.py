@@ -3,7 +3,6 @@ the guided camera capture (a real camera thread reading a video of real photos).
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 
@@ -17,9 +16,7 @@ from kiosk.services.admin_console import AdminConsole, NewPerson
 from kiosk.ui.admin.capture import STRAIGHT, CaptureDialog, PoseTarget
 from kiosk.ui.admin.enroll import EnrollDialog
 from kiosk.ui.admin.security import SecurityPage
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-from videos import write_video  # noqa: E402  (the kiosk tests' video helper)
+from tests.support.videos import write_video
 
 PEOPLE = {
     "Obama": ("obama/tests_obama.jpg", "obama/tests_obama2.jpg", "obama/knn_obama1.jpg"),

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from accounts_data import ADMIN, PASSWORD
 from pytestqt.qtbot import QtBot
 
 from kiosk.services.accounts import MAX_FAILED_LOGINS, Actor
 from kiosk.services.admin_console import AdminConsole
 from kiosk.ui.admin.console import AdminConsoleWindow
+from tests.support.accounts import ADMIN, PASSWORD
 
 
 @pytest.fixture
