@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
+from kiosk.app import build_kiosk
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.services.access import open_access_service
@@ -33,7 +34,7 @@ def run_kiosk(qtbot: Any, settings: Settings, pipeline: Any) -> Iterator[Callabl
 
     def start(camera: str, settings: Settings = settings) -> KioskApp:
         service = open_access_service(settings)
-        app = KioskApp(
+        app = build_kiosk(
             settings,
             service,
             password_check=env_password_check("letmein"),

@@ -24,6 +24,8 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QStandardPaths,
+    QStringListModel,
     Qt,
     QThread,
     QTimer,
@@ -35,6 +37,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QDateTimeEdit,
     QFileDialog,
     QHBoxLayout,
@@ -52,10 +55,12 @@ from PySide6.QtWidgets import (
 from kiosk.domain.access import Decision
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole
+from kiosk.services.admin import AdminServices
+from kiosk.services.log_browser import LogBrowser
 from kiosk.storage.chain import ChainReport
-from kiosk.storage.records import EventFilter, LoggedEvent
+from kiosk.storage.records import EventFilter, LoggedEvent, PersonRecord
 from kiosk.ui.admin.tasks import BackgroundTask, run_task, track
+from kiosk.ui.admin.widgets import GREY, RED, sentence
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +111,9 @@ class PageLoader(QObject):
 
     loaded = Signal(object)
 
-    def __init__(self, console: AdminConsole, actor: Actor) -> None:
+    def __init__(self, log: LogBrowser, actor: Actor) -> None:
         super().__init__()
-        self.console = console
+        self.log = log
         self.actor = actor
         self._requests: deque[PageRequest] = deque()
         self._lock = threading.Lock()
@@ -146,7 +151,7 @@ class PageLoader(QObject):
         q = req.query
         try:
             if req.after_id is not None:
-                rows = self.console.page_after(
+                rows = self.log.after(
                     self.actor,
                     q.flt,
                     upto_id=q.upto_id,
@@ -155,7 +160,7 @@ class PageLoader(QObject):
                     newest_first=False,
                 )
             elif req.before_id is not None:
-                rows = self.console.page_after(
+                rows = self.log.after(
                     self.actor,
                     q.flt,
                     upto_id=q.upto_id,
@@ -165,7 +170,7 @@ class PageLoader(QObject):
                 )
                 rows.reverse()
             else:
-                rows = self.console.event_page(
+                rows = self.log.window(
                     self.actor,
                     q.flt,
                     upto_id=q.upto_id,
@@ -189,9 +194,9 @@ class EventTableModel(QAbstractTableModel):
     countChanged = Signal(int)
     pageError = Signal(str)
 
-    def __init__(self, console: AdminConsole, actor: Actor, parent: QObject | None = None) -> None:
+    def __init__(self, log: LogBrowser, actor: Actor, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.console = console
+        self.log = log
         self.actor = actor
         self.query = Query(0, None, 0, 0)
         self.newest_first = True
@@ -201,7 +206,7 @@ class EventTableModel(QAbstractTableModel):
         self.pages_loaded = 0
         self.rows_fetched = 0
         self._count_task: BackgroundTask | None = None
-        self.loader = PageLoader(console, actor)
+        self.loader = PageLoader(log, actor)
         self._thread = track(QThread())
         self._thread.setObjectName("log-pages")
         self.loader.moveToThread(self._thread)
@@ -209,14 +214,29 @@ class EventTableModel(QAbstractTableModel):
         self.loader.loaded.connect(self._on_loaded)
         self._thread.start()
         self.counting = False
+        self.blank = False
 
     # -- the query ------------------------------------------------------------------------
 
+    def show_nothing(self) -> None:
+        """No rows (a filter that names nobody), and no live events until the next filter."""
+        if self._count_task is not None:
+            self._count_task.stop()
+        self.counting = False
+        self.blank = True
+        self.beginResetModel()
+        self.query = Query(self.query.generation + 1, None, 0, 0)
+        self.loader.current_generation = self.query.generation
+        self._pages.clear()
+        self._pending.clear()
+        self.endResetModel()
+
     def set_filter(self, flt: EventFilter | None) -> None:
         """Show the events matching ``flt``; counted in the background."""
+        self.blank = False
         generation = self.query.generation + 1
         self.loader.current_generation = generation
-        upto = self.console.head_id()
+        upto = self.log.head_id(self.actor)
         if self._count_task is not None:
             self._count_task.stop()
         self.counting = True
@@ -225,10 +245,10 @@ class EventTableModel(QAbstractTableModel):
         self._pages.clear()
         self._pending.clear()
         self.endResetModel()
-        console, actor = self.console, self.actor
+        log_, actor = self.log, self.actor
 
         def count(progress: Any, stop: threading.Event) -> tuple[int, int]:
-            return generation, console.count_events(actor, flt, upto)
+            return generation, log_.count(actor, flt, upto_id=upto)
 
         self._count_task = run_task(
             self,
@@ -252,13 +272,13 @@ class EventTableModel(QAbstractTableModel):
 
     def poll_new_events(self) -> int:
         """Add events recorded since the query (live view); returns how many were added."""
-        if self.counting:
+        if self.counting or self.blank:
             return 0
-        head = self.console.head_id()
+        head = self.log.head_id(self.actor)
         q = self.query
         if head <= q.upto_id:
             return 0
-        added = self.console.count_between(self.actor, q.flt, q.upto_id, head)
+        added = self.log.count(self.actor, q.flt, upto_id=head, after_id=q.upto_id)
         if added == 0:
             self.query = Query(q.generation, q.flt, head, q.total)
             return 0
@@ -402,7 +422,7 @@ class LogViewer(QWidget):
 
     def __init__(
         self,
-        console: AdminConsole,
+        services: AdminServices,
         actor: Actor,
         parent: QWidget | None = None,
         *,
@@ -410,9 +430,13 @@ class LogViewer(QWidget):
         verify_on_open: bool = True,
     ) -> None:
         super().__init__(parent)
-        self.console = console
+        self.services = services
+        self.log = services.log
         self.actor = actor
-        self.model = EventTableModel(console, actor, self)
+        self.model = EventTableModel(services.log, actor, self)
+        #: the person the filter field names (chosen from the list or found on Apply)
+        self.person: PersonRecord | None = None
+        self._export_dir = _documents_folder()
         self._export: BackgroundTask | None = None
         self._verify: BackgroundTask | None = None
         self._kiosks_task: BackgroundTask | None = None
@@ -430,9 +454,20 @@ class LogViewer(QWidget):
             edit.setDisplayFormat("yyyy-MM-dd HH:mm")
             edit.setEnabled(False)  # a date that does not filter must not look as if it did
             box.toggled.connect(edit.setEnabled)
+        # the person: type part of a name or badge and pick from the list (or Apply)
         self.badge = QLineEdit()
-        self.badge.setPlaceholderText("badge or name (anyone)")
+        self.badge.setObjectName("personFilter")
+        self.badge.setPlaceholderText("person: name or badge (anyone)")
         self.badge.setClearButtonEnabled(True)
+        self.badge.setMinimumWidth(220)
+        self.person_list = QStringListModel(self)
+        self._suggested: dict[str, PersonRecord] = {}
+        self.completer = QCompleter(self.person_list, self)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.badge.setCompleter(self.completer)
+        self.badge.textEdited.connect(self._suggest_people)
+        self.completer.activated[str].connect(self._person_picked)  # type: ignore[index]
         self.decision = QComboBox()
         self.decision.addItem("any decision", None)
         for d in Decision:
@@ -463,6 +498,11 @@ class LogViewer(QWidget):
         ):
             filters.addWidget(w)
         filters.addStretch(1)
+        # what the person filter found, or why it could not: next to the filters
+        self.filter_note = QLabel("")
+        self.filter_note.setObjectName("filterNote")
+        self.filter_note.setWordWrap(True)
+        self.filter_note.setVisible(False)
 
         # table
         self.table = QTableView()
@@ -531,6 +571,7 @@ class LogViewer(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addWidget(self.filter_note)
         layout.addWidget(splitter, 1)
         layout.addLayout(status)
         layout.addWidget(self.message)
@@ -549,8 +590,50 @@ class LogViewer(QWidget):
 
     # -- filters -------------------------------------------------------------------------
 
+    @Slot(str)
+    def _suggest_people(self, text: str) -> None:
+        """Fill the drop-down with the people whose name or badge contains ``text``."""
+        self.person = None
+        try:
+            found = self.services.people.find(self.actor, text) if len(text.strip()) >= 2 else []
+        except KioskError:
+            found = []
+        self._suggested = {_person_label(r): r for r in found}
+        self.person_list.setStringList(list(self._suggested))
+
+    @Slot(str)
+    def _person_picked(self, label: str) -> None:
+        self.person = self._suggested.get(label)
+        self.badge.setText(label)
+        self.apply_filters()
+
+    def _person_filter(self) -> int | None:
+        """The person id to filter on; raises ``KioskError`` (shown by the field) when the
+        text names nobody or several people."""
+        text = self.badge.text().strip()
+        if not text:
+            self.person = None
+            return None
+        if self.person is not None and _person_label(self.person) == text:
+            return self.person.person.id
+        found = self.services.people.find(self.actor, text)
+        if len(found) == 1:
+            self.person = found[0]
+            return self.person.person.id
+        self.person = None
+        if not found:
+            raise _PersonNotFound(f"No person's name or badge contains “{text}”.")
+        self._suggested = {_person_label(r): r for r in found}
+        self.person_list.setStringList(list(self._suggested))
+        self.completer.complete()
+        more = "+" if len(found) >= 20 else ""
+        raise _PersonNotFound(
+            f"{len(found)}{more} people match “{text}”: choose one from the list (or type "
+            "more of the name, or the badge)."
+        )
+
     def current_filter(self) -> EventFilter | None:
-        person_id = self.console.person_for_filter(self.badge.text())
+        person_id = self._person_filter()
         since = _to_utc(self.since.dateTime()) if self.since_on.isChecked() else None
         until = _to_utc(self.until.dateTime()) if self.until_on.isChecked() else None
         flt = EventFilter(
@@ -566,9 +649,24 @@ class LogViewer(QWidget):
     def apply_filters(self) -> None:
         try:
             flt = self.current_filter()
+        except _PersonNotFound as exc:
+            # say it by the field, and show no rows rather than rows the filter does not
+            # describe
+            self._note(str(exc), RED)
+            self.count_label.setText("no person chosen: no events shown")
+            self.model.show_nothing()
+            self._clear_detail()
+            return
         except KioskError as exc:
             self._error(str(exc))
             return
+        if self.person is not None:
+            p = self.person.person
+            erased = " (erased)" if self.person.erased else ""
+            self._note(f"Events of {p.name}, badge {p.badge}{erased}.", GREY)
+            self.badge.setText(_person_label(self.person))
+        else:
+            self.filter_note.setVisible(False)
         self.message.clear()
         self.count_label.setText("counting…")
         self.model.set_filter(flt)
@@ -584,10 +682,10 @@ class LogViewer(QWidget):
         self.apply_filters()
 
     def _load_kiosks(self) -> None:
-        console = self.console
+        log_, actor = self.log, self.actor
 
         def work(progress: Any, stop: threading.Event) -> tuple[str, ...]:
-            return tuple(console.kiosks())
+            return tuple(log_.kiosks(actor))
 
         self._kiosks_task = run_task(self, work, on_success=self._kiosks_loaded, name="kiosks")
 
@@ -652,7 +750,7 @@ class LogViewer(QWidget):
             self.snapshot.setText("no snapshot kept")
             return
         try:
-            data = self.console.snapshot(self.actor, logged.id)
+            data = self.log.snapshot(self.actor, logged.id)
         except KioskError as exc:
             self.snapshot.setText(str(exc))
             return
@@ -679,13 +777,13 @@ class LogViewer(QWidget):
     def verify_chain(self) -> None:
         if self._verify is not None and self._verify.running:
             return
-        console, actor = self.console, self.actor
+        security, actor = self.services.security, self.actor
         self.chain_label.setText("hash chain: checking…")
         self.chain_label.setStyleSheet("")
         self.verify_button.setEnabled(False)
 
         def work(progress: Any, stop: threading.Event) -> ChainReport | None:
-            return console.verify_chain(actor, stop=stop, progress=progress)
+            return security.verify_chain(actor, stop=stop, progress=progress)
 
         self._verify = run_task(
             self,
@@ -726,10 +824,14 @@ class LogViewer(QWidget):
     @Slot()
     def _choose_export(self) -> None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
+        # the user's documents folder (then wherever they saved last), never the
+        # program's own folder
+        suggested = self._export_dir / f"access-log-{stamp}.csv"
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export the access log", f"access-log-{stamp}.csv", "CSV files (*.csv)"
+            self, "Export the access log", str(suggested), "CSV files (*.csv)"
         )
         if path:
+            self._export_dir = Path(path).parent
             self.export_to(Path(path))
 
     def export_to(self, target: Path) -> None:
@@ -738,7 +840,7 @@ class LogViewer(QWidget):
             return
         flt = self.model.query.flt
         total = self.model.query.total
-        console, actor = self.console, self.actor
+        security, actor = self.services.security, self.actor
         self.export_rows = None
         self.export_progress.setRange(0, max(1, total))
         self.export_progress.setValue(0)
@@ -748,7 +850,7 @@ class LogViewer(QWidget):
         self.export_button.setEnabled(False)
 
         def work(progress: Any, stop: threading.Event) -> int:
-            return console.export_csv(actor, target, flt, progress=progress, stop=stop)
+            return security.export_csv(actor, target, flt, progress=progress, stop=stop)
 
         self._export_target = target
         self._export = run_task(
@@ -792,8 +894,13 @@ class LogViewer(QWidget):
 
     @Slot(str)
     def _error(self, message: str) -> None:
-        self.message.setStyleSheet("color: #a4161a;")
-        self.message.setText(message[:1].upper() + message[1:])
+        self.message.setStyleSheet(f"color: {RED};")
+        self.message.setText(sentence(message))
+
+    def _note(self, text: str, colour: str) -> None:
+        self.filter_note.setStyleSheet(f"color: {colour};")
+        self.filter_note.setText(text)
+        self.filter_note.setVisible(True)
 
     def close_threads(self) -> None:
         self.live.stop()
@@ -805,3 +912,17 @@ class LogViewer(QWidget):
 
 def _to_utc(value: QDateTime) -> datetime:
     return datetime.fromtimestamp(value.toSecsSinceEpoch(), UTC)
+
+
+class _PersonNotFound(KioskError):
+    """The person filter names nobody, or several people."""
+
+
+def _person_label(record: PersonRecord) -> str:
+    return f"{record.person.name} ({record.person.badge})"
+
+
+def _documents_folder() -> Path:
+    """Where an export is offered first: the user's documents folder, else home."""
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(folder) if folder and Path(folder).is_dir() else Path.home()
