@@ -21,7 +21,8 @@ from kiosk.services.accounts import Actor
 from kiosk.services.admin import AdminServices
 from kiosk.storage.records import Role
 from kiosk.storage.store import Store, open_store
-from kiosk.ui.admin.log_viewer import MAX_PAGES, PAGE, LogViewer
+from kiosk.ui.admin.log_model import MAX_PAGES, PAGE
+from kiosk.ui.admin.log_viewer import LogViewer
 from tests.support.bulk_log import fill_events
 
 MILLION = 1_000_000
@@ -151,8 +152,8 @@ def test_a_million_events_filtering(qtbot: QtBot, million: AdminServices) -> Non
         v.badge.setText("erso")
         v.apply_filters()
         assert "5 people match" in v.filter_note.text() and v.model.rowCount() == 0
-        assert v.person_list.stringList()[:2] == ["Person 0 (P0)", "Person 1 (P1)"]
-        v._person_picked("Person 1 (P1)")
+        assert v.badge.person_list.stringList()[:2] == ["Person 0 (P0)", "Person 1 (P1)"]
+        v.badge.pick("Person 1 (P1)")
         qtbot.waitUntil(lambda: not v.model.counting, timeout=20_000)
         wait_rows(qtbot, v, [0])
         top = v.model.event_at(0)

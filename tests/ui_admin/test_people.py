@@ -13,7 +13,8 @@ from kiosk.services.accounts import Actor
 from kiosk.services.admin import AdminServices
 from kiosk.services.people import PersonStatus, person_status
 from kiosk.ui.admin.enroll import EnrollDialog
-from kiosk.ui.admin.people import PeoplePage, TemplatesDialog
+from kiosk.ui.admin.people import PeoplePage
+from kiosk.ui.admin.person_dialogs import TemplatesDialog
 from kiosk.ui.admin.widgets import AMBER
 
 OBAMA = ("obama/tests_obama.jpg", "obama/tests_obama2.jpg")
