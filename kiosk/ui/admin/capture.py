@@ -341,6 +341,7 @@ class CaptureDialog(QDialog):
                 "this one is connected and not used by another program."
             )
             self.feedback.setText("")
+            self.instruction.setText("Waiting for a picture")
             return
         self.video.setPixmap(_frame_pixmap(u, self.video.size()))
         self.feedback.setText(u.feedback)

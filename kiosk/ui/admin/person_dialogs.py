@@ -71,7 +71,8 @@ class TemplatesDialog(QDialog):
         self.list = QListWidget()
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.list.setIconSize(QSize(96, 96))
-        self.list.setGridSize(QSize(130, 150))
+        self.list.setGridSize(QSize(160, 160))
+        self.list.setWordWrap(True)
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setMinimumSize(560, 330)
         self.info = QLabel("")
@@ -98,11 +99,15 @@ class TemplatesDialog(QDialog):
         for v in views:
             pix = pixmap_from_jpeg(v.crop_jpeg, 96) or placeholder()
             when = v.info.created_at.astimezone()
+            source = v.info.source.removeprefix("file:")
             item = QListWidgetItem(
-                QIcon(pix), f"{v.info.source}\n{when:%Y-%m-%d}  q {v.info.quality:.2f}"
+                QIcon(pix), f"{source}\n{when:%Y-%m-%d}, quality {v.info.quality:.0%}"
             )
             item.setData(Qt.ItemDataRole.UserRole, v.info.id)
-            item.setToolTip(f"model {v.info.model_name} {v.info.model_version}")
+            item.setToolTip(
+                f"{v.info.source}, template #{v.info.id}\n"
+                f"model {v.info.model_name} {v.info.model_version}"
+            )
             self.list.addItem(item)
         self.info.setText(
             f"{len(views)} photo(s) stored. Remove photos that show someone else or are poor; "

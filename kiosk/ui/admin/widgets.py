@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -157,8 +158,12 @@ class PersonForm(QWidget):
         form.addRow("Valid", self.valid_from)
         form.addRow("", self.valid_until)
         form.addRow("Notes", self.notes)
-        form.addRow("Consent", self.consent)
-        form.addRow("", self.consent_shown)
+        consent = QWidget()
+        consent_layout = QVBoxLayout(consent)
+        consent_layout.setContentsMargins(0, 0, 0, 0)
+        consent_layout.addWidget(self.consent)
+        consent_layout.addWidget(self.consent_shown)
+        form.addRow("Consent", consent)
 
     def fill(self, record: PersonRecord) -> None:
         """Show a stored person (the consent as recorded, not as a box to tick)."""
