@@ -1,5 +1,5 @@
 """Helpers shared by the command modules (``kiosk.cli``, ``kiosk.cli_admin``,
-``kiosk.cli_console``): photo arguments, the ``identify`` printer, and who is acting.
+``kiosk.cli_rules``): photo arguments, the ``identify`` printer, and who is acting.
 
 This module imports none of the command modules, so each of them may import it.
 """
