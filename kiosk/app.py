@@ -101,11 +101,16 @@ class LazyPipeline:
         return self.get().analyze(rgb)
 
 
-def make_gallery(embeddings: FloatArray, labels: list[int]) -> Searcher:
-    """The in-memory 1:N search over the enrolled templates."""
-    from kiosk.vision.matcher import Gallery
+def gallery_maker(settings: Settings) -> Callable[[FloatArray, list[int]], Searcher]:
+    """How the kiosk builds its in-memory 1:N search over the enrolled templates (again
+    each time the enrolled people change)."""
 
-    return Gallery(embeddings, labels)
+    def make(embeddings: FloatArray, labels: list[int]) -> Searcher:
+        from kiosk.vision.matcher import Gallery
+
+        return Gallery(embeddings, labels)
+
+    return make
 
 
 # -- camera, door, liveness --------------------------------------------------------------
@@ -208,7 +213,7 @@ def build_kiosk(
         camera=reader,
         door=door if door is not None else make_door(settings),
         load_recognizer=load_recognizer or LazyPipeline(settings).get,
-        make_gallery=make_gallery,
+        make_gallery=gallery_maker(settings),
         liveness=liveness,
         password_check=password_check,
         full_screen=full_screen,
