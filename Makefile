@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    -> the kiosk (creates .venv on first use)
-#   make test   -> ruff, mypy and the whole test suite
+#   make test   -> ruff, mypy, the import contracts and the whole test suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -23,10 +23,13 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(PY) main.py kiosk $(ARGS)
 
+# lint-imports keeps the import contracts of pyproject.toml ([tool.importlinter]): the
+# layers, Qt only in kiosk/ui, a plain domain, SQL only in kiosk/storage, no cycles
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)

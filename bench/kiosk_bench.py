@@ -120,10 +120,10 @@ def main() -> int:
     import torch
     from PySide6.QtCore import QEventLoop, QObject, QTimer, Slot
 
+    from kiosk.app import build_kiosk
     from kiosk.services.access import open_access_service
     from kiosk.services.kiosk_loop import Analysis, Decided, LoopReady
     from kiosk.ui.admin_login import env_password_check
-    from kiosk.ui.kiosk_app import KioskApp
     from kiosk.ui.kiosk_window import application
     from kiosk.vision.pipeline import FacePipeline
 
@@ -152,13 +152,13 @@ def main() -> int:
 
     _app = application()  # kept: Qt needs it alive
     service = open_access_service(settings)
-    kiosk = KioskApp(
+    kiosk = build_kiosk(
         settings,
         service,
         password_check=env_password_check(None),
         full_screen=False,
         load_recognizer=lambda: pipeline,
-        camera_reader=camera,
+        camera=camera,
     )
 
     class Recorder(QObject):

@@ -14,24 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kiosk import app
 from kiosk.cli_common import photo_paths, print_identified
 from kiosk.config import Settings
 from kiosk.errors import KioskError
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
-PLUGINS = ("kiosk.cli_admin", "kiosk.cli_kiosk", "kiosk.cli_console")
-
-
-def _load_pipeline(settings: Settings):  # type: ignore[no-untyped-def]
-    from kiosk.vision.pipeline import FacePipeline
-
-    return FacePipeline.load(settings.vision)
+PLUGINS = ("kiosk.cli_admin", "kiosk.cli_windows", "kiosk.cli_rules")
 
 
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.photos import embed_photo
 
-    pipeline = _load_pipeline(settings)
+    pipeline = app.load_pipeline(settings)
     failures = 0
     for path in photo_paths(args.paths):
         record = embed_photo(pipeline, path, settings.vision.max_image_side)
@@ -43,7 +38,7 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.photos import verify_photos
 
-    pipeline = _load_pipeline(settings)
+    pipeline = app.load_pipeline(settings)
     result = verify_photos(pipeline, args.a, args.b, settings.vision)
     if args.json:
         print(json.dumps(result))
@@ -59,7 +54,7 @@ def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
         return int(cli_admin.identify_enrolled(args, settings))
     from kiosk.services.photos import FolderGallery, identify_photo
 
-    pipeline = _load_pipeline(settings)
+    pipeline = app.load_pipeline(settings)
     gallery = FolderGallery.build(pipeline, Path(args.gallery), settings.vision)
     for warning in gallery.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -119,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        settings = Settings.load()
+        settings = app.load_settings()
         return int(args.handler(args, settings))
     except KioskError as exc:
         print(f"error: {exc}", file=sys.stderr)

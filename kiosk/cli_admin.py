@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk import app
 from kiosk.cli_common import (
     add_auth_arguments,
     ask_password,
@@ -125,12 +126,6 @@ def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
 # -- enroll ------------------------------------------------------------------------------
 
 
-def _load_pipeline(settings: Settings) -> Any:
-    from kiosk.vision.pipeline import FacePipeline
-
-    return FacePipeline.load(settings.vision)
-
-
 def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.enrollment import EnrollmentService, folder_people
 
@@ -142,7 +137,7 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
     valid_until = _parse_time(args.valid_until, "--valid-until") if args.valid_until else None
     with opened_store(settings) as store:
         actor = login(args, store)
-        service = EnrollmentService(store, _load_pipeline(settings), settings)
+        service = EnrollmentService(store, app.load_pipeline(settings), settings)
         if args.from_folder is None:
             jobs = [(args.name, args.badge, [Path(p) for p in args.photos])]
         else:
@@ -174,7 +169,7 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
                 if args.json:
                     emit(
                         {
-                            "photo": outcome.path,
+                            "photo": outcome.source,
                             "badge": badge,
                             "accepted": outcome.accepted,
                             "reasons": list(outcome.reasons),
@@ -182,7 +177,9 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
                         }
                     )
                 elif not outcome.accepted:
-                    print(f"rejected {outcome.path}: {'; '.join(outcome.reasons)}", file=sys.stderr)
+                    print(
+                        f"rejected {outcome.source}: {'; '.join(outcome.reasons)}", file=sys.stderr
+                    )
             for dup in result.duplicates:
                 print(f"warning: {dup.describe()}", file=sys.stderr)
             if result.person is None:
@@ -253,8 +250,11 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         actor = login(args, store)
         service = PeopleService(store)
+        # the command line names people by badge; the services take their id (erase
+        # looks it up after the confirmation)
+        person_id = None if action in ("list", "erase") else service.id_for_badge(actor, args.badge)
         if action == "list":
-            for record in service.list(actor, group=args.group, include_erased=args.all):
+            for record in service.everyone(actor, group=args.group, include_erased=args.all):
                 if args.json:
                     emit(_person_json(record))
                 else:
@@ -266,7 +266,8 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
                     )
             return 0
         if action == "show":
-            details = service.show(actor, args.badge)
+            assert person_id is not None
+            details = service.details(actor, person_id)
             if args.json:
                 obj = _person_json(details.record)
                 obj["template_list"] = [
@@ -306,7 +307,8 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
                     )
             return 0
         if action in ("activate", "deactivate"):
-            record = service.set_active(actor, args.badge, action == "activate")
+            assert person_id is not None
+            record = service.set_active(actor, person_id, action == "activate")
             print(
                 f"{record.person.name} (badge {args.badge}) is now "
                 f"{'active' if record.person.active else 'inactive'}"
@@ -323,7 +325,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
             if answer.strip().lower() not in ("y", "yes"):
                 print("not erased")
                 return 1
-        report = service.erase(actor, args.badge)
+        report = service.erase(actor, service.id_for_badge(actor, args.badge))
         print(
             f"erased {report.name} (badge {report.badge}): {report.templates} template(s), "
             f"{report.snapshots} snapshot(s); past access events kept without biometric data"
@@ -334,7 +336,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
 # -- log ---------------------------------------------------------------------------------
 
 
-def _filter(args: argparse.Namespace, service: Any) -> EventFilter:
+def _filter(args: argparse.Namespace, person_id: int | None) -> EventFilter:
     decision = None
     if args.decision:
         try:
@@ -345,7 +347,7 @@ def _filter(args: argparse.Namespace, service: Any) -> EventFilter:
     return EventFilter(
         since=_parse_time(args.since, "--since") if args.since else None,
         until=_parse_time(args.until, "--until") if args.until else None,
-        person_id=service.person_filter(args.person),
+        person_id=person_id,
         decision=decision,
         kiosk_id=args.kiosk,
     )
@@ -353,6 +355,7 @@ def _filter(args: argparse.Namespace, service: Any) -> EventFilter:
 
 def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.services.audit_log import AuditLogService, event_row
+    from kiosk.services.people import PeopleService
 
     with opened_store(settings) as store:
         actor = login(args, store)
@@ -371,7 +374,9 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 print(report.describe())
             return 0 if report.ok else 1
-        flt = _filter(args, service)
+        # the person is named by badge here and by id in the services
+        person_id = PeopleService(store).id_for_badge(actor, args.person) if args.person else None
+        flt = _filter(args, person_id)
         if args.log_action == "export":
             if args.csv == "-":
                 count = service.export_csv(actor, sys.stdout, flt)
@@ -423,7 +428,7 @@ def identify_enrolled(args: argparse.Namespace, settings: Settings) -> int:
     paths = list(photo_paths(args.photos))
     with opened_store(settings) as store:
         service = AccessService(store, settings)
-        identifier = Identifier(service, _load_pipeline(settings), settings)
+        identifier = Identifier(service, app.load_pipeline(settings), settings)
         if identifier.enrolled.people == 0:
             print(
                 "warning: nobody is enrolled (for this model): every face is unknown",

@@ -1,5 +1,5 @@
 """Helpers shared by the command modules (``kiosk.cli``, ``kiosk.cli_admin``,
-``kiosk.cli_console``): photo arguments, the ``identify`` printer, and who is acting.
+``kiosk.cli_rules``): photo arguments, the ``identify`` printer, and who is acting.
 
 This module imports none of the command modules, so each of them may import it.
 """
@@ -12,10 +12,9 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from kiosk.config import Settings
+from kiosk.app import opened_store as opened_store  # the one place that opens it
 from kiosk.errors import InputError, KioskError
 
 if TYPE_CHECKING:  # the storage and services are imported by the commands that need them
@@ -81,18 +80,6 @@ def print_identified(
 
 
 # -- who is acting -----------------------------------------------------------------------
-
-
-@contextmanager
-def opened_store(settings: Settings) -> Iterator[Store]:
-    """The database of ``settings``, closed when the block ends."""
-    from kiosk.storage.store import open_store
-
-    store = open_store(settings)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def read_stdin_password() -> str:

@@ -35,8 +35,14 @@ CSV_COLUMNS = [
 ]
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
 def event_row(logged: LoggedEvent) -> dict[str, Any]:
-    """One event as plain JSON-ready values (times in UTC and local time)."""
+    """One event as plain JSON-ready values (times in UTC and local time). Figures are
+    rounded to what they can tell: distances and thresholds to 4 decimals (a float32
+    embedding's distance is not exact further), latency to 0.1 ms."""
     e = logged.event
     return {
         "id": logged.id,
@@ -47,10 +53,10 @@ def event_row(logged: LoggedEvent) -> dict[str, Any]:
         "person_id": e.person_id,
         "name": logged.person_name,
         "badge": logged.person_badge,
-        "score": e.score,
-        "threshold": e.threshold,
+        "score": _rounded(e.score, 4),
+        "threshold": _rounded(e.threshold, 4),
         "model_version": e.model_version,
-        "latency_ms": e.latency_ms,
+        "latency_ms": _rounded(e.latency_ms, 1),
         "reason": e.reason,
         "snapshot": logged.has_snapshot,
     }

@@ -1,32 +1,40 @@
-"""Enrollment: photos -> quality checks -> templates of one person, in one transaction.
+"""Enrollment: photos or camera frames -> quality checks -> templates of one person, in one
+transaction. The command line and the console both go through :meth:`EnrollmentService.save`.
 
 A photo is rejected with its reasons (no face, several faces, too small, blurred, too dark,
 turned away, ...); a face that already matches another enrolled person gives a warning
-(duplicate enrollment). Either the person and all accepted templates are stored, or
-nothing is (a crash half-way leaves no half-enrolled person).
+(duplicate enrollment), and a face unlike the others of the same enrollment is pointed
+out (someone else's photo slipped in). Either the person and all accepted templates are
+stored, or nothing is (a crash half-way leaves no half-enrolled person).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from kiosk.config import Settings
 from kiosk.domain.access import Person
-from kiosk.domain.faces import FaceResult, ImageArray, MatchKind, ModelInfo
+from kiosk.domain.faces import FaceResult, FloatArray, ImageArray, MatchKind, ModelInfo
 from kiosk.errors import InputError, KioskError
 from kiosk.services.accounts import Actor
+from kiosk.services.people import NewPerson, check_name_badge, check_validity, clean_group
 from kiosk.storage.records import Role
 from kiosk.storage.store import Store
-from kiosk.vision.quality import QualityReport, QualitySettings, assess_photo
+from kiosk.vision.quality import QualitySettings, assess_photo
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"}
+
+#: photos an enrollment should have: a few poses and lights, not one passport picture
+RECOMMENDED_PHOTOS = 10
+#: fewer accepted photos than this and the screens advise adding more
+MIN_GOOD_PHOTOS = 3
 
 
 class FaceAnalyzer(Protocol):
@@ -51,6 +59,61 @@ def default_loader(max_side: int) -> ImageLoader:
 
 
 @dataclass(frozen=True)
+class CheckedFace:
+    """One photo or camera frame after the quality check: accepted (with the face) or
+    rejected with reasons. Immutable, so it can cross threads."""
+
+    source: str  # a file path, or "camera 3"
+    accepted: bool
+    reasons: tuple[str, ...]
+    quality: float
+    yaw: float = 0.0
+    pitch: float = 0.0
+    embedding: FloatArray | None = None
+    chip: Any = None  # RGB uint8 150x150 aligned face (read-only numpy array)
+    #: every face found, (x1, y1, x2, y2) in image pixels: the camera capture draws them
+    boxes: tuple[tuple[float, float, float, float], ...] = ()
+
+    @property
+    def reason_text(self) -> str:
+        return "; ".join(self.reasons) if self.reasons else "accepted"
+
+    @property
+    def name(self) -> str:
+        """The file name of a photo, or the camera shot's words."""
+        return Path(self.source).name if "/" in self.source else self.source
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    copy = np.array(array, copy=True)
+    copy.flags.writeable = False
+    return copy
+
+
+def checked_from_results(
+    source: str, results: Sequence[FaceResult], quality: QualitySettings | None = None
+) -> CheckedFace:
+    """The quality verdict on the faces found in one photo or frame."""
+    report = assess_photo(results, quality)
+    yaw, pitch = report.measures.get("yaw", 0.0), report.measures.get("pitch", 0.0)
+    boxes = tuple((r.face.box.x1, r.face.box.y1, r.face.box.x2, r.face.box.y2) for r in results)
+    if not report.ok:
+        return CheckedFace(source, False, report.reasons, report.score, yaw, pitch, boxes=boxes)
+    only = results[0]
+    return CheckedFace(
+        source,
+        True,
+        (),
+        report.score,
+        yaw,
+        pitch,
+        _readonly(only.embedding),
+        _readonly(only.chip),
+        boxes,
+    )
+
+
+@dataclass(frozen=True)
 class DuplicateWarning:
     """A new face that already matches someone else."""
 
@@ -68,31 +131,23 @@ class DuplicateWarning:
 
 
 @dataclass(frozen=True)
-class PhotoOutcome:
-    path: str
-    accepted: bool
-    reasons: tuple[str, ...] = ()
-    quality: float = 0.0
-    measures: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Candidate:
-    """An accepted photo, ready to store."""
-
-    outcome: PhotoOutcome
-    result: FaceResult
+class SavedEnrollment:
+    person: Person
+    templates_added: int
+    new_person: bool
 
 
 @dataclass(frozen=True)
 class EnrollResult:
+    """What ``enroll`` did with a list of photos (the command line's form)."""
+
     person: Person | None  # None when nothing was stored
-    photos: list[PhotoOutcome]
+    photos: list[CheckedFace]
     duplicates: list[DuplicateWarning]
     templates_added: int
 
     @property
-    def rejected(self) -> list[PhotoOutcome]:
+    def rejected(self) -> list[CheckedFace]:
         return [p for p in self.photos if not p.accepted]
 
 
@@ -108,58 +163,70 @@ def chip_jpeg(chip: ImageArray) -> bytes:
 
 
 class EnrollmentService:
+    """Check photos and frames, warn of duplicates and odd ones out, and save.
+
+    ``analyzer`` may load the models on first use (the composition root hands a lazy
+    one to the console); ``None`` means face checks are not available here."""
+
     def __init__(
         self,
         store: Store,
-        analyzer: FaceAnalyzer,
+        analyzer: FaceAnalyzer | None,
         settings: Settings,
         *,
         loader: ImageLoader | None = None,
         quality: QualitySettings | None = None,
     ) -> None:
         self.store = store
-        self.analyzer = analyzer
+        self._analyzer = analyzer
         self.settings = settings
         self.loader = loader or default_loader(settings.vision.max_image_side)
         self.quality = quality or QualitySettings()
 
-    def check_photo(self, path: Path) -> Candidate | PhotoOutcome:
-        """Load and assess one photo: a :class:`Candidate` if usable, else the reasons."""
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        if self._analyzer is None:
+            raise InputError("face recognition is not available here")
+        return self._analyzer
+
+    # -- checking ------------------------------------------------------------------------
+
+    def check_photo(self, path: Path) -> CheckedFace:
+        """Load and assess one photo (slow: detection and embedding; call off the GUI)."""
         try:
             rgb = self.loader(path)
         except KioskError as exc:
             message = str(exc)
             prefix = f"{path}: "
-            return PhotoOutcome(
-                str(path),
-                False,
-                (message[len(prefix) :] if message.startswith(prefix) else message,),
-            )
-        results = self.analyzer.analyze(rgb)
-        report: QualityReport = assess_photo(results, self.quality)
-        outcome = PhotoOutcome(str(path), report.ok, report.reasons, report.score, report.measures)
-        if not report.ok:
-            return outcome
-        return Candidate(outcome, results[0])
+            reason = message[len(prefix) :] if message.startswith(prefix) else message
+            return CheckedFace(str(path), False, (reason,), 0.0)
+        return checked_from_results(str(path), self.analyzer.analyze(rgb), self.quality)
+
+    def check_frame(self, source: str, rgb: ImageArray) -> CheckedFace:
+        """Assess one camera frame with the same rules as a photo file."""
+        return checked_from_results(source, self.analyzer.analyze(rgb), self.quality)
 
     def find_duplicates(
-        self, candidates: Sequence[Candidate], exclude_person: int | None
+        self, faces: Sequence[CheckedFace], exclude_person: int | None
     ) -> list[DuplicateWarning]:
-        """Which accepted faces already match another enrolled person."""
+        """Which accepted faces already match another enrolled person, and whom."""
         from kiosk.vision.matcher import build_gallery
 
+        accepted = [f for f in faces if f.accepted and f.embedding is not None]
+        if not accepted:
+            return []
         with self.store.unit_of_work() as uow:
             embeddings, labels = uow.templates.gallery(self.analyzer.model_info.checksum)
             keep = [i for i, label in enumerate(labels) if label != exclude_person]
-            if not keep or not candidates:
+            if not keep:
                 return []
             gallery = build_gallery(
                 embeddings[keep], [labels[i] for i in keep], self.settings.vision
             )
-            queries = np.stack([c.result.embedding for c in candidates])
+            queries = np.stack([np.asarray(f.embedding, dtype=np.float32) for f in accepted])
             matches = gallery.search(queries, None, 0.0)
             warnings = []
-            for candidate, match in zip(candidates, matches, strict=True):
+            for face, match in zip(accepted, matches, strict=True):
                 if match.kind is MatchKind.UNKNOWN or match.label is None:
                     continue
                 person = uow.people.get(match.label)
@@ -167,10 +234,95 @@ class EnrollmentService:
                     continue
                 warnings.append(
                     DuplicateWarning(
-                        candidate.outcome.path, person.id, person.name, person.badge, match.distance
+                        face.source, person.id, person.name, person.badge, match.distance
                     )
                 )
             return warnings
+
+    def odd_ones_out(self, faces: Sequence[CheckedFace]) -> list[str]:
+        """Sources of accepted faces that do not match most of the others (a photo of
+        someone else slipped in). Needs three accepted faces to tell who is the odd one."""
+        accepted = [f for f in faces if f.accepted and f.embedding is not None]
+        if len(accepted) < 3:
+            return []
+        x = np.stack([np.asarray(f.embedding, dtype=np.float64) for f in accepted])
+        d = np.sqrt(np.maximum(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1), 0.0))
+        np.fill_diagonal(d, np.nan)
+        typical = np.nanmedian(d, axis=1)
+        threshold = self.settings.vision.threshold
+        return [f.source for f, m in zip(accepted, typical, strict=True) if m >= threshold]
+
+    # -- saving --------------------------------------------------------------------------
+
+    def save(
+        self,
+        actor: Actor,
+        faces: Sequence[CheckedFace],
+        *,
+        new: NewPerson | None = None,
+        person_id: int | None = None,
+        source: str = "file",
+        duplicates: Sequence[DuplicateWarning] = (),
+    ) -> SavedEnrollment:
+        """Store the accepted faces as templates of a new person (``new``) or of an existing
+        one (``person_id``: more photos), in one transaction, recorded with who did it."""
+        actor.require(Role.ADMIN)
+        accepted = [f for f in faces if f.accepted and f.embedding is not None]
+        if not accepted:
+            raise InputError("no accepted photo to save: add photos that pass the checks")
+        if (new is None) == (person_id is None):
+            raise ValueError("give either a new person or an existing person's id")
+        if new is not None:
+            name, badge = check_name_badge(new.name, new.badge)
+            check_validity(new.valid_from, new.valid_until)
+            if not new.consent:
+                raise InputError(
+                    "record the person's consent first: their face is stored only with it"
+                )
+        model = self.analyzer.model_info
+        now = datetime.now(UTC)
+        with self.store.unit_of_work(write=True) as uow:
+            if new is not None:
+                if uow.people.by_badge(badge) is not None:
+                    raise InputError(f"the badge {badge} is already used; choose another")
+                person = uow.people.add(
+                    name=name,
+                    badge=badge,
+                    group=clean_group(new.group),
+                    valid_from=new.valid_from,
+                    valid_until=new.valid_until,
+                    consent_at=now,
+                    consent_by=actor.username,
+                    notes=new.notes,
+                )
+            else:
+                assert person_id is not None
+                record = uow.people.record(person_id)
+                if record is None or record.erased:
+                    raise InputError("this person no longer exists or was erased")
+                person = record.person
+            for f in accepted:
+                uow.templates.add(
+                    person.id,
+                    np.asarray(f.embedding, dtype=np.float32),
+                    model,
+                    quality=f.quality,
+                    source=f"file:{Path(f.source).name}" if source == "file" else source,
+                    crop_jpeg=chip_jpeg(np.asarray(f.chip)) if f.chip is not None else None,
+                    created_at=now,
+                )
+            uow.audit.record(
+                actor.username,
+                "enroll" if new is not None else "enroll-more",
+                f"badge {person.badge}",
+                name=person.name,
+                templates=len(accepted),
+                rejected=len(faces) - len(accepted),
+                duplicates=sorted({d.badge for d in duplicates}),
+                source=source,
+            )
+            uow.commit()
+        return SavedEnrollment(person, len(accepted), new is not None)
 
     def enroll(
         self,
@@ -181,80 +333,42 @@ class EnrollmentService:
         photos: Iterable[Path],
         group: str | None = None,
         source: str = "file",
-        on_photo: Callable[[PhotoOutcome], None] | None = None,
+        on_photo: Callable[[CheckedFace], None] | None = None,
         valid_from: datetime | None = None,
         valid_until: datetime | None = None,
     ) -> EnrollResult:
-        """Enroll (or add photos to) the person with ``badge``.
+        """Check the photos and save the good ones for the person with ``badge`` (the
+        command line's enrollment: :meth:`check_photo` then :meth:`save`).
 
         A badge already enrolled under the same name gets the new templates; under another
-        name it is an error. Nothing is stored when no photo is usable."""
+        name it is an error. Nothing is stored when no photo is usable. The acting admin
+        records the person's consent, as the command line always did."""
         actor.require(Role.ADMIN)
-        name, badge = name.strip(), badge.strip()
-        if not name:
-            raise InputError("the name is empty: give --name")
-        if not badge:
-            raise InputError("the badge is empty: give --badge")
-        group = group.strip() if group and group.strip() else None
-        if valid_from and valid_until and valid_until <= valid_from:
-            raise InputError("--valid-until must be after --valid-from")
+        name, badge = check_name_badge(name, badge)
+        check_validity(valid_from, valid_until)
         existing = self._existing(name, badge)
-
-        outcomes: list[PhotoOutcome] = []
-        candidates: list[Candidate] = []
+        checked: list[CheckedFace] = []
         for path in photos:
-            checked = self.check_photo(Path(path))
-            outcome = checked.outcome if isinstance(checked, Candidate) else checked
-            outcomes.append(outcome)
-            if isinstance(checked, Candidate):
-                candidates.append(checked)
+            face = self.check_photo(Path(path))
+            checked.append(face)
             if on_photo is not None:
-                on_photo(outcome)
-        if not outcomes:
+                on_photo(face)
+        if not checked:
             raise InputError("no photos given: name at least one photo of the person")
-        if not candidates:
-            return EnrollResult(None, outcomes, [], 0)
-
-        duplicates = self.find_duplicates(candidates, existing)
-        model = self.analyzer.model_info
-        now = datetime.now(UTC)
-        with self.store.unit_of_work(write=True) as uow:
-            if existing is None:
-                if uow.people.by_badge(badge) is not None:  # enrolled meanwhile
-                    raise InputError(f"the badge {badge} was enrolled meanwhile; try again")
-                person = uow.people.add(
-                    name=name,
-                    badge=badge,
-                    group=group,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    consent_at=now,
-                    consent_by=actor.username,
-                )
-            else:
-                person = uow.people.get(existing)  # type: ignore[assignment]
-                assert person is not None
-            for c in candidates:
-                uow.templates.add(
-                    person.id,
-                    c.result.embedding,
-                    model,
-                    quality=c.outcome.quality,
-                    source=f"{source}:{Path(c.outcome.path).name}" if source == "file" else source,
-                    crop_jpeg=chip_jpeg(c.result.chip),
-                    created_at=now,
-                )
-            uow.audit.record(
-                actor.username,
-                "enroll" if existing is None else "enroll-more",
-                f"badge {badge}",
-                name=name,
-                templates=len(candidates),
-                rejected=len(outcomes) - len(candidates),
-                duplicates=[d.badge for d in duplicates],
+        if not any(f.accepted for f in checked):
+            return EnrollResult(None, checked, [], 0)
+        duplicates = self.find_duplicates(checked, existing)
+        new = (
+            None
+            if existing is not None
+            else NewPerson(
+                name, badge, group, valid_from=valid_from, valid_until=valid_until, consent=True
             )
-            uow.commit()
-        return EnrollResult(person, outcomes, duplicates, len(candidates))
+        )
+        saved = self.save(
+            actor, checked, new=new, person_id=existing, source=source, duplicates=duplicates
+        )
+        return EnrollResult(saved.person, checked, duplicates, saved.templates_added)
 
     def _existing(self, name: str, badge: str) -> int | None:
         with self.store.unit_of_work() as uow:

@@ -309,6 +309,16 @@ class TemplateRepository:
         )
         return int(self.session.scalar(query) or 0)
 
+    def remove(self, template_id: int) -> tuple[int, str] | None:
+        """Delete one template (and its crop); its person's id and source, or ``None``
+        when there is no such template."""
+        row = self.session.get(TemplateRow, template_id)
+        if row is None:
+            return None
+        person_id, source = row.person_id, row.source
+        self.session.execute(delete(TemplateRow).where(TemplateRow.id == template_id))
+        return person_id, source
+
     def delete_for(self, person_id: int) -> int:
         result = self.session.execute(delete(TemplateRow).where(TemplateRow.person_id == person_id))
         return int(getattr(result, "rowcount", 0) or 0)

@@ -1,14 +1,23 @@
-"""Wires the kiosk screen: camera thread -> recognition thread -> window."""
+"""The kiosk screen's Qt wiring: camera thread -> recognition thread -> window.
+
+The parts (camera, door, pipeline loader, gallery, liveness check) arrive built from the
+composition root (:func:`kiosk.app.build_kiosk`); this module only connects them to the
+window and runs the event loop.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable
 
-from kiosk.camera.reader import CameraReader, make_camera
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from kiosk.camera.reader import CameraReader
 from kiosk.config import Settings
 from kiosk.domain.faces import FloatArray
-from kiosk.services.door import Door, make_door
+from kiosk.services.door import Door
 from kiosk.services.kiosk_loop import (
     AccessStore,
     KioskLoop,
@@ -18,31 +27,14 @@ from kiosk.services.kiosk_loop import (
 )
 from kiosk.ui.admin_login import PasswordCheck
 from kiosk.ui.kiosk_window import KioskWindow
+from kiosk.ui.kiosk_window import application as application
 from kiosk.ui.workers import KioskThreads
 
 log = logging.getLogger(__name__)
 
 
-def _load_pipeline(settings: Settings) -> Callable[[], Recognizer]:
-    def load() -> Recognizer:
-        from kiosk.vision.pipeline import FacePipeline
-
-        return FacePipeline.load(settings.vision)
-
-    return load
-
-
-def _gallery(settings: Settings) -> Callable[[FloatArray, list[int]], Searcher]:
-    def make(embeddings: FloatArray, labels: list[int]) -> Searcher:
-        from kiosk.vision.matcher import build_gallery
-
-        return build_gallery(embeddings, labels, settings.vision)
-
-    return make
-
-
 class KioskApp:
-    """The kiosk's parts, built in the GUI thread; :meth:`start` and :meth:`stop` the
+    """The kiosk's parts, wired in the GUI thread; :meth:`start` and :meth:`stop` the
     threads. The window is shown by the caller (tests keep it hidden or windowed)."""
 
     def __init__(
@@ -50,44 +42,36 @@ class KioskApp:
         settings: Settings,
         store: AccessStore,
         *,
+        camera: CameraReader,
+        door: Door,
+        load_recognizer: Callable[[], Recognizer],
+        make_gallery: Callable[[FloatArray, list[int]], Searcher],
         password_check: PasswordCheck,
-        camera: str | None = None,
+        liveness: LivenessCheck | None = None,
         full_screen: bool = True,
         require_password: bool | None = None,
-        door: Door | None = None,
-        load_recognizer: Callable[[], Recognizer] | None = None,
-        liveness: LivenessCheck | None = None,
-        camera_reader: CameraReader | None = None,
     ) -> None:
         self.settings = settings
-        capture = settings.capture
-        self.camera = camera_reader or make_camera(
-            camera if camera is not None else settings.camera,
-            width=capture.width,
-            height=capture.height,
-            fps=capture.fps,
-            loop=capture.loop_files,
-            max_retry=capture.retry_max_seconds,
-        )
-        self.door = door or make_door(settings.door)
+        self.camera = camera
+        self.door = door
         self.loop = KioskLoop(
             settings,
-            self.camera.slot,
+            camera.slot,
             lambda _update: None,  # replaced by the worker's signal
-            load_recognizer=load_recognizer or _load_pipeline(settings),
+            load_recognizer=load_recognizer,
             store=store,
-            door=self.door,
-            make_gallery=_gallery(settings),
+            door=door,
+            make_gallery=make_gallery,
             liveness=liveness,
         )
         self.window = KioskWindow(
             settings,
-            self.camera.slot,
+            camera.slot,
             password_check=password_check,
             require_password=full_screen if require_password is None else require_password,
             full_screen=full_screen,
         )
-        self.threads = KioskThreads(self.camera, self.loop, self.door)
+        self.threads = KioskThreads(camera, self.loop, door)
         # a queued connection to a method of a GUI-thread object, not a lambda
         self.threads.worker.update.connect(self.window.on_update)
 
@@ -97,3 +81,29 @@ class KioskApp:
     def stop(self) -> bool:
         """Stop the threads (and wait for them); true when all ended."""
         return self.threads.stop()
+
+
+def run_until_closed(app: QApplication, kiosk: KioskApp, *, exit_after: float | None) -> bool:
+    """Show the kiosk and run Qt's event loop until the window closes (or after
+    ``exit_after`` seconds); true when every thread stopped cleanly."""
+    if exit_after is not None:
+        QTimer.singleShot(int(exit_after * 1000), kiosk.window.shutdown)
+    # Ctrl+C in the terminal closes the kiosk cleanly (Qt would otherwise swallow it).
+    previous = signal.signal(signal.SIGINT, lambda *_: kiosk.window.shutdown())
+    wake = QTimer()
+    wake.timeout.connect(_let_python_run)  # lets Python see the signal between Qt events
+    wake.start(200)
+    kiosk.start()
+    kiosk.window.show_kiosk()
+    try:
+        app.exec()
+    finally:
+        wake.stop()
+        signal.signal(signal.SIGINT, previous)
+        stopped = kiosk.stop()
+    log.info("kiosk: closed")
+    return stopped
+
+
+def _let_python_run() -> None:
+    pass

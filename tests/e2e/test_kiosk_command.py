@@ -10,11 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.videos import write_video
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "ui"))
-
-from videos import write_video  # noqa: E402
-
 PASSWORD = "Door-Keeper-2026"
 
 

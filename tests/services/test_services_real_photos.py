@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk import cli, cli_admin
+from kiosk import app, cli
 from kiosk.vision.imageio import load_image
 from kiosk.vision.quality import assess_photo
 
@@ -27,7 +27,7 @@ def run_cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Any:
     """``kiosk ARGS...`` in this process, with the session's pipeline (loaded once)."""
-    monkeypatch.setattr(cli_admin, "_load_pipeline", lambda settings: pipeline)
+    monkeypatch.setattr(app, "load_pipeline", lambda settings: pipeline)
     monkeypatch.setenv("KIOSK_ADMIN", "root")
     monkeypatch.setenv("KIOSK_ADMIN_PASSWORD", PASSWORD)
 

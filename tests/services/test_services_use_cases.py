@@ -111,7 +111,7 @@ def test_enroll_rejects_bad_photos_with_reasons_and_stores_the_good_ones(
     result = enroller(store, settings, files).enroll(
         admin, name="Ada", badge="E1", photos=photos, group="staff"
     )
-    reasons = {Path(p.path).name: " ".join(p.reasons) for p in result.photos}
+    reasons = {Path(p.source).name: " ".join(p.reasons) for p in result.photos}
     assert result.templates_added == 2 and result.person is not None
     assert reasons["good1.jpg"] == ""
     assert "2 faces" in reasons["two.jpg"]
@@ -175,7 +175,8 @@ def test_identify_gives_the_kiosk_decision(
     store: Store, settings: Settings, files: FakeFiles, admin: Actor
 ) -> None:
     _enroll_two(store, settings, files, admin)
-    PeopleService(store).set_active(admin, "E2", False)
+    people = PeopleService(store)
+    people.set_active(admin, people.id_for_badge(admin, "E2"), False)
     probe_ada = files.add("probe-ada.jpg", FakePhoto((1,)))
     probe_bob = files.add("probe-bob.jpg", FakePhoto((2,)))
     stranger = files.add("stranger.jpg", FakePhoto((99,)))
@@ -196,7 +197,8 @@ def test_erase_removes_biometrics_keeps_events_and_records_who(
 ) -> None:
     _enroll_two(store, settings, files, admin)
     access = AccessService(store, settings)
-    bob = PeopleService(store).show(admin, "E2").record.person
+    people = PeopleService(store)
+    bob = people.details(admin, people.id_for_badge(admin, "E2")).record.person
     for i in range(3):
         access.record_event(
             AccessEvent(
@@ -208,7 +210,7 @@ def test_erase_removes_biometrics_keeps_events_and_records_who(
                 snapshot_jpeg=b"jpeg%d" % i,
             )
         )
-    report = PeopleService(store).erase(admin, "E2")
+    report = people.erase(admin, bob.id)
     assert (report.templates, report.snapshots) == (2, 3)
     embeddings, labels = access.load_gallery(files.analyzer.model_info)
     assert bob.id not in labels and len(labels) == 1

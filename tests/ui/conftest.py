@@ -5,7 +5,6 @@ test leaves a thread running."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -14,12 +13,9 @@ from typing import Any
 import cv2
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from videos import framed, write_video  # noqa: E402
-
-from kiosk.config import Settings  # noqa: E402
-from kiosk.domain.access import AccessEvent  # noqa: E402
+from kiosk.config import Settings
+from kiosk.domain.access import AccessEvent
+from tests.support.videos import framed, write_video
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,9 @@
 """Screenshots of every state of the kiosk screen, fed by hand (no models needed):
 
-    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python tests/ui/screenshots.py \
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python -m tests.ui.screenshots \
         1280x800 /tmp/shots
+
+(from the repository root: ``-m`` puts it on the path, so ``tests.support`` imports).
 
 Look at each PNG as a person at the door would. Not a test (pytest does not collect it).
 """
@@ -12,13 +14,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import cv2
 import numpy as np
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
-from videos import framed
 
 from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import Settings
@@ -35,6 +34,7 @@ from kiosk.services.kiosk_loop import (
 )
 from kiosk.ui.admin_login import AdminLoginDialog, env_password_check
 from kiosk.ui.kiosk_window import KioskWindow
+from tests.support.videos import framed
 
 W, H = (int(x) for x in sys.argv[1].split("x")) if len(sys.argv) > 1 else (1280, 800)
 out = Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/kiosk-shots")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from videos import BIDEN_ENROLL, BIDEN_VISIT, OBAMA_ENROLL, OBAMA_VISIT, write_video
 
+from kiosk.app import build_kiosk
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.services.access import open_access_service
@@ -22,6 +22,7 @@ from kiosk.services.kiosk_loop import Analysis
 from kiosk.ui.admin_login import env_password_check
 from kiosk.ui.kiosk_app import KioskApp
 from kiosk.ui.kiosk_window import ScreenState
+from tests.support.videos import BIDEN_ENROLL, BIDEN_VISIT, OBAMA_ENROLL, OBAMA_VISIT, write_video
 
 DECISION_TIMEOUT_MS = 120_000  # seconds per recognition when the 2 cores are busy
 
@@ -33,7 +34,7 @@ def run_kiosk(qtbot: Any, settings: Settings, pipeline: Any) -> Iterator[Callabl
 
     def start(camera: str, settings: Settings = settings) -> KioskApp:
         service = open_access_service(settings)
-        app = KioskApp(
+        app = build_kiosk(
             settings,
             service,
             password_check=env_password_check("letmein"),
@@ -140,7 +141,8 @@ def test_camera_failing_goes_offline_then_recovers(
     logged: Any,
 ) -> None:
     import cv2
-    from videos import blank
+
+    from tests.support.videos import blank
 
     folder = tmp_path / "camera"
     folder.mkdir()

@@ -1,10 +1,10 @@
 """Fixtures for the admin console tests: a real database in a temporary KIOSK_HOME, the
-real pipeline (loaded once per session, ``tests/conftest.py``), photos from
-../shared/faces, and a check that no test leaves a thread running."""
+console's services built by the composition root, the real pipeline (loaded once per
+session, ``tests/conftest.py``), photos from ../shared/faces, and a check that no test
+leaves a thread running."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,15 +12,13 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from accounts_data import ADMIN, PASSWORD  # noqa: E402
-
-from kiosk.config import Settings  # noqa: E402
-from kiosk.services.accounts import Actor  # noqa: E402
-from kiosk.services.admin_console import AdminConsole  # noqa: E402
-from kiosk.storage.records import Role  # noqa: E402
-from kiosk.storage.store import Store, open_store  # noqa: E402
+from kiosk.app import admin_services
+from kiosk.config import Settings
+from kiosk.services.accounts import Actor
+from kiosk.services.admin import AdminServices
+from kiosk.storage.records import Role
+from kiosk.storage.store import Store, open_store
+from tests.support.accounts import ADMIN, PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -50,27 +48,27 @@ def store(settings: Settings) -> Iterator[Store]:
 
 
 @pytest.fixture
-def console(store: Store, settings: Settings) -> AdminConsole:
-    """The console's use cases without the face pipeline (tests that enroll use
-    ``vision_console``)."""
-    return AdminConsole(store, settings)
+def services(store: Store, settings: Settings) -> AdminServices:
+    """The console's services as the composition root builds them (the face pipeline is
+    loaded only if a test checks a photo; tests that enroll use ``vision_services``)."""
+    return admin_services(store, settings)
 
 
 @pytest.fixture
-def vision_console(console: AdminConsole, pipeline: Any) -> AdminConsole:
-    """The console with the real pipeline (loaded once per session)."""
-    console._analyzer = pipeline
-    return console
+def vision_services(store: Store, settings: Settings, pipeline: Any) -> AdminServices:
+    """The console's services with the real pipeline (loaded once per session)."""
+    return admin_services(store, settings, analyzer=pipeline)
 
 
 @pytest.fixture
-def admin(console: AdminConsole) -> Actor:
-    return console.create_first_admin(ADMIN, PASSWORD, PASSWORD)
+def admin(services: AdminServices) -> Actor:
+    account = services.accounts.add_admin(None, ADMIN, PASSWORD, Role.ADMIN)
+    return Actor(account.username, account.role)
 
 
 @pytest.fixture
-def auditor(console: AdminConsole, admin: Actor) -> Actor:
-    console.accounts.add_admin(admin, "reader", "Aud1tor-only!", Role.AUDITOR)
+def auditor(services: AdminServices, admin: Actor) -> Actor:
+    services.accounts.add_admin(admin, "reader", "Aud1tor-only!", Role.AUDITOR)
     return Actor("reader", Role.AUDITOR)
 
 

@@ -11,17 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bulk import fill_events
 from pytestqt.qtbot import QtBot
 
+from kiosk.app import admin_services
 from kiosk.config import Settings
 from kiosk.domain.access import AccessEvent, Decision
 from kiosk.services.access import AccessService
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole
+from kiosk.services.admin import AdminServices
 from kiosk.storage.records import Role
 from kiosk.storage.store import Store, open_store
-from kiosk.ui.admin.log_viewer import MAX_PAGES, PAGE, LogViewer
+from kiosk.ui.admin.log_model import MAX_PAGES, PAGE
+from kiosk.ui.admin.log_viewer import LogViewer
+from tests.support.bulk_log import fill_events
 
 MILLION = 1_000_000
 READER = Actor("reader", Role.AUDITOR)
@@ -39,14 +41,14 @@ def million_home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture
-def million(million_home: Settings) -> Iterator[AdminConsole]:
+def million(million_home: Settings) -> Iterator[AdminServices]:
     store = open_store(million_home)
-    yield AdminConsole(store, million_home)
+    yield admin_services(store, million_home)
     store.close()
 
 
-def viewer(qtbot: QtBot, console: AdminConsole, actor: Actor = READER, **kw: object) -> LogViewer:
-    v = LogViewer(console, actor, live_ms=0, **kw)  # type: ignore[arg-type]
+def viewer(qtbot: QtBot, services: AdminServices, actor: Actor = READER, **kw: object) -> LogViewer:
+    v = LogViewer(services, actor, live_ms=0, **kw)  # type: ignore[arg-type]
     qtbot.addWidget(v)
     v.resize(1100, 600)
     v.show()
@@ -60,7 +62,7 @@ def wait_rows(qtbot: QtBot, v: LogViewer, rows: list[int]) -> None:
     qtbot.waitUntil(loaded, timeout=20_000)
 
 
-def test_a_million_events_scroll_to_the_end(qtbot: QtBot, million: AdminConsole) -> None:
+def test_a_million_events_scroll_to_the_end(qtbot: QtBot, million: AdminServices) -> None:
     v = viewer(qtbot, million, verify_on_open=False)
     try:
         qtbot.waitUntil(lambda: v.model.rowCount() == MILLION, timeout=20_000)
@@ -99,7 +101,7 @@ def Qt_Ascending():  # noqa: N802 - reads like the enum it returns
     return Qt.SortOrder.AscendingOrder
 
 
-def test_a_million_events_filtering(qtbot: QtBot, million: AdminConsole) -> None:
+def test_a_million_events_filtering(qtbot: QtBot, million: AdminServices) -> None:
     v = viewer(qtbot, million, verify_on_open=False)
     try:
         qtbot.waitUntil(lambda: v.model.rowCount() == MILLION, timeout=20_000)
@@ -127,15 +129,35 @@ def test_a_million_events_filtering(qtbot: QtBot, million: AdminConsole) -> None
         wait_rows(qtbot, v, [0])
         top = v.model.event_at(0)
         assert top is not None and top.person_badge == "P2"
+        assert v.badge.text() == "Person 2 (P2)" and "Events of Person 2" in v.filter_note.text()
+        # a name nobody has: said by the field, and no rows rather than all of them
         v.badge.setText("nobody")
         v.apply_filters()
-        assert "no person has the badge or name 'nobody'" in v.message.text().lower()
+        assert "no person's name or badge contains" in v.filter_note.text().lower()
+        assert v.model.rowCount() == 0 and not v.model.counting
         v.badge.setText("person 3")  # a name, any case
         v.apply_filters()
         qtbot.waitUntil(lambda: not v.model.counting, timeout=20_000)
         wait_rows(qtbot, v, [0])
         top = v.model.event_at(0)
         assert top is not None and top.person_name == "Person 3"
+        # part of a name that only one person has
+        v.badge.setText("son 4")
+        v.apply_filters()
+        qtbot.waitUntil(lambda: not v.model.counting, timeout=20_000)
+        wait_rows(qtbot, v, [0])
+        top = v.model.event_at(0)
+        assert top is not None and top.person_name == "Person 4"
+        # part of several names: the list to choose from, and no rows until one is chosen
+        v.badge.setText("erso")
+        v.apply_filters()
+        assert "5 people match" in v.filter_note.text() and v.model.rowCount() == 0
+        assert v.badge.person_list.stringList()[:2] == ["Person 0 (P0)", "Person 1 (P1)"]
+        v.badge.pick("Person 1 (P1)")
+        qtbot.waitUntil(lambda: not v.model.counting, timeout=20_000)
+        wait_rows(qtbot, v, [0])
+        top = v.model.event_at(0)
+        assert top is not None and top.person_name == "Person 1"
     finally:
         v.close_threads()
 
@@ -172,9 +194,13 @@ def _jpeg() -> bytes:
 
 
 def test_live_events_detail_and_chain(
-    qtbot: QtBot, console: AdminConsole, admin: Actor, small_log: AccessService, settings: Settings
+    qtbot: QtBot,
+    services: AdminServices,
+    admin: Actor,
+    small_log: AccessService,
+    settings: Settings,
 ) -> None:
-    v = viewer(qtbot, console, admin)
+    v = viewer(qtbot, services, admin)
     try:
         qtbot.waitUntil(lambda: v.model.rowCount() == 30, timeout=10_000)
         qtbot.waitUntil(lambda: v.chain_report is not None, timeout=10_000)
@@ -220,12 +246,12 @@ def test_live_events_detail_and_chain(
 
 def test_export_filtered_rows_with_progress(
     qtbot: QtBot,
-    console: AdminConsole,
+    services: AdminServices,
     admin: Actor,
     small_log: AccessService,
     tmp_path: Path,
 ) -> None:
-    v = viewer(qtbot, console, admin, verify_on_open=False)
+    v = viewer(qtbot, services, admin, verify_on_open=False)
     try:
         v.kiosk.setCurrentText("front")
         v.apply_filters()
@@ -242,7 +268,7 @@ def test_export_filtered_rows_with_progress(
         assert len(rows) == 15 and {r["kiosk_id"] for r in rows} == {"front"}
         assert not (tmp_path / "front.csv.partial").exists()
         assert "Exported 15 rows" in v.message.text()
-        with console.store.unit_of_work() as uow:
+        with services.people.store.unit_of_work() as uow:
             [action] = uow.audit.list(action="export-log")
         assert action.admin == admin.username and "front.csv" in action.target
     finally:
@@ -250,7 +276,7 @@ def test_export_filtered_rows_with_progress(
 
 
 def test_export_of_a_million_reports_progress_and_can_be_cancelled(
-    qtbot: QtBot, million: AdminConsole, tmp_path: Path
+    qtbot: QtBot, million: AdminServices, tmp_path: Path
 ) -> None:
     v = viewer(qtbot, million, verify_on_open=False)
     try:

@@ -6,12 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole, PersonStatus, person_status
+from kiosk.services.admin import AdminServices
+from kiosk.services.people import PersonStatus, person_status
 from kiosk.ui.admin.enroll import EnrollDialog
-from kiosk.ui.admin.people import PeoplePage, TemplatesDialog
+from kiosk.ui.admin.people import PeoplePage
+from kiosk.ui.admin.person_dialogs import TemplatesDialog
+from kiosk.ui.admin.widgets import AMBER
 
 OBAMA = ("obama/tests_obama.jpg", "obama/tests_obama2.jpg")
 TWO_PEOPLE = "_multi_face/knn_obama_and_biden.jpg"
@@ -20,11 +24,12 @@ TWO_PEOPLE = "_multi_face/knn_obama_and_biden.jpg"
 def enroll_dialog(
     qtbot: QtBot, page: PeoplePage, name: str, badge: str, files: list[Path]
 ) -> EnrollDialog:
-    dialog = EnrollDialog(page.console, page.actor, None, page)
+    dialog = EnrollDialog(page.services, page.actor, None, page)
     qtbot.addWidget(dialog)
     assert dialog.form is not None
     dialog.form.name.setText(name)
     dialog.form.badge.setText(badge)
+    dialog.form.consent.setChecked(True)
     dialog.add_files(files)
     qtbot.waitUntil(lambda: len(dialog.faces) == len(files), timeout=120_000)
     qtbot.waitUntil(lambda: dialog._task is not None and dialog._task.done, timeout=10_000)
@@ -32,13 +37,15 @@ def enroll_dialog(
 
 
 @pytest.fixture
-def page(qtbot: QtBot, vision_console: AdminConsole, admin: Actor) -> PeoplePage:
-    p = PeoplePage(vision_console, admin)
+def page(qtbot: QtBot, vision_services: AdminServices, admin: Actor) -> PeoplePage:
+    p = PeoplePage(vision_services, admin)
     qtbot.addWidget(p)
     return p
 
 
-def test_enroll_from_files_marks_each_photo(qtbot: QtBot, page: PeoplePage, photos: Path) -> None:
+def test_enroll_from_files_marks_each_photo(
+    qtbot: QtBot, page: PeoplePage, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lin = photos / "lin_manuel_miranda/ex_lin-manuel-miranda.png"
     files = [photos / p for p in OBAMA] + [photos / TWO_PEOPLE, photos / "missing.jpg", lin]
     dialog = enroll_dialog(qtbot, page, "Barack Obama", "B-44", files)
@@ -48,12 +55,12 @@ def test_enroll_from_files_marks_each_photo(qtbot: QtBot, page: PeoplePage, phot
     assert not two.accepted and "faces in the photo" in two.reason_text
     assert not marks["missing.jpg"].accepted
     texts = [dialog.list.item(i).text() for i in range(dialog.list.count())]
-    assert sum(t.startswith("✔") for t in texts) == 3
+    assert sum(t.startswith("✔") for t in texts) == 2
     assert any(t.startswith("✘") and "faces in the photo" in t for t in texts)
-    assert "3 accepted, 2 rejected" in dialog.status.text()
+    assert "3 accepted (1 in doubt), 2 rejected" in dialog.status.text()
     assert dialog.save_button.isEnabled()
     assert dialog.duplicates == []
-    # someone else's photo among them is pointed out; the admin drops it
+    # someone else's photo among them is pointed out: an amber tile, not "accepted"
     assert dialog.odd == [str(lin)]
     assert "ex_lin-manuel-miranda.png" in dialog.duplicate_label.text()
     lin_item = next(
@@ -61,9 +68,24 @@ def test_enroll_from_files_marks_each_photo(qtbot: QtBot, page: PeoplePage, phot
         for i in range(dialog.list.count())
         if "lin-manuel" in dialog.list.item(i).text()
     )
+    assert lin_item.text().startswith("?") and "someone else" in lin_item.text()
+    assert lin_item.foreground().color().name() == AMBER
+    # Save asks first, naming the photo; going back saves nothing
+    asked: list[str] = []
+
+    def go_back(box: QMessageBox) -> int:
+        asked.append(box.text())
+        return 0  # closed without choosing "Save anyway"
+
+    monkeypatch.setattr(QMessageBox, "exec", go_back)
+    dialog._save_clicked()
+    assert "ex_lin-manuel-miranda.png" in asked[0] and "Save them anyway?" in asked[0]
+    assert dialog.saved is None
+    # the admin drops it, and nothing is asked any more
     lin_item.setSelected(True)
     dialog.drop_selected()
     assert dialog.odd == [] and dialog.duplicate_label.isHidden()
+    assert dialog.doubt_question() is None
     assert dialog.save()
     page.refresh()
     [record] = page.model.records
@@ -95,7 +117,7 @@ def test_more_photos_then_remove_one_then_erase(
     assert first.save()
     page.refresh()
     record = page.model.records[0]
-    more = EnrollDialog(page.console, page.actor, record, page)
+    more = EnrollDialog(page.services, page.actor, record, page)
     qtbot.addWidget(more)
     more.add_files([photos / OBAMA[1]])
     qtbot.waitUntil(lambda: more._task is not None and more._task.done, timeout=120_000)
@@ -104,7 +126,7 @@ def test_more_photos_then_remove_one_then_erase(
     page.refresh()
     assert page.model.records[0].templates == 2
 
-    templates = TemplatesDialog(page.console, page.actor, page.model.records[0], page)
+    templates = TemplatesDialog(page.people, page.actor, page.model.records[0], page)
     qtbot.addWidget(templates)
     assert templates.list.count() == 2
     templates.remove_template(int(templates.list.item(0).data(256)))
@@ -113,8 +135,6 @@ def test_more_photos_then_remove_one_then_erase(
     assert page.model.records[0].templates == 1
 
     # erase: the confirmation says what goes; cancel keeps everything
-    from PySide6.QtWidgets import QMessageBox
-
     seen: list[str] = []
 
     def fake_exec(box: QMessageBox) -> int:
@@ -132,16 +152,16 @@ def test_more_photos_then_remove_one_then_erase(
     page.status.setCurrentIndex(page.status.findData(PersonStatus.ERASED))
     [erased] = page.model.records
     assert person_status(erased) == PersonStatus.ERASED and erased.templates == 0
-    assert page.console.thumbnail(page.actor, record.person.id) is None
+    assert page.people.thumbnail(page.actor, record.person.id) is None
 
 
 def test_people_list_searches_and_filters_in_the_database(
-    qtbot: QtBot, console: AdminConsole, admin: Actor
+    qtbot: QtBot, services: AdminServices, admin: Actor
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
     now = datetime.now(UTC)
-    with console.store.unit_of_work(write=True) as uow:
+    with services.people.store.unit_of_work(write=True) as uow:
         for i in range(1500):
             uow.people.add(
                 name=f"Worker {i:04d}",
@@ -152,7 +172,7 @@ def test_people_list_searches_and_filters_in_the_database(
                 valid_from=now + timedelta(days=3) if i % 10 == 7 else None,
             )
         uow.commit()
-    page = PeoplePage(console, admin)
+    page = PeoplePage(services, admin)
     qtbot.addWidget(page)
     page.model.limit = 200
     page.reload()
@@ -188,7 +208,7 @@ def test_photos_dropped_on_the_dialog_are_checked(
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent
 
-    dialog = EnrollDialog(page.console, page.actor, None, page)
+    dialog = EnrollDialog(page.services, page.actor, None, page)
     qtbot.addWidget(dialog)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(photos / OBAMA[0]))])

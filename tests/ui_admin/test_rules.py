@@ -10,7 +10,8 @@ from pytestqt.qtbot import QtBot
 from kiosk.domain.access import Decision, check_access
 from kiosk.services.access import AccessService
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole, NewPerson
+from kiosk.services.admin import AdminServices
+from kiosk.services.people import NewPerson
 from kiosk.ui.admin.rules import AccessRulesPage
 
 
@@ -20,9 +21,9 @@ def next_weekday(weekday: int, at: time) -> datetime:
     return day.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
 
 
-def test_a_schedule_that_denies(qtbot: QtBot, console: AdminConsole, admin: Actor) -> None:
-    person = console.add_person(admin, NewPerson("Night Guard", "N-7", group="Day staff"))
-    page = AccessRulesPage(console, admin)
+def test_a_schedule_that_denies(qtbot: QtBot, services: AdminServices, admin: Actor) -> None:
+    person = services.people.add(admin, NewPerson("Night Guard", "N-7", group="Day staff"))
+    page = AccessRulesPage(services, admin)
     qtbot.addWidget(page)
     page.select_group("Day staff")
     assert page.title.text() == "Group Day staff"
@@ -33,11 +34,11 @@ def test_a_schedule_that_denies(qtbot: QtBot, console: AdminConsole, admin: Acto
     assert page.save(), page.message.text()
     assert "Saved" in page.message.text()
 
-    allowed = console.try_access(admin, person.id, monday)
+    allowed = services.rules.try_access(admin, person.id, monday)
     assert allowed.decision is Decision.ALLOWED
-    night = console.try_access(admin, person.id, monday.replace(hour=21))
+    night = services.rules.try_access(admin, person.id, monday.replace(hour=21))
     assert night.decision is Decision.DENIED_SCHEDULE
-    tuesday = console.try_access(admin, person.id, monday + timedelta(days=1))
+    tuesday = services.rules.try_access(admin, person.id, monday + timedelta(days=1))
     assert tuesday.decision is Decision.DENIED_SCHEDULE
 
     # the page's own check says so too
@@ -49,7 +50,7 @@ def test_a_schedule_that_denies(qtbot: QtBot, console: AdminConsole, admin: Acto
     assert "denied-schedule" in page.verdict.text()
 
     # the kiosk reads the same rules
-    kiosk = AccessService(console.store, console.settings)
+    kiosk = AccessService(services.people.store, services.settings)
     schedule = kiosk.get_schedule("Day staff")
     assert schedule is not None and date(2026, 12, 25) in schedule.holidays
     seen = kiosk.get_person(person.id)
@@ -59,9 +60,9 @@ def test_a_schedule_that_denies(qtbot: QtBot, console: AdminConsole, admin: Acto
 
 
 def test_bad_window_and_holiday_are_explained(
-    qtbot: QtBot, console: AdminConsole, admin: Actor
+    qtbot: QtBot, services: AdminServices, admin: Actor
 ) -> None:
-    page = AccessRulesPage(console, admin)
+    page = AccessRulesPage(services, admin)
     qtbot.addWidget(page)
     page.select_group("Cleaners")
     page.add_window(2, time(18, 0), time(6, 0))
@@ -73,13 +74,13 @@ def test_bad_window_and_holiday_are_explained(
     assert "is not a date" in page.message.text()
 
 
-def test_valid_until_in_the_past_denies(console: AdminConsole, admin: Actor) -> None:
+def test_valid_until_in_the_past_denies(services: AdminServices, admin: Actor) -> None:
     yesterday = datetime.now(UTC) - timedelta(days=1)
-    person = console.add_person(
+    person = services.people.add(
         admin,
         NewPerson(
             "Temp Worker", "T-1", valid_from=yesterday - timedelta(days=5), valid_until=yesterday
         ),
     )
-    check = console.try_access(admin, person.id, datetime.now().astimezone())
+    check = services.rules.try_access(admin, person.id, datetime.now().astimezone())
     assert check.decision is Decision.DENIED_INACTIVE and "expired" in check.reason

@@ -3,23 +3,20 @@ the guided camera capture (a real camera thread reading a video of real photos).
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from kiosk.camera.reader import make_camera
 from kiosk.config import DEFAULT_THRESHOLD, Settings
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole, NewPerson
+from kiosk.services.admin import AdminServices
+from kiosk.services.people import NewPerson
 from kiosk.ui.admin.capture import STRAIGHT, CaptureDialog, PoseTarget
 from kiosk.ui.admin.enroll import EnrollDialog
 from kiosk.ui.admin.security import SecurityPage
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-from videos import write_video  # noqa: E402  (the kiosk tests' video helper)
+from tests.support.videos import write_video
 
 PEOPLE = {
     "Obama": ("obama/tests_obama.jpg", "obama/tests_obama2.jpg", "obama/knn_obama1.jpg"),
@@ -30,24 +27,25 @@ PEOPLE = {
 
 
 @pytest.fixture
-def enrolled(vision_console: AdminConsole, admin: Actor, photos: Path) -> AdminConsole:
+def enrolled(vision_services: AdminServices, admin: Actor, photos: Path) -> AdminServices:
+    enrollment = vision_services.enrollment
     for i, (name, files) in enumerate(PEOPLE.items()):
-        faces = [vision_console.check_file(photos / f) for f in files]
+        faces = [enrollment.check_photo(photos / f) for f in files]
         kept = [f for f in faces if f.accepted]
         assert kept, [f.reason_text for f in faces]
-        vision_console.save_enrollment(admin, kept, new=NewPerson(name, f"B{i}"))
-    return vision_console
+        enrollment.save(admin, kept, new=NewPerson(name, f"B{i}", consent=True))
+    return vision_services
 
 
 def test_security_page_plots_distances_and_records_the_threshold(
-    qtbot: QtBot, enrolled: AdminConsole, admin: Actor, settings: Settings
+    qtbot: QtBot, enrolled: AdminServices, admin: Actor, settings: Settings
 ) -> None:
-    page = SecurityPage(enrolled, admin)
+    page = SecurityPage(enrolled.security, admin)
     qtbot.addWidget(page)
     qtbot.waitUntil(lambda: page.stats is not None, timeout=30_000)
     stats = page.stats
     assert stats is not None
-    counts = [r.templates for r in enrolled.people(admin)]
+    counts = [r.templates for r in enrolled.people.everyone(admin)]
     same = sum(n * (n - 1) // 2 for n in counts)
     total = sum(counts)
     assert stats.genuine.size == same > 0
@@ -66,7 +64,7 @@ def test_security_page_plots_distances_and_records_the_threshold(
     written = tomllib.loads((settings.home / "kiosk.toml").read_text())
     assert written["vision"]["threshold"] == pytest.approx(0.55)
     assert Settings.load().vision.threshold == pytest.approx(0.55)
-    [(_, who, details)] = enrolled.threshold_history(admin)
+    [(_, who, details)] = enrolled.security.threshold_history(admin)
     assert (
         who == admin.username
         and '"new": 0.55' in details
@@ -83,7 +81,7 @@ def test_security_page_plots_distances_and_records_the_threshold(
 
 def test_guided_capture_keeps_good_frames_and_lets_the_admin_drop_some(
     qtbot: QtBot,
-    vision_console: AdminConsole,
+    vision_services: AdminServices,
     admin: Actor,
     photos: Path,
     tmp_path: Path,
@@ -97,15 +95,15 @@ def test_guided_capture_keeps_good_frames_and_lets_the_admin_drop_some(
     )
     plan = (STRAIGHT, PoseTarget("Turn your head slightly to your left", (0.05, 0.22)), STRAIGHT)
     dialog = CaptureDialog(
-        vision_console,
+        vision_services,
         None,
-        camera_factory=lambda: make_camera(str(video), fps=5.0),
+        camera=str(video),
         plan=plan,
         patience_s=0.0,  # a video cannot turn its head: take any good frame
     )
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: len(dialog.kept) == 3, timeout=120_000)
-    qtbot.waitUntil(lambda: not dialog._thread.isRunning(), timeout=10_000)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=10_000)
     assert dialog.updates >= 3
     assert dialog.progress.value() == 3
     assert dialog.shots.count() == 3
@@ -115,22 +113,23 @@ def test_guided_capture_keeps_good_frames_and_lets_the_admin_drop_some(
     assert len(dialog.kept) == 2
     dialog.accept()
 
-    enroll = EnrollDialog(vision_console, admin, None)
+    enroll = EnrollDialog(vision_services, admin, None)
     qtbot.addWidget(enroll)
     assert enroll.form is not None
     enroll.form.name.setText("Barack Obama")
     enroll.form.badge.setText("B-44")
+    enroll.form.consent.setChecked(True)
     enroll.add_faces(dialog.kept)
     qtbot.waitUntil(lambda: enroll._task is not None and enroll._task.done, timeout=10_000)
     assert "2 accepted" in enroll.status.text()
     assert [f.source for f in enroll.faces] == ["camera 1", "camera 2"]
     assert enroll.save()
-    [view, _] = vision_console.templates(admin, enroll.saved.person.id)  # type: ignore[union-attr]
+    [view, _] = vision_services.people.templates(admin, enroll.saved.person.id)  # type: ignore[union-attr]
     assert view.info.source == "camera" and view.crop_jpeg
 
 
 def test_capture_says_what_is_wrong_with_a_frame(
-    qtbot: QtBot, vision_console: AdminConsole, photos: Path, tmp_path: Path
+    qtbot: QtBot, vision_services: AdminServices, photos: Path, tmp_path: Path
 ) -> None:
     video = write_video(
         tmp_path / "two.avi",
@@ -139,18 +138,16 @@ def test_capture_says_what_is_wrong_with_a_frame(
         fps=5.0,
         size=(640, 480),
     )
-    dialog = CaptureDialog(
-        vision_console, None, camera_factory=lambda: make_camera(str(video), fps=5.0)
-    )
+    dialog = CaptureDialog(vision_services, None, camera=str(video))
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: "face" in dialog.feedback.text(), timeout=60_000)
     assert dialog.kept == []
     dialog.reject()
-    assert not dialog._thread.isRunning() and not dialog.camera.is_alive()
+    assert not dialog.running and dialog.camera is not None and not dialog.camera.is_alive()
 
 
 def test_distance_statistics_sample_whole_people_on_a_large_site(
-    console: AdminConsole, admin: Actor
+    services: AdminServices, admin: Actor
 ) -> None:
     import numpy as np
 
@@ -158,7 +155,7 @@ def test_distance_statistics_sample_whole_people_on_a_large_site(
 
     model = ModelInfo("test-net", "1", "c" * 64)
     rng = np.random.default_rng(1)
-    with console.store.unit_of_work(write=True) as uow:
+    with services.people.store.unit_of_work(write=True) as uow:
         for i in range(200):
             person = uow.people.add(name=f"P{i}", badge=f"B{i}")
             centre = rng.normal(size=128)
@@ -172,7 +169,7 @@ def test_distance_statistics_sample_whole_people_on_a_large_site(
                     source="file",
                 )
         uow.commit()
-    stats = console.distance_stats(admin, max_templates=300)
+    stats = services.security.distance_stats(admin, max_templates=300)
     assert stats.sampled and stats.people == 200 and stats.templates == 2000
     sampled = (1 + (1 + 8 * (stats.genuine.size + stats.impostor.size)) ** 0.5) / 2
     assert round(sampled) == 300  # 30 whole people

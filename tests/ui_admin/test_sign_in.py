@@ -6,23 +6,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from accounts_data import ADMIN, PASSWORD
 from pytestqt.qtbot import QtBot
 
 from kiosk.services.accounts import MAX_FAILED_LOGINS, Actor
-from kiosk.services.admin_console import AdminConsole
-from kiosk.ui.admin.console import AdminConsoleWindow
+from kiosk.services.admin import AdminServices
+from kiosk.ui.admin.window import AdminWindow
+from tests.support.accounts import ADMIN, PASSWORD
 
 
 @pytest.fixture
-def window(qtbot: QtBot, console: AdminConsole) -> Iterator[AdminConsoleWindow]:
-    w = AdminConsoleWindow(console, verify_on_open=False)
+def window(qtbot: QtBot, services: AdminServices) -> Iterator[AdminWindow]:
+    w = AdminWindow(services, verify_on_open=False)
     qtbot.addWidget(w)
     yield w
     w.shutdown()
 
 
-def sign_in(window: AdminConsoleWindow, user: str, password: str) -> None:
+def sign_in(window: AdminWindow, user: str, password: str) -> None:
     page = window.sign_in_page
     page.username.setText(user)
     page.password.setText(password)
@@ -30,9 +30,9 @@ def sign_in(window: AdminConsoleWindow, user: str, password: str) -> None:
 
 
 def test_first_start_asks_for_an_admin_and_refuses_a_weak_password(
-    qtbot: QtBot, console: AdminConsole
+    qtbot: QtBot, services: AdminServices
 ) -> None:
-    window = AdminConsoleWindow(console, verify_on_open=False)
+    window = AdminWindow(services, verify_on_open=False)
     qtbot.addWidget(window)
     page = window.first_admin
     assert window.stack.currentWidget() is page
@@ -58,10 +58,10 @@ def test_first_start_asks_for_an_admin_and_refuses_a_weak_password(
         "Accounts",
     ]
     window.shutdown()
-    assert not console.needs_first_admin()
+    assert services.accounts.has_admins()
 
 
-def test_wrong_passwords_lock_the_account(window: AdminConsoleWindow, admin: Actor) -> None:
+def test_wrong_passwords_lock_the_account(window: AdminWindow, admin: Actor) -> None:
     window.show_start()
     assert window.stack.currentWidget() is window.sign_in_page
     for _ in range(MAX_FAILED_LOGINS - 1):
@@ -78,11 +78,11 @@ def test_wrong_passwords_lock_the_account(window: AdminConsoleWindow, admin: Act
 
 
 def test_another_admin_unlocks_with_a_new_password(
-    qtbot: QtBot, window: AdminConsoleWindow, console: AdminConsole, admin: Actor
+    qtbot: QtBot, window: AdminWindow, services: AdminServices, admin: Actor
 ) -> None:
     from kiosk.storage.records import Role
 
-    console.accounts.add_admin(admin, "deputy", "Dep-uty-2026!", Role.ADMIN)
+    services.accounts.add_admin(admin, "deputy", "Dep-uty-2026!", Role.ADMIN)
     for _ in range(MAX_FAILED_LOGINS):
         sign_in(window, "deputy", "Wrong-password-1")
     assert "locked" in window.sign_in_page.error.text()
@@ -100,7 +100,7 @@ def test_another_admin_unlocks_with_a_new_password(
     assert window.actor is not None and window.actor.username == "deputy"
 
 
-def test_an_admin_signs_in_and_out(window: AdminConsoleWindow, admin: Actor) -> None:
+def test_an_admin_signs_in_and_out(window: AdminWindow, admin: Actor) -> None:
     window.show_start()
     sign_in(window, ADMIN, PASSWORD)
     assert window.main is not None and window.main.people is not None
@@ -109,7 +109,7 @@ def test_an_admin_signs_in_and_out(window: AdminConsoleWindow, admin: Actor) -> 
     assert window.stack.currentWidget() is window.sign_in_page
 
 
-def test_an_auditor_sees_only_the_log(window: AdminConsoleWindow, auditor: Actor) -> None:
+def test_an_auditor_sees_only_the_log(window: AdminWindow, auditor: Actor) -> None:
     window.show_start()
     sign_in(window, "reader", "Aud1tor-only!")
     assert window.main is not None
@@ -118,8 +118,8 @@ def test_an_auditor_sees_only_the_log(window: AdminConsoleWindow, auditor: Actor
     assert window.main.people is None and window.main.security is None
 
 
-def test_idle_session_signs_out(qtbot: QtBot, console: AdminConsole, admin: Actor) -> None:
-    window = AdminConsoleWindow(console, idle_minutes=0.005, verify_on_open=False)  # 0.3 s
+def test_idle_session_signs_out(qtbot: QtBot, services: AdminServices, admin: Actor) -> None:
+    window = AdminWindow(services, idle_minutes=0.005, verify_on_open=False)  # 0.3 s
     qtbot.addWidget(window)
     sign_in(window, ADMIN, PASSWORD)
     assert window.main is not None

@@ -1,22 +1,24 @@
 """Guided camera enrollment: about ten photos in varied poses, live feedback per frame.
 
-The camera runs in its own thread (``kiosk.camera``); a capture thread takes the newest
-frame, checks it with the same quality rules as photo files, and keeps it when it is good
-and shows the pose asked for. The dialog shows the live picture, what to do next, the
-progress, and the kept crops, any of which the admin can drop before using them.
+The admin chooses the camera (the configured one, a webcam by number, a video file or a
+stream). The camera runs in its own thread (``kiosk.camera``); a capture thread takes the
+newest frame, checks it with the same quality rules as photo files, and keeps it when it
+is good and shows the pose asked for. The dialog shows the live picture (or, when the
+camera cannot be opened, only that and what to do), what to do next, the progress, and
+the kept crops, any of which the admin can drop before using them.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -29,10 +31,15 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.camera.frames import FrameSlot
-from kiosk.camera.reader import CameraReader, make_camera
-from kiosk.services.admin_console import AdminConsole, CheckedFace, checked_from_results
-from kiosk.ui.admin.people import pixmap_from_rgb
+from kiosk.camera.reader import CameraReader
+from kiosk.camera.sources import describe
+from kiosk.services.admin import AdminServices
+from kiosk.services.enrollment import CheckedFace, EnrollmentService
 from kiosk.ui.admin.tasks import track
+from kiosk.ui.admin.widgets import GREEN, RED, pixmap_from_rgb
+
+#: webcams offered besides the configured camera (a typed path or URL also works)
+WEBCAMS = ("0", "1", "2")
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,8 @@ class CaptureUpdate:
     taken: int
     wanted: int
     camera: str = ""
+    #: why there is no picture (the camera cannot be opened or stopped); empty with frames
+    offline: str = ""
 
 
 class CaptureWorker(QObject):
@@ -86,26 +95,26 @@ class CaptureWorker(QObject):
 
     def __init__(
         self,
-        console: AdminConsole,
+        enrollment: EnrollmentService,
         slot: FrameSlot,
         stop: threading.Event,
         *,
         plan: tuple[PoseTarget, ...] = PLAN,
         patience_s: float = 6.0,
         min_gap_s: float = 0.4,
+        taken: int = 0,
     ) -> None:
         super().__init__()
-        self.console = console
+        self.enrollment = enrollment
         self.slot = slot
         self.stop_event = stop
         self.plan = plan
         self.patience_s = patience_s
         self.min_gap_s = min_gap_s
-        self.taken = 0
+        self.taken = taken
 
     @Slot()
     def run(self) -> None:
-        analyzer = self.console.analyzer()
         last_seq = 0
         last_shot = 0.0
         target_since = time.monotonic()
@@ -113,26 +122,25 @@ class CaptureWorker(QObject):
             frame = self.slot.wait_newer(last_seq, 0.5)
             if frame is None:
                 status = self.slot.status
-                if not status.online and status.message:
+                # before the first attempt ends the status only says it is starting
+                if not status.online and status.attempts > 0 and status.message:
                     self.update.emit(
                         CaptureUpdate(
                             np.zeros((1, 1, 3), np.uint8),
                             (),
                             False,
-                            f"Camera: {status.message}",
+                            "",
                             "",
                             None,
                             self.taken,
                             len(self.plan),
                             status.label,
+                            offline=status.message,
                         )
                     )
                 continue
             last_seq = frame.seq
-            results = analyzer.analyze(frame.rgb)
-            checked = checked_from_results(
-                f"camera #{self.taken + 1}", results, self.console.quality
-            )
+            checked = self.enrollment.check_frame(f"camera #{self.taken + 1}", frame.rgb)
             target = self.plan[self.taken]
             now = time.monotonic()
             # A pose the person cannot manage is not asked for forever.
@@ -155,10 +163,7 @@ class CaptureWorker(QObject):
             self.update.emit(
                 CaptureUpdate(
                     frame.rgb,
-                    tuple(
-                        (r.face.box.x1, r.face.box.y1, r.face.box.x2, r.face.box.y2)
-                        for r in results
-                    ),
+                    checked.boxes,
                     checked.accepted,
                     feedback,
                     next_target,
@@ -186,50 +191,60 @@ def _short(reason: str) -> str:
 
 
 class CaptureDialog(QDialog):
-    """The live picture, the instruction, the progress and the kept crops."""
+    """The camera choice, the live picture, the instruction, the progress and the kept
+    crops. ``camera``: the source to start with (default: the configured camera)."""
 
     def __init__(
         self,
-        console: AdminConsole,
+        services: AdminServices,
         parent: QWidget | None = None,
         *,
-        camera_factory: Callable[[], CameraReader] | None = None,
+        camera: str | None = None,
         plan: tuple[PoseTarget, ...] = PLAN,
         patience_s: float = 6.0,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Take photos with the camera")
-        self.console = console
+        self.services = services
+        self.plan = plan
+        self.patience_s = patience_s
         self.kept: list[CheckedFace] = []
         self.updates = 0
-        s = console.settings
-        factory = camera_factory or (
-            lambda: make_camera(
-                s.camera,
-                width=s.capture.width,
-                height=s.capture.height,
-                fps=s.capture.fps,
-                loop=s.capture.loop_files,
-                max_retry=s.capture.retry_max_seconds,
-            )
-        )
-        self.camera = factory()
+        self.camera: CameraReader | None = None
+        self.worker: CaptureWorker | None = None
+        self._thread: QThread | None = None
         self.stop_event = threading.Event()
-        self.worker = CaptureWorker(
-            console, self.camera.slot, self.stop_event, plan=plan, patience_s=patience_s
-        )
-        self._thread = track(QThread())
-        self._thread.setObjectName("capture")
-        self.worker.moveToThread(self._thread)
-        self._thread.started.connect(self.worker.run)
-        self.worker.update.connect(self._on_update)
-        self.worker.finished.connect(self._on_finished)
 
-        self.video = QLabel("Starting the camera…")
+        configured = services.settings.camera
+        self.source = QComboBox()
+        self.source.setObjectName("cameraChoice")
+        self.source.setEditable(True)
+        self.source.setMinimumWidth(260)
+        self.source.setToolTip(
+            "A webcam number (0, 1, ...), a video file, an rtsp:// address or a folder of images"
+        )
+        for spec in dict.fromkeys([configured, *WEBCAMS]):
+            label = describe(spec) + (" (configured)" if spec == configured else "")
+            self.source.addItem(label, spec)
+        start = configured if camera is None else camera
+        index = self.source.findData(start)
+        if index < 0:
+            self.source.addItem(describe(start), start)
+            index = self.source.count() - 1
+        self.source.setCurrentIndex(index)
+        self.source.activated.connect(self._source_chosen)
+        self.source.lineEdit().returnPressed.connect(self._source_typed)  # type: ignore[union-attr]
+        choose = QHBoxLayout()
+        choose.addWidget(QLabel("Camera:"))
+        choose.addWidget(self.source, 1)
+
+        self.video = QLabel("")
+        self.video.setObjectName("video")
         self.video.setFixedSize(480, 360)
         self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.video.setStyleSheet("background: #222; color: #eee;")
-        self.instruction = QLabel(PLAN[0].words if plan else "")
+        self.video.setWordWrap(True)
+        self.video.setStyleSheet("background: #222; color: #eee; font-size: 15px; padding: 12px;")
+        self.instruction = QLabel(plan[0].words if plan else "")
         self.instruction.setObjectName("instruction")
         self.instruction.setStyleSheet("font-size: 18px; font-weight: bold;")
         self.feedback = QLabel("")
@@ -258,6 +273,7 @@ class CaptureDialog(QDialog):
         buttons.addWidget(self.use_button)
         buttons.addWidget(cancel)
         layout = QVBoxLayout(self)
+        layout.addLayout(choose)
         layout.addWidget(self.video, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.instruction)
         layout.addWidget(self.feedback)
@@ -265,17 +281,71 @@ class CaptureDialog(QDialog):
         layout.addWidget(QLabel("Kept photos (select and drop any that look wrong):"))
         layout.addWidget(self.shots)
         layout.addLayout(buttons)
+        self.start_camera(start)
+
+    # -- the camera ----------------------------------------------------------------------
+
+    def start_camera(self, spec: str) -> None:
+        """Stop the camera in use (if any) and start ``spec``; the kept photos stay."""
+        self._stop_threads()
+        self.stop_event = threading.Event()
+        self.video.clear()
+        self.video.setText(f"Starting {describe(spec)}…")
+        self.feedback.setText("")
+        self.camera = self.services.open_camera(spec)
+        self.worker = CaptureWorker(
+            self.services.enrollment,
+            self.camera.slot,
+            self.stop_event,
+            plan=self.plan,
+            patience_s=self.patience_s,
+            taken=len(self.kept),
+        )
+        self._thread = track(QThread())
+        self._thread.setObjectName("capture")
+        self.worker.moveToThread(self._thread)
+        self._thread.started.connect(self.worker.run)
+        self.worker.update.connect(self._on_update)
+        self.worker.finished.connect(self._on_finished)
         self.camera.start()
         self._thread.start()
+
+    @Slot(int)
+    def _source_chosen(self, index: int) -> None:
+        spec = self.source.itemData(index)
+        self.start_camera(str(spec) if spec is not None else self.source.currentText())
+
+    @Slot()
+    def _source_typed(self) -> None:
+        text = self.source.currentText().strip()
+        if text:
+            self.start_camera(text)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    # -- updates -------------------------------------------------------------------------
 
     @Slot(object)
     def _on_update(self, value: object) -> None:
         u: CaptureUpdate = value  # type: ignore[assignment]
+        if self.worker is None or self.sender() is not self.worker:
+            return  # from a camera the admin has since switched away from
         self.updates += 1
-        if u.rgb.shape[0] > 1:
-            self.video.setPixmap(_frame_pixmap(u, self.video.size()))
+        if u.offline:
+            # one message, where the picture would be: what is wrong and what to do
+            self.video.setPixmap(QPixmap())
+            self.video.setText(
+                f"No picture: {u.offline}.\n\nChoose another camera above, or check that "
+                "this one is connected and not used by another program."
+            )
+            self.feedback.setText("")
+            self.instruction.setText("Waiting for a picture")
+            return
+        self.video.setPixmap(_frame_pixmap(u, self.video.size()))
         self.feedback.setText(u.feedback)
-        self.feedback.setStyleSheet(f"font-size: 15px; color: {'#1b7f3b' if u.ok else '#a4161a'};")
+        self.feedback.setStyleSheet(f"font-size: 15px; color: {GREEN if u.ok else RED};")
         self.instruction.setText(u.target)
         self.progress.setValue(u.taken)
         if u.shot is not None:
@@ -287,6 +357,8 @@ class CaptureDialog(QDialog):
 
     @Slot()
     def _on_finished(self) -> None:
+        if self.worker is None or self.sender() is not self.worker:
+            return
         self.instruction.setText("Done: check the photos, drop any that look wrong.")
         self.feedback.setText("")
         self._stop_threads()
@@ -301,10 +373,13 @@ class CaptureDialog(QDialog):
 
     def _stop_threads(self) -> None:
         self.stop_event.set()
-        self.camera.stop()
-        self._thread.quit()
-        self._thread.wait()
-        self.camera.join(10)
+        if self.camera is not None:
+            self.camera.stop()
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait()
+        if self.camera is not None:
+            self.camera.join(10)
 
     def done(self, result: int) -> None:
         self._stop_threads()

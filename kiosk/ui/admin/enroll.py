@@ -1,6 +1,7 @@
 """Enrollment of a new person, or more photos for one already enrolled: photos from files
-(picked or dropped) or from the guided camera capture, each marked accepted or rejected
-with the reason, a duplicate check, and the admin's review before anything is saved."""
+(picked or dropped) or from the guided camera capture, each marked accepted, rejected
+with the reason, or in doubt (amber: it looks like someone else, or like another enrolled
+person), and the admin's review and the person's consent before anything is saved."""
 
 from __future__ import annotations
 
@@ -27,16 +28,27 @@ from PySide6.QtWidgets import (
 
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import (
-    AdminConsole,
+from kiosk.services.admin import AdminServices
+from kiosk.services.enrollment import (
+    IMAGE_SUFFIXES,
+    MIN_GOOD_PHOTOS,
+    RECOMMENDED_PHOTOS,
     CheckedFace,
-    NewPerson,
+    DuplicateWarning,
     SavedEnrollment,
 )
-from kiosk.services.enrollment import IMAGE_SUFFIXES, DuplicateWarning
 from kiosk.storage.records import PersonRecord
-from kiosk.ui.admin.people import PersonForm, pixmap_from_rgb
+from kiosk.ui.admin.capture import CaptureDialog
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
+from kiosk.ui.admin.widgets import (
+    AMBER,
+    GREEN,
+    RED,
+    PersonForm,
+    consent_words,
+    pixmap_from_rgb,
+    sentence,
+)
 
 ICON = 96
 
@@ -45,6 +57,16 @@ def _rejected_icon() -> QPixmap:
     pix = QPixmap(ICON, ICON)
     pix.fill(QColor("#f3d6d6"))
     return pix
+
+
+def _framed(pix: QPixmap, colour: str) -> QPixmap:
+    """``pix`` with a coloured frame (amber: a photo in doubt)."""
+    framed = QPixmap(pix)
+    painter = QPainter(framed)
+    painter.setPen(QPen(QColor(colour), 5))
+    painter.drawRect(framed.rect().adjusted(2, 2, -3, -3))
+    painter.end()
+    return framed
 
 
 def _file_icon(path: str) -> QPixmap | None:
@@ -75,13 +97,14 @@ class EnrollDialog(QDialog):
 
     def __init__(
         self,
-        console: AdminConsole,
+        services: AdminServices,
         actor: Actor,
         existing: PersonRecord | None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.console = console
+        self.services = services
+        self.enrollment = services.enrollment
         self.actor = actor
         self.existing = existing
         self.faces: list[CheckedFace] = []
@@ -102,20 +125,21 @@ class EnrollDialog(QDialog):
         layout = QVBoxLayout(self)
         self.form: PersonForm | None = None
         if existing is None:
-            self.form = PersonForm(console.groups_in_use())
+            self.form = PersonForm(services.people.groups_in_use(actor))
             layout.addWidget(self.form)
         else:
             p = existing.person
             layout.addWidget(
                 QLabel(
                     f"<b>{p.name}</b> (badge {p.badge}) has {existing.templates} photo(s). "
-                    "New photos are added to them."
+                    f"New photos are added to them. {consent_words(existing)}"
                 )
             )
         hint = QLabel(
-            "Add 3 to 10 photos: from files (or drag them here) or with the camera. "
-            "Each photo is checked; rejected ones say why and are not saved. Select a photo "
-            "and press Delete to drop it."
+            f"Add about {RECOMMENDED_PHOTOS} photos: from files (or drag them here) or with "
+            "the camera, looking straight and a little to each side. Each photo is checked: "
+            "green ones are saved, red ones say why not, amber ones need your look. Select a "
+            "photo and press Delete to drop it."
         )
         hint.setWordWrap(True)
         layout.addWidget(hint)
@@ -205,7 +229,7 @@ class EnrollDialog(QDialog):
         self.status.setText(f"Checking {len(paths)} photo(s)… (the first takes longer)")
         self.save_button.setEnabled(False)
         self.camera_button.setEnabled(False)
-        console = self.console
+        enrollment = self.enrollment
         exclude = None if self.existing is None else self.existing.person.id
 
         def work(progress: Any, stop: threading.Event) -> tuple[DuplicateWarning, ...]:
@@ -213,11 +237,11 @@ class EnrollDialog(QDialog):
             for path in paths:
                 if stop.is_set():
                     return ()
-                face = console.check_file(path)
+                face = enrollment.check_photo(path)
                 checked.append(face)
                 progress(face)
             # the whole gallery is searched: off the GUI thread on a large site
-            return tuple(console.duplicates(checked, exclude))
+            return tuple(enrollment.find_duplicates(checked, exclude))
 
         self._task = run_task(
             self,
@@ -240,11 +264,11 @@ class EnrollDialog(QDialog):
             named.append(dataclasses.replace(face, source=f"camera {self._camera_shots}"))
         for face in named:
             self._append(face)
-        console = self.console
+        enrollment = self.enrollment
         exclude = None if self.existing is None else self.existing.person.id
 
         def work(progress: Any, stop: threading.Event) -> tuple[DuplicateWarning, ...]:
-            return tuple(console.duplicates(named, exclude))
+            return tuple(enrollment.find_duplicates(named, exclude))
 
         self.save_button.setEnabled(False)
         self._task = run_task(
@@ -261,18 +285,43 @@ class EnrollDialog(QDialog):
 
     def _append(self, face: CheckedFace) -> None:
         self.faces.append(face)
-        name = Path(face.source).name if "/" in face.source else face.source
+        item = QListWidgetItem()
+        item.setData(Qt.ItemDataRole.UserRole, face)
+        self.list.addItem(item)
+        self._mark(item)
+
+    def _doubt(self, face: CheckedFace) -> str | None:
+        """Why an accepted face needs the admin's look (``None``: it does not)."""
+        if face.source in self.odd:
+            return "not like the others: someone else?"
+        matches = [d for d in self.duplicates if d.photo == face.source]
+        if matches:
+            return f"looks like {matches[0].name} (badge {matches[0].badge})"
+        return None
+
+    def _mark(self, item: QListWidgetItem) -> None:
+        """Tick, cross or question mark, colour and words of one photo's tile."""
+        face: CheckedFace = item.data(Qt.ItemDataRole.UserRole)
         if face.accepted and face.chip is not None:
+            doubt = self._doubt(face)
             icon = pixmap_from_rgb(face.chip, ICON)
-            text = f"✔ {name}\naccepted"
+            if doubt is None:
+                text, colour = f"✔ {face.name}\naccepted", GREEN
+            else:
+                text, colour = f"? {face.name}\n{doubt}", AMBER
+                icon = _framed(icon, AMBER)
+            reason = doubt or "accepted"
         else:
             icon = _file_icon(face.source) or _rejected_icon()
-            text = f"✘ {name}\n{face.reason_text}"
-        item = QListWidgetItem(QIcon(icon), text)
-        item.setData(Qt.ItemDataRole.UserRole, face)
-        item.setForeground(QColor("#1b7f3b" if face.accepted else "#a4161a"))
-        item.setToolTip(f"{face.source}\n{face.reason_text}\nquality {face.quality:.2f}")
-        self.list.addItem(item)
+            text, colour, reason = f"✘ {face.name}\n{face.reason_text}", RED, face.reason_text
+        item.setIcon(QIcon(icon))
+        item.setText(text)
+        item.setForeground(QColor(colour))
+        item.setToolTip(f"{face.source}\n{reason}\nquality {face.quality:.2f}")
+
+    def _remark(self) -> None:
+        for i in range(self.list.count()):
+            self._mark(self.list.item(i))
 
     @Slot(object)
     def _checks_done(self, found: object) -> None:
@@ -284,7 +333,7 @@ class EnrollDialog(QDialog):
     @Slot(str)
     def _failed(self, message: str) -> None:
         self.progress.setVisible(False)
-        self.error.setText(message[:1].upper() + message[1:])
+        self.error.setText(sentence(message))
         self._update_status()
 
     def keyPressEvent(self, event: Any) -> None:
@@ -310,8 +359,14 @@ class EnrollDialog(QDialog):
     def accepted_faces(self) -> list[CheckedFace]:
         return [f for f in self.faces if f.accepted]
 
+    @property
+    def in_doubt(self) -> list[CheckedFace]:
+        """Accepted faces the admin should look at before saving (amber tiles)."""
+        return [f for f in self.accepted_faces if self._doubt(f) is not None]
+
     def _show_warnings(self) -> None:
-        self.odd = self.console.odd_ones_out(self.faces)
+        self.odd = self.enrollment.odd_ones_out(self.faces)
+        self._remark()
         if not self.duplicates and not self.odd:
             self.duplicate_label.setVisible(False)
             return
@@ -319,14 +374,14 @@ class EnrollDialog(QDialog):
         if self.odd:
             names = ", ".join(Path(s).name for s in self.odd)
             lines.append(
-                f"⚠ These photos do not look like the same person as the others: <b>{names}</b>. "
+                f"? These photos do not look like the same person as the others: <b>{names}</b>. "
                 "Drop them unless you are sure."
             )
         whom: dict[str, list[DuplicateWarning]] = {}
         for d in self.duplicates:
             whom.setdefault(f"{d.name} (badge {d.badge})", []).append(d)
         lines += [
-            f"⚠ {len(ds)} photo(s) already match <b>{who}</b> "
+            f"? {len(ds)} photo(s) already match <b>{who}</b> "
             f"(closest distance {min(d.distance for d in ds):.2f})."
             for who, ds in whom.items()
         ]
@@ -338,11 +393,18 @@ class EnrollDialog(QDialog):
     def _update_status(self) -> None:
         accepted = len(self.accepted_faces)
         rejected = len(self.faces) - accepted
+        doubt = len(self.in_doubt)
         if not self.faces:
-            self.status.setText("No photos yet.")
+            self.status.setText(f"No photos yet: add about {RECOMMENDED_PHOTOS}.")
         else:
-            advice = "" if accepted >= 3 else " At least 3 good photos are recommended."
-            self.status.setText(f"{accepted} accepted, {rejected} rejected.{advice}")
+            marks = f"{accepted} accepted" + (f" ({doubt} in doubt)" if doubt else "")
+            if accepted < MIN_GOOD_PHOTOS:
+                advice = f" Add more: about {RECOMMENDED_PHOTOS} good photos work best."
+            elif accepted < RECOMMENDED_PHOTOS:
+                advice = f" More photos (up to about {RECOMMENDED_PHOTOS}) help recognition."
+            else:
+                advice = ""
+            self.status.setText(f"{marks}, {rejected} rejected.{advice}")
         busy = self._task is not None and self._task.running
         self.save_button.setEnabled(accepted > 0 and not busy)
         # the face pipeline serves one check at a time
@@ -352,66 +414,69 @@ class EnrollDialog(QDialog):
 
     @Slot()
     def capture_from_camera(self) -> None:
-        from kiosk.ui.admin.capture import CaptureDialog
-
-        dialog = CaptureDialog(self.console, self)
+        dialog = CaptureDialog(self.services, self)
         if dialog.exec() and dialog.kept:
             self.add_faces(dialog.kept)
 
     # -- saving --------------------------------------------------------------------------
 
+    def doubt_question(self) -> str | None:
+        """The question before saving photos in doubt (``None``: nothing to ask)."""
+        doubtful = self.in_doubt
+        if not doubtful:
+            return None
+        lines = [f"• {f.name}: {self._doubt(f)}" for f in doubtful]
+        return (
+            f"{len(doubtful)} photo(s) may not show this person:\n"
+            + "\n".join(lines)
+            + "\n\nA photo of someone else lets that person in as this one. Save them anyway?"
+        )
+
     @Slot()
     def _save_clicked(self) -> None:
-        if self.odd:
-            answer = QMessageBox.question(
-                self,
-                "Photos of someone else?",
-                "Some photos do not look like the same person as the others. Save anyway?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Save:
-                return
-        if self.duplicates:
-            names = ", ".join(sorted({d.name for d in self.duplicates}))
-            answer = QMessageBox.question(
-                self,
-                "Possible duplicate",
-                f"These photos already match {names}. Save them anyway?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Save:
+        question = self.doubt_question()
+        if question is not None:
+            box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Warning)
+            box.setWindowTitle("Photos in doubt")
+            box.setText(question)
+            save = box.addButton("Save anyway", QMessageBox.ButtonRole.AcceptRole)
+            back = box.addButton("Go back and check", QMessageBox.ButtonRole.RejectRole)
+            box.setDefaultButton(back)
+            self.doubt_box = box  # tests read the text
+            box.exec()
+            if box.clickedButton() is not save:
                 return
         self.save()
 
     def save(self) -> bool:
-        """Store the accepted photos; true when saved (the dialog closes)."""
+        """Store the accepted photos; true when saved (the dialog closes and the caller
+        confirms it)."""
         sources = {
             "camera" if f.source.startswith("camera") else "file" for f in self.accepted_faces
         }
         source = "camera" if sources == {"camera"} else "file"
+        enrollment, duplicates = self.enrollment, self.duplicates
         try:
             if self.existing is None:
                 assert self.form is not None
-                edit = self.form.edit()
-                new = NewPerson(
-                    name=edit.name,
-                    badge=self.form.badge.text(),
-                    group=edit.group,
-                    valid_from=edit.valid_from,
-                    valid_until=edit.valid_until,
-                    notes=edit.notes,
-                )
-                self.saved = self.console.save_enrollment(
-                    self.actor, self.faces, new=new, source=source
+                self.saved = enrollment.save(
+                    self.actor,
+                    self.faces,
+                    new=self.form.new_person(),
+                    source=source,
+                    duplicates=duplicates,
                 )
             else:
-                self.saved = self.console.save_enrollment(
-                    self.actor, self.faces, person_id=self.existing.person.id, source=source
+                self.saved = enrollment.save(
+                    self.actor,
+                    self.faces,
+                    person_id=self.existing.person.id,
+                    source=source,
+                    duplicates=duplicates,
                 )
         except KioskError as exc:
-            self.error.setText(str(exc)[:1].upper() + str(exc)[1:])
+            self.error.setText(sentence(str(exc)))
             return False
         self.accept()
         return True
@@ -420,3 +485,13 @@ class EnrollDialog(QDialog):
         if self._task is not None:
             self._task.stop()
         super().done(result)
+
+
+def saved_words(saved: SavedEnrollment) -> str:
+    """The confirmation after a save."""
+    p = saved.person
+    what = "Enrolled" if saved.new_person else "Added photos of"
+    return (
+        f"✔ {what} {p.name} (badge {p.badge}): {saved.templates_added} photo(s) saved. "
+        "The kiosks recognise them within a minute."
+    )

@@ -1,36 +1,14 @@
-"""The audit-log viewer: a table that pages the access log from the database.
-
-The model never holds the whole log. Rows are numbered by their position from the
-oldest matching event, and fetched in pages of :data:`PAGE` by a loader thread; the
-model keeps the most recent :data:`MAX_PAGES` pages. Because positions count from the
-oldest end, new events (checked every few seconds) only add positions, so the pages
-already fetched stay valid, and the sort order (newest or oldest first) is only a
-mapping of rows to positions.
-"""
+"""The audit-log viewer: filters, the paged table (:mod:`kiosk.ui.admin.log_model`), an
+event's detail with its snapshot, the hash chain's state and the CSV export."""
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections import OrderedDict, deque
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QDateTime,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    QThread,
-    QTimer,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtCore import QDateTime, QModelIndex, QStandardPaths, Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -40,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -52,349 +29,14 @@ from PySide6.QtWidgets import (
 from kiosk.domain.access import Decision
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole
+from kiosk.services.admin import AdminServices
 from kiosk.storage.chain import ChainReport
-from kiosk.storage.records import EventFilter, LoggedEvent
-from kiosk.ui.admin.tasks import BackgroundTask, run_task, track
-
-log = logging.getLogger(__name__)
-
-PAGE = 200
-MAX_PAGES = 60
-COLUMNS = ("Time", "Decision", "Person", "Badge", "Kiosk", "Distance", "Reason")
-DECISION_COLOURS = {
-    Decision.ALLOWED: "#1b7f3b",
-    Decision.DENIED_UNKNOWN: "#a4161a",
-    Decision.DENIED_INACTIVE: "#b35c00",
-    Decision.DENIED_SCHEDULE: "#b35c00",
-    Decision.DENIED_SPOOF: "#7b1fa2",
-    Decision.ERROR: "#555555",
-}
-
-
-@dataclass(frozen=True)
-class Query:
-    """What the table shows: the filter and the events up to ``upto_id`` (new events
-    raise it), ``total`` of them."""
-
-    generation: int
-    flt: EventFilter | None
-    upto_id: int
-    total: int
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    query: Query
-    page: int
-    #: keyset hints: the largest id of the page below, the smallest of the page above
-    after_id: int | None
-    before_id: int | None
-
-
-@dataclass(frozen=True)
-class PageResult:
-    generation: int
-    page: int
-    rows: tuple[LoggedEvent, ...]
-    error: str = ""
-
-
-class PageLoader(QObject):
-    """Fetches requested pages in its own thread, the newest request first (while the
-    admin drags the scroll bar, pages scrolled past are skipped)."""
-
-    loaded = Signal(object)
-
-    def __init__(self, console: AdminConsole, actor: Actor) -> None:
-        super().__init__()
-        self.console = console
-        self.actor = actor
-        self._requests: deque[PageRequest] = deque()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self.stop_event = threading.Event()
-        self.current_generation = 0
-
-    def request(self, req: PageRequest) -> None:
-        with self._lock:
-            self._requests.append(req)
-            while len(self._requests) > 8:  # far-away pages the view has left
-                dropped = self._requests.popleft()
-                self.loaded.emit(PageResult(dropped.query.generation, dropped.page, (), "skipped"))
-        self._wake.set()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    @Slot()
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            while not self.stop_event.is_set():
-                with self._lock:
-                    if not self._requests:
-                        break
-                    req = self._requests.pop()
-                if req.query.generation != self.current_generation:
-                    self.loaded.emit(PageResult(req.query.generation, req.page, (), "stale"))
-                    continue
-                self.loaded.emit(self._fetch(req))
-
-    def _fetch(self, req: PageRequest) -> PageResult:
-        q = req.query
-        try:
-            if req.after_id is not None:
-                rows = self.console.page_after(
-                    self.actor,
-                    q.flt,
-                    upto_id=q.upto_id,
-                    boundary_id=req.after_id,
-                    limit=PAGE,
-                    newest_first=False,
-                )
-            elif req.before_id is not None:
-                rows = self.console.page_after(
-                    self.actor,
-                    q.flt,
-                    upto_id=q.upto_id,
-                    boundary_id=req.before_id,
-                    limit=PAGE,
-                    newest_first=True,
-                )
-                rows.reverse()
-            else:
-                rows = self.console.event_page(
-                    self.actor,
-                    q.flt,
-                    upto_id=q.upto_id,
-                    offset=req.page * PAGE,
-                    limit=PAGE,
-                    newest_first=False,
-                    total=q.total,
-                )
-        except KioskError as exc:
-            return PageResult(q.generation, req.page, (), str(exc))
-        except Exception as exc:
-            log.exception("log viewer: a page failed")
-            return PageResult(q.generation, req.page, (), f"unexpected error: {exc}")
-        expected = max(0, min(PAGE, q.total - req.page * PAGE))
-        return PageResult(q.generation, req.page, tuple(rows[:expected]))
-
-
-class EventTableModel(QAbstractTableModel):
-    """The filtered log as a table; rows are fetched a page at a time when shown."""
-
-    countChanged = Signal(int)
-    pageError = Signal(str)
-
-    def __init__(self, console: AdminConsole, actor: Actor, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.console = console
-        self.actor = actor
-        self.query = Query(0, None, 0, 0)
-        self.newest_first = True
-        self._pages: OrderedDict[int, tuple[LoggedEvent, ...]] = OrderedDict()
-        self._pending: set[int] = set()
-        #: figures for the tests and the status line
-        self.pages_loaded = 0
-        self.rows_fetched = 0
-        self._count_task: BackgroundTask | None = None
-        self.loader = PageLoader(console, actor)
-        self._thread = track(QThread())
-        self._thread.setObjectName("log-pages")
-        self.loader.moveToThread(self._thread)
-        self._thread.started.connect(self.loader.run)
-        self.loader.loaded.connect(self._on_loaded)
-        self._thread.start()
-        self.counting = False
-
-    # -- the query ------------------------------------------------------------------------
-
-    def set_filter(self, flt: EventFilter | None) -> None:
-        """Show the events matching ``flt``; counted in the background."""
-        generation = self.query.generation + 1
-        self.loader.current_generation = generation
-        upto = self.console.head_id()
-        if self._count_task is not None:
-            self._count_task.stop()
-        self.counting = True
-        self.beginResetModel()
-        self.query = Query(generation, flt, upto, 0)
-        self._pages.clear()
-        self._pending.clear()
-        self.endResetModel()
-        console, actor = self.console, self.actor
-
-        def count(progress: Any, stop: threading.Event) -> tuple[int, int]:
-            return generation, console.count_events(actor, flt, upto)
-
-        self._count_task = run_task(
-            self,
-            count,
-            on_success=self._on_counted,
-            on_failure=self.pageError.emit,
-            name="log-count",
-        )
-
-    @Slot(object)
-    def _on_counted(self, value: object) -> None:
-        pair: tuple[int, int] = value  # type: ignore[assignment]
-        generation, total = pair
-        if generation != self.query.generation:
-            return
-        self.counting = False
-        self.beginResetModel()
-        self.query = Query(generation, self.query.flt, self.query.upto_id, int(total))
-        self.endResetModel()
-        self.countChanged.emit(self.query.total)
-
-    def poll_new_events(self) -> int:
-        """Add events recorded since the query (live view); returns how many were added."""
-        if self.counting:
-            return 0
-        head = self.console.head_id()
-        q = self.query
-        if head <= q.upto_id:
-            return 0
-        added = self.console.count_between(self.actor, q.flt, q.upto_id, head)
-        if added == 0:
-            self.query = Query(q.generation, q.flt, head, q.total)
-            return 0
-        first = 0 if self.newest_first else q.total
-        self.beginInsertRows(QModelIndex(), first, first + added - 1)
-        self.query = Query(q.generation, q.flt, head, q.total + added)
-        # the top page was partial and now has more rows (positions below it are unchanged)
-        self._pages.pop(q.total // PAGE, None)
-        self._pending.discard(q.total // PAGE)
-        self.endInsertRows()
-        self.countChanged.emit(self.query.total)
-        return added
-
-    # -- Qt model ---------------------------------------------------------------------------
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self.query.total
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            if section == 0:
-                return "Time ▼" if self.newest_first else "Time ▲"
-            return COLUMNS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return "Click to sort by time" if section == 0 else None
-        return None
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        newest = order == Qt.SortOrder.DescendingOrder
-        if column != 0 or newest == self.newest_first:
-            return
-        self.layoutAboutToBeChanged.emit()
-        self.newest_first = newest
-        self.layoutChanged.emit()
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, 0)
-
-    def position(self, row: int) -> int:
-        return self.query.total - 1 - row if self.newest_first else row
-
-    def event_at(self, row: int) -> LoggedEvent | None:
-        """The event shown in ``row`` if its page is loaded (else it is requested)."""
-        if not 0 <= row < self.query.total:
-            return None
-        pos = self.position(row)
-        page, i = divmod(pos, PAGE)
-        rows = self._pages.get(page)
-        if rows is None:
-            self._request(page)
-            return None
-        self._pages.move_to_end(page)
-        if i >= len(rows):
-            # fetched before new events made this (top) page longer: fetch it again
-            del self._pages[page]
-            self._request(page)
-            return None
-        return rows[i]
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        if not index.isValid():
-            return None
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole):
-            return None
-        logged = self.event_at(index.row())
-        if logged is None:
-            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
-        e = logged.event
-        col = index.column()
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if col == 1:
-                return QColor(DECISION_COLOURS.get(e.decision, "#000000"))
-            return None
-        if col == 0:
-            return e.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        if col == 1:
-            return str(e.decision)
-        if col == 2:
-            return logged.person_name or ("unknown" if e.person_id is None else f"#{e.person_id}")
-        if col == 3:
-            return logged.person_badge or ""
-        if col == 4:
-            return e.kiosk_id
-        if col == 5:
-            return "" if e.score is None else f"{e.score:.3f}"
-        return e.reason
-
-    # -- pages ---------------------------------------------------------------------------
-
-    def _request(self, page: int) -> None:
-        if page in self._pending:
-            return
-        self._pending.add(page)
-        below = self._pages.get(page - 1)
-        above = self._pages.get(page + 1)
-        after_id = below[-1].id if below and len(below) == PAGE else None
-        before_id = above[0].id if above and after_id is None else None
-        self.loader.request(PageRequest(self.query, page, after_id, before_id))
-
-    @Slot(object)
-    def _on_loaded(self, value: object) -> None:
-        result: PageResult = value  # type: ignore[assignment]
-        if result.generation != self.query.generation:
-            return
-        self._pending.discard(result.page)
-        if result.error:
-            if result.error not in ("stale", "skipped"):
-                self.pageError.emit(result.error)
-            return
-        self._pages[result.page] = result.rows
-        self.pages_loaded += 1
-        self.rows_fetched += len(result.rows)
-        while len(self._pages) > MAX_PAGES:
-            self._pages.popitem(last=False)
-        first_pos = result.page * PAGE
-        last_pos = first_pos + max(0, len(result.rows) - 1)
-        rows = sorted(
-            (self.query.total - 1 - p if self.newest_first else p) for p in (first_pos, last_pos)
-        )
-        self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[1], len(COLUMNS) - 1))
-
-    @property
-    def cached_pages(self) -> int:
-        return len(self._pages)
-
-    def close(self) -> None:
-        """Stop the loader and count threads (stop event, quit(), wait())."""
-        if self._count_task is not None:
-            self._count_task.stop()
-        self.loader.stop_event.set()
-        self.loader.wake()
-        self._thread.quit()
-        self._thread.wait()
+from kiosk.storage.records import EventFilter
+from kiosk.ui.admin.event_detail import EventDetail
+from kiosk.ui.admin.log_model import EventTableModel
+from kiosk.ui.admin.person_filter import PersonField, PersonNotFound
+from kiosk.ui.admin.tasks import BackgroundTask, run_task
+from kiosk.ui.admin.widgets import GREY, RED, sentence
 
 
 class LogViewer(QWidget):
@@ -402,7 +44,7 @@ class LogViewer(QWidget):
 
     def __init__(
         self,
-        console: AdminConsole,
+        services: AdminServices,
         actor: Actor,
         parent: QWidget | None = None,
         *,
@@ -410,14 +52,15 @@ class LogViewer(QWidget):
         verify_on_open: bool = True,
     ) -> None:
         super().__init__(parent)
-        self.console = console
+        self.services = services
+        self.log = services.log
         self.actor = actor
-        self.model = EventTableModel(console, actor, self)
+        self.model = EventTableModel(services.log, actor, self)
+        self._export_dir = _documents_folder()
         self._export: BackgroundTask | None = None
         self._verify: BackgroundTask | None = None
         self._kiosks_task: BackgroundTask | None = None
         self.chain_report: ChainReport | None = None
-        self._detail_id: int | None = None
         self.export_rows: int | None = None
 
         # filters
@@ -430,9 +73,9 @@ class LogViewer(QWidget):
             edit.setDisplayFormat("yyyy-MM-dd HH:mm")
             edit.setEnabled(False)  # a date that does not filter must not look as if it did
             box.toggled.connect(edit.setEnabled)
-        self.badge = QLineEdit()
-        self.badge.setPlaceholderText("badge or name (anyone)")
-        self.badge.setClearButtonEnabled(True)
+        # the person: type part of a name or badge and pick from the list (or Apply)
+        self.badge = PersonField(services.people, actor)
+        self.badge.picked.connect(self.apply_filters)
         self.decision = QComboBox()
         self.decision.addItem("any decision", None)
         for d in Decision:
@@ -463,6 +106,11 @@ class LogViewer(QWidget):
         ):
             filters.addWidget(w)
         filters.addStretch(1)
+        # what the person filter found, or why it could not: next to the filters
+        self.filter_note = QLabel("")
+        self.filter_note.setObjectName("filterNote")
+        self.filter_note.setWordWrap(True)
+        self.filter_note.setVisible(False)
 
         # table
         self.table = QTableView()
@@ -484,23 +132,11 @@ class LogViewer(QWidget):
         self.model.dataChanged.connect(self._refresh_detail)
 
         # detail pane
-        self.detail = QLabel("Select an event to see its details.")
-        self.detail.setWordWrap(True)
-        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.snapshot = QLabel()
-        self.snapshot.setFixedSize(200, 200)
-        self.snapshot.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.snapshot.setStyleSheet("background: #eee; color: #666; border: 1px solid #ccc;")
-        pane = QWidget()
-        pane_layout = QVBoxLayout(pane)
-        pane_layout.addWidget(QLabel("<b>Event</b>"))
-        pane_layout.addWidget(self.detail)
-        pane_layout.addWidget(self.snapshot)
-        pane_layout.addStretch(1)
+        self.pane = EventDetail(services.log, actor)
+        self.detail, self.snapshot = self.pane.text, self.pane.snapshot
         splitter = QSplitter()
         splitter.addWidget(self.table)
-        splitter.addWidget(pane)
+        splitter.addWidget(self.pane)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
 
@@ -531,6 +167,7 @@ class LogViewer(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addWidget(self.filter_note)
         layout.addWidget(splitter, 1)
         layout.addLayout(status)
         layout.addWidget(self.message)
@@ -550,7 +187,8 @@ class LogViewer(QWidget):
     # -- filters -------------------------------------------------------------------------
 
     def current_filter(self) -> EventFilter | None:
-        person_id = self.console.person_for_filter(self.badge.text())
+        person = self.badge.resolve()
+        person_id = None if person is None else person.person.id
         since = _to_utc(self.since.dateTime()) if self.since_on.isChecked() else None
         until = _to_utc(self.until.dateTime()) if self.until_on.isChecked() else None
         flt = EventFilter(
@@ -566,9 +204,25 @@ class LogViewer(QWidget):
     def apply_filters(self) -> None:
         try:
             flt = self.current_filter()
+        except PersonNotFound as exc:
+            # say it by the field, and show no rows rather than rows the filter does not
+            # describe
+            self._note(str(exc), RED)
+            self.count_label.setText("no person chosen: no events shown")
+            self.model.show_nothing()
+            self._clear_detail()
+            return
         except KioskError as exc:
             self._error(str(exc))
             return
+        person = self.badge.person if flt is not None and flt.person_id is not None else None
+        if person is not None:
+            erased = " (erased)" if person.erased else ""
+            self._note(
+                f"Events of {person.person.name}, badge {person.person.badge}{erased}.", GREY
+            )
+        else:
+            self.filter_note.setVisible(False)
         self.message.clear()
         self.count_label.setText("counting…")
         self.model.set_filter(flt)
@@ -584,10 +238,10 @@ class LogViewer(QWidget):
         self.apply_filters()
 
     def _load_kiosks(self) -> None:
-        console = self.console
+        log_, actor = self.log, self.actor
 
         def work(progress: Any, stop: threading.Event) -> tuple[str, ...]:
-            return tuple(console.kiosks())
+            return tuple(log_.kiosks(actor))
 
         self._kiosks_task = run_task(self, work, on_success=self._kiosks_loaded, name="kiosks")
 
@@ -626,52 +280,12 @@ class LogViewer(QWidget):
             return
         logged = self.model.event_at(index.row())
         if logged is None:
-            self.detail.setText("loading…")
-            return
-        if self._detail_id == logged.id:
-            return
-        self._detail_id = logged.id
-        e = logged.event
-        local = e.time.astimezone()
-        lines = [
-            f"<b>#{logged.id}</b> {local:%Y-%m-%d %H:%M:%S} (UTC {e.time:%H:%M:%S})",
-            f"Decision: <b>{e.decision}</b>",
-            f"Person: {logged.person_name or 'unknown'}"
-            + (f" (badge {logged.person_badge})" if logged.person_badge else ""),
-            f"Kiosk: {e.kiosk_id}",
-            "Distance: "
-            + ("-" if e.score is None else f"{e.score:.3f}")
-            + ("" if e.threshold is None else f" (threshold {e.threshold:.2f})"),
-            f"Model: {e.model_version or '-'}",
-            "Latency: " + ("-" if e.latency_ms is None else f"{e.latency_ms:.0f} ms"),
-            f"Reason: {e.reason or '-'}",
-        ]
-        self.detail.setText("<br>".join(lines))
-        self.snapshot.clear()
-        if not logged.has_snapshot:
-            self.snapshot.setText("no snapshot kept")
-            return
-        try:
-            data = self.console.snapshot(self.actor, logged.id)
-        except KioskError as exc:
-            self.snapshot.setText(str(exc))
-            return
-        image = QImage.fromData(data or b"")
-        if image.isNull():
-            self.snapshot.setText("snapshot expired")
-            return
-        self.snapshot.setPixmap(
-            QPixmap.fromImage(image).scaled(
-                self.snapshot.size(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        )
+            self.pane.loading()
+        else:
+            self.pane.show_event(logged)
 
     def _clear_detail(self) -> None:
-        self._detail_id = None
-        self.detail.setText("Select an event to see its details.")
-        self.snapshot.clear()
+        self.pane.clear()
 
     # -- hash chain ----------------------------------------------------------------------
 
@@ -679,13 +293,13 @@ class LogViewer(QWidget):
     def verify_chain(self) -> None:
         if self._verify is not None and self._verify.running:
             return
-        console, actor = self.console, self.actor
+        security, actor = self.services.security, self.actor
         self.chain_label.setText("hash chain: checking…")
         self.chain_label.setStyleSheet("")
         self.verify_button.setEnabled(False)
 
         def work(progress: Any, stop: threading.Event) -> ChainReport | None:
-            return console.verify_chain(actor, stop=stop, progress=progress)
+            return security.verify_chain(actor, stop=stop, progress=progress)
 
         self._verify = run_task(
             self,
@@ -726,10 +340,14 @@ class LogViewer(QWidget):
     @Slot()
     def _choose_export(self) -> None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
+        # the user's documents folder (then wherever they saved last), never the
+        # program's own folder
+        suggested = self._export_dir / f"access-log-{stamp}.csv"
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export the access log", f"access-log-{stamp}.csv", "CSV files (*.csv)"
+            self, "Export the access log", str(suggested), "CSV files (*.csv)"
         )
         if path:
+            self._export_dir = Path(path).parent
             self.export_to(Path(path))
 
     def export_to(self, target: Path) -> None:
@@ -738,7 +356,7 @@ class LogViewer(QWidget):
             return
         flt = self.model.query.flt
         total = self.model.query.total
-        console, actor = self.console, self.actor
+        security, actor = self.services.security, self.actor
         self.export_rows = None
         self.export_progress.setRange(0, max(1, total))
         self.export_progress.setValue(0)
@@ -748,7 +366,7 @@ class LogViewer(QWidget):
         self.export_button.setEnabled(False)
 
         def work(progress: Any, stop: threading.Event) -> int:
-            return console.export_csv(actor, target, flt, progress=progress, stop=stop)
+            return security.export_csv(actor, target, flt, progress=progress, stop=stop)
 
         self._export_target = target
         self._export = run_task(
@@ -792,8 +410,13 @@ class LogViewer(QWidget):
 
     @Slot(str)
     def _error(self, message: str) -> None:
-        self.message.setStyleSheet("color: #a4161a;")
-        self.message.setText(message[:1].upper() + message[1:])
+        self.message.setStyleSheet(f"color: {RED};")
+        self.message.setText(sentence(message))
+
+    def _note(self, text: str, colour: str) -> None:
+        self.filter_note.setStyleSheet(f"color: {colour};")
+        self.filter_note.setText(text)
+        self.filter_note.setVisible(True)
 
     def close_threads(self) -> None:
         self.live.stop()
@@ -805,3 +428,9 @@ class LogViewer(QWidget):
 
 def _to_utc(value: QDateTime) -> datetime:
     return datetime.fromtimestamp(value.toSecsSinceEpoch(), UTC)
+
+
+def _documents_folder() -> Path:
+    """Where an export is offered first: the user's documents folder, else home."""
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(folder) if folder and Path(folder).is_dir() else Path.home()

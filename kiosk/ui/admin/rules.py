@@ -27,16 +27,20 @@ from PySide6.QtWidgets import (
 
 from kiosk.domain.access import AccessSchedule, TimeWindow
 from kiosk.errors import KioskError
+from kiosk.services.access_rules import parse_holidays
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole, parse_holidays
+from kiosk.services.admin import AdminServices
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 class AccessRulesPage(QWidget):
-    def __init__(self, console: AdminConsole, actor: Actor, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, services: AdminServices, actor: Actor, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self.console = console
+        self.rules = services.rules
+        self.people = services.people
         self.actor = actor
 
         # groups
@@ -127,7 +131,7 @@ class AccessRulesPage(QWidget):
         current = self.current_group()
         self.groups.blockSignals(True)
         self.groups.clear()
-        for info in self.console.groups(self.actor):
+        for info in self.rules.groups(self.actor):
             rules = (
                 "any time"
                 if info.windows == 0 and info.holidays == 0
@@ -142,7 +146,7 @@ class AccessRulesPage(QWidget):
         elif self.groups.count():
             self.groups.setCurrentRow(0)
         self.person.clear()
-        listed, _ = self.console.people_page(self.actor, limit=2000)
+        listed, _ = self.people.page(self.actor, limit=2000)
         for r in listed:
             self.person.addItem(
                 f"{r.person.name} ({r.person.badge}) — {r.person.group or 'no group'}",
@@ -173,12 +177,12 @@ class AccessRulesPage(QWidget):
             self.title.setText("Select a group")
             return
         self.title.setText(f"Group {group}")
-        schedule = self.console.schedule(self.actor, group)
+        schedule = self.rules.schedule(self.actor, group)
         if schedule is not None:
             for w in schedule.windows:
                 self.add_window(w.weekday, w.start, w.end)
             self.holidays.setPlainText("\n".join(d.isoformat() for d in sorted(schedule.holidays)))
-        members, count = self.console.people_page(self.actor, group=group, limit=30)
+        members, count = self.people.page(self.actor, group=group, limit=30)
         names = [r.person.name for r in members]
         self.members.setText(
             f"Members ({count}): "
@@ -246,7 +250,7 @@ class AccessRulesPage(QWidget):
             self._say("Select or create a group first.", False)
             return False
         try:
-            self.console.set_schedule(self.actor, group, self.schedule_from_form())
+            self.rules.set_schedule(self.actor, group, self.schedule_from_form())
         except KioskError as exc:
             self._say(str(exc), False)
             return False
@@ -265,7 +269,7 @@ class AccessRulesPage(QWidget):
             return
         when = datetime.fromtimestamp(self.when.dateTime().toSecsSinceEpoch()).astimezone()
         try:
-            check = self.console.try_access(self.actor, int(person_id), when)
+            check = self.rules.try_access(self.actor, int(person_id), when)
         except KioskError as exc:
             self.verdict.setText(str(exc))
             return

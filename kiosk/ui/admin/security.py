@@ -26,8 +26,7 @@ from kiosk.config import THRESHOLD_RANGES
 from kiosk.domain.operating import LEVELS, OperatingPoint
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole
-from kiosk.services.security_level import SecurityState, SiteFigures
+from kiosk.services.security_level import SecurityLevelService, SecurityState, SiteFigures
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
 
 GENUINE = QColor("#2e86de")
@@ -153,15 +152,17 @@ class DistancePlot(QWidget):
 
 
 class SecurityPage(QWidget):
-    def __init__(self, console: AdminConsole, actor: Actor, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, service: SecurityLevelService, actor: Actor, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self.console = console
-        self.service = console.security
+        self.service = service
+        self.settings = service.settings
         self.actor = actor
         self.state: SecurityState | None = None
         self.site: SiteFigures | None = None
         self._task: BackgroundTask | None = None
-        network = console.settings.vision.network
+        network = service.settings.vision.network
         lo, hi = THRESHOLD_RANGES[network]
         self.plot = DistancePlot(x_max=1.6 if network == "sface" else 1.2)
         self.in_force = QLabel("")
@@ -225,7 +226,7 @@ class SecurityPage(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(self.plot, 3)
         layout.addLayout(controls, 2)
-        v = console.settings.vision
+        v = service.settings.vision
         self._select(EXPLICIT if v.threshold is not None else v.level)
         self.level.currentIndexChanged.connect(self._choice_changed)
         self.custom.valueChanged.connect(self._value_changed)
@@ -272,7 +273,7 @@ class SecurityPage(QWidget):
         self.level.blockSignals(True)
         self.level.setCurrentIndex(max(index, 0))
         self.level.blockSignals(False)
-        v = self.console.settings.vision
+        v = self.settings.vision
         self.custom.blockSignals(True)
         self.custom.setValue(v.threshold if v.threshold is not None else self.custom.value())
         self.custom.blockSignals(False)
@@ -311,7 +312,7 @@ class SecurityPage(QWidget):
             f"{s.describe()}.<br>"
             f"Network: {s.network_title} ({src['vision.network']}); people scored by the "
             f"{'centre of their photos' if s.scoring == 'centre' else 'nearest photo'}.<br>"
-            f"Liveness check: <b>{self.console.settings.liveness.mode}</b> "
+            f"Liveness check: <b>{self.settings.liveness.mode}</b> "
             f"({src['liveness.mode']})."
         )
         if s.outside_change:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from accounts_data import ADMIN, PASSWORD
 
 from kiosk.cli import build_parser, main
-from kiosk.cli_console import cmd_admin_console
+from kiosk.cli_windows import cmd_admin_console
 from kiosk.config import Settings
 from kiosk.domain.faces import ModelInfo
 from kiosk.services.accounts import Actor
-from kiosk.services.admin_console import AdminConsole
+from kiosk.services.admin import AdminServices
+from tests.support.accounts import ADMIN, PASSWORD
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def test_admin_console_help() -> None:
 
 
 def test_rules_threshold_and_template_commands(
-    console: AdminConsole,
+    services: AdminServices,
     admin: Actor,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -73,7 +73,7 @@ def test_rules_threshold_and_template_commands(
     assert main(["threshold"]) == 0
     assert "0.550 (Secure)" in out.readouterr().out
 
-    store = console.store
+    store = services.people.store
     with store.unit_of_work(write=True) as uow:
         person = uow.people.add(name="Ada", badge="A1")
         template = uow.templates.add(

@@ -1,6 +1,6 @@
-"""``kiosk admin-console``: the windows for admins and auditors (``kiosk.ui.admin``), and
-the command-line forms of what only the console added: ``rules`` (group schedules),
-``threshold`` (security level, recorded with who set it) and ``templates remove``.
+"""Site rules from the command line: ``rules`` (group schedules), ``threshold`` (the
+security level, recorded with who set it) and ``templates remove``; the console's pages
+call the same services.
 
 Who is acting: ``--user NAME`` and the password as for the other admin commands.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from datetime import time
 from typing import Any
 
@@ -19,32 +18,6 @@ from kiosk.errors import InputError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^([a-z]{3})(?:-([a-z]{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
-
-
-def cmd_admin_console(args: argparse.Namespace, settings: Settings) -> int:
-    from PySide6.QtWidgets import QApplication
-
-    from kiosk.services.admin_console import AdminConsole
-    from kiosk.storage.store import open_store
-    from kiosk.ui.admin.console import AdminConsoleWindow
-
-    store = open_store(settings)
-    try:
-
-        def load_pipeline() -> Any:
-            from kiosk.vision.pipeline import FacePipeline
-
-            return FacePipeline.load(settings.vision)
-
-        app = QApplication.instance() or QApplication(sys.argv[:1])
-        console = AdminConsole(store, settings, load_pipeline)
-        window = AdminConsoleWindow(console, idle_minutes=args.idle_minutes)
-        window.show()
-        code = int(app.exec())
-        window.shutdown()
-        return code
-    finally:
-        store.close()
 
 
 def parse_window(text: str) -> list[Any]:
@@ -66,21 +39,15 @@ def parse_window(text: str) -> list[Any]:
     return [TimeWindow(d, start, end) for d in range(first, last + 1)]
 
 
-def _console(store: Any, settings: Settings) -> Any:
-    from kiosk.services.admin_console import AdminConsole
-
-    return AdminConsole(store, settings)
-
-
 def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk.domain.access import AccessSchedule
-    from kiosk.services.admin_console import parse_holidays
+    from kiosk.services.access_rules import AccessRulesService, parse_holidays
 
     with opened_store(settings) as store:
         actor = login(args, store)
-        console = _console(store, settings)
+        service = AccessRulesService(store)
         if args.rules_action == "list":
-            for g in console.groups(actor):
+            for g in service.groups(actor):
                 rules = (
                     "any time"
                     if not (g.windows or g.holidays)
@@ -96,8 +63,8 @@ def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
             schedule = None if args.any_time else AccessSchedule(tuple(windows), holidays)
             if schedule is not None and not windows and not holidays:
                 raise InputError("give --window and/or --holiday, or --any-time")
-            console.set_schedule(actor, args.group, schedule)
-        schedule = console.schedule(actor, args.group)
+            service.set_schedule(actor, args.group, schedule)
+        schedule = service.schedule(actor, args.group)
         if schedule is None:
             print(f"{args.group}: any time")
             return 0
@@ -149,27 +116,16 @@ def cmd_threshold(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_template_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from kiosk.services.people import PeopleService
+
     with opened_store(settings) as store:
         actor = login(args, store)
-        _console(store, settings).remove_template(actor, args.template_id)
+        PeopleService(store).remove_template(actor, args.template_id)
     print(f"template {args.template_id} removed")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "admin-console",
-        help="open the admin console: people, enrollment, access rules, security, access log",
-    )
-    p.add_argument(
-        "--idle-minutes",
-        type=float,
-        default=5.0,
-        metavar="MIN",
-        help="sign out after this many minutes without activity (default 5)",
-    )
-    p.set_defaults(handler=cmd_admin_console)
-
     rules = sub.add_parser("rules", help="access groups: weekly windows and holidays")
     rules_sub = rules.add_subparsers(dest="rules_action", metavar="ACTION", required=True)
     p = rules_sub.add_parser("list", help="the groups, their people and rules")

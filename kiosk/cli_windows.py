@@ -1,22 +1,21 @@
-"""``main.py kiosk``: the screen at the door (full screen unless ``--windowed``)."""
+"""The two commands that open windows: ``kiosk`` (the screen at the door, full screen
+unless ``--windowed``) and ``admin-console`` (people, enrollment, access rules, the
+security level and the access log). Both hand over to the composition root,
+:mod:`kiosk.app`; no Qt is imported here."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import logging
-import os
-import signal
 from typing import Any
 
 from kiosk.config import Settings
 from kiosk.errors import InputError
 
-log = logging.getLogger(__name__)
-
 
 def register(sub: Any) -> None:
-    """Add the ``kiosk`` subcommand to the command line's subparsers."""
+    """Add the ``kiosk`` and ``admin-console`` subcommands to the command line."""
     p = sub.add_parser("kiosk", help="run the kiosk screen: live camera to ALLOW / DENY")
     p.add_argument("--windowed", action="store_true", help="a normal window, not full screen")
     p.add_argument(
@@ -47,6 +46,19 @@ def register(sub: Any) -> None:
     p.add_argument("--no-sound", action="store_true", help="no allow / deny sounds")
     p.set_defaults(handler=cmd_kiosk)
 
+    p = sub.add_parser(
+        "admin-console",
+        help="open the admin console: people, enrollment, access rules, security, access log",
+    )
+    p.add_argument(
+        "--idle-minutes",
+        type=float,
+        default=5.0,
+        metavar="MIN",
+        help="sign out after this many minutes without activity (default 5)",
+    )
+    p.set_defaults(handler=cmd_admin_console)
+
 
 def _apply(args: argparse.Namespace, settings: Settings) -> Settings:
     door = settings.door
@@ -75,56 +87,21 @@ def _apply(args: argparse.Namespace, settings: Settings) -> Settings:
 def cmd_kiosk(args: argparse.Namespace, settings: Settings) -> int:
     if args.exit_after is not None and args.exit_after <= 0:
         raise InputError("--exit-after needs a number of seconds above 0")
-    settings = _apply(args, settings)
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         logging.getLogger("kiosk").setLevel(logging.INFO)  # outages, doors, screen states
+    from kiosk import app
 
-    from PySide6.QtCore import QTimer
-
-    from kiosk.liveness.check import make_liveness
-    from kiosk.services.access import open_access_service
-    from kiosk.services.door import make_door
-    from kiosk.ui.admin_login import account_password_check, env_password_check
-    from kiosk.ui.kiosk_app import KioskApp
-    from kiosk.ui.kiosk_window import application
-
-    door = make_door(settings.door)  # a bad [door] setting stops here, with its message
-    app = application()
-    service = open_access_service(settings)
-    # an admin account of the database; before the first exists, KIOSK_ADMIN_PASSWORD
-    check = account_password_check(
-        service.store, env_password_check(os.environ.get("KIOSK_ADMIN_PASSWORD"))
+    return app.run_kiosk(
+        _apply(args, settings), full_screen=not args.windowed, exit_after=args.exit_after
     )
-    kiosk = KioskApp(
-        settings,
-        service,
-        password_check=check,
-        full_screen=not args.windowed,
-        door=door,
-        liveness=make_liveness(settings.liveness),
-    )
-    if args.exit_after is not None:
-        QTimer.singleShot(int(args.exit_after * 1000), kiosk.window.shutdown)
-    # Ctrl+C in the terminal closes the kiosk cleanly (Qt would otherwise swallow it).
-    previous = signal.signal(signal.SIGINT, lambda *_: kiosk.window.shutdown())
-    wake = QTimer()
-    wake.timeout.connect(_let_python_run)  # lets Python see the signal between Qt events
-    wake.start(200)
-    kiosk.start()
-    kiosk.window.show_kiosk()
-    try:
-        app.exec()
-    finally:
-        wake.stop()
-        signal.signal(signal.SIGINT, previous)
-        stopped = kiosk.stop()
-        service.close()
-    log.info("kiosk: closed")
-    return 0 if stopped else 1
 
 
-def _let_python_run() -> None:
-    pass
+def cmd_admin_console(args: argparse.Namespace, settings: Settings) -> int:
+    from kiosk import app
+
+    if args.idle_minutes <= 0:
+        raise InputError("--idle-minutes needs a number of minutes above 0")
+    return app.run_admin_console(settings, idle_minutes=args.idle_minutes)

@@ -1,9 +1,11 @@
 """The admin console window: first admin, sign-in (with lock-out), idle sign-out, and the
-pages a role may see (an auditor sees only the access log)."""
+pages a role may see (an auditor sees only the access log). Its services arrive built
+(:func:`kiosk.app.admin_services`); :func:`run_admin_window` runs it."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent
@@ -22,10 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.errors import KioskError
+from kiosk.errors import InputError, KioskError
 from kiosk.services.accounts import MIN_PASSWORD_LENGTH, Actor
-from kiosk.services.admin_console import AdminConsole
+from kiosk.services.admin import AdminServices
 from kiosk.storage.records import Role
+from kiosk.ui.admin.accounts import AccountsPage
+from kiosk.ui.admin.log_viewer import LogViewer
+from kiosk.ui.admin.people import PeoplePage
+from kiosk.ui.admin.rules import AccessRulesPage
+from kiosk.ui.admin.security import SecurityPage
+from kiosk.ui.admin.widgets import sentence
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +74,7 @@ def _card(title: str, subtitle: str) -> tuple[QWidget, QVBoxLayout]:
 class FirstAdminPage(QWidget):
     """Shown when the database has no admin account yet."""
 
-    def __init__(self, window: AdminConsoleWindow) -> None:
+    def __init__(self, window: AdminWindow) -> None:
         super().__init__()
         self.window_ = window
         card, box = _card(
@@ -98,20 +106,24 @@ class FirstAdminPage(QWidget):
 
     @Slot()
     def submit(self) -> None:
+        accounts = self.window_.services.accounts
         try:
-            actor = self.window_.console.create_first_admin(
-                self.username.text().strip(), self.password.text(), self.repeat.text()
+            if self.password.text() != self.repeat.text():
+                raise InputError("the two passwords differ; type the same password twice")
+            account = accounts.add_admin(
+                None, self.username.text().strip(), self.password.text(), Role.ADMIN
             )
         except KioskError as exc:
-            self.error.setText(str(exc)[:1].upper() + str(exc)[1:])
+            self.error.setText(sentence(str(exc)))
             return
+        actor = Actor(account.username, account.role)
         self.password.clear()
         self.repeat.clear()
         self.window_.signed_in(actor)
 
 
 class SignInPage(QWidget):
-    def __init__(self, window: AdminConsoleWindow) -> None:
+    def __init__(self, window: AdminWindow) -> None:
         super().__init__()
         self.window_ = window
         card, box = _card(
@@ -150,9 +162,12 @@ class SignInPage(QWidget):
         self.error.clear()
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            actor = self.window_.console.sign_in(self.username.text(), self.password.text())
+            username = self.username.text().strip()
+            if not username:
+                raise InputError("type your user name")
+            actor = self.window_.services.accounts.authenticate(username, self.password.text())
         except KioskError as exc:
-            self.error.setText(str(exc)[:1].upper() + str(exc)[1:])
+            self.error.setText(sentence(str(exc)))
             self.password.clear()
             self.password.setFocus()
             return
@@ -166,11 +181,9 @@ class SignInPage(QWidget):
 class MainArea(QWidget):
     """The pages of one signed-in session (rebuilt at each sign-in)."""
 
-    def __init__(self, window: AdminConsoleWindow, actor: Actor) -> None:
+    def __init__(self, window: AdminWindow, actor: Actor) -> None:
         super().__init__()
-        from kiosk.ui.admin.log_viewer import LogViewer
-
-        console = window.console
+        services = window.services
         self.actor = actor
         self.tabs = QTabWidget()
         self.people = None
@@ -178,28 +191,25 @@ class MainArea(QWidget):
         self.security = None
         self.accounts = None
         if actor.role is Role.ADMIN:
-            from kiosk.ui.admin.accounts import AccountsPage
-            from kiosk.ui.admin.people import PeoplePage
-            from kiosk.ui.admin.rules import AccessRulesPage
-            from kiosk.ui.admin.security import SecurityPage
-
-            self.people = PeoplePage(console, actor)
-            self.rules = AccessRulesPage(console, actor)
-            self.security = SecurityPage(console, actor)
+            self.people = PeoplePage(services, actor)
+            self.rules = AccessRulesPage(services, actor)
+            self.security = SecurityPage(services.security_level, actor)
             self.tabs.addTab(self.people, "People")
             self.tabs.addTab(self.rules, "Access rules")
             self.tabs.addTab(self.security, "Security level")
-        self.log = LogViewer(console, actor, verify_on_open=window.verify_on_open)
+        self.log = LogViewer(services, actor, verify_on_open=window.verify_on_open)
         self.tabs.addTab(self.log, "Access log")
         if actor.role is Role.ADMIN:
-            self.accounts = AccountsPage(console.accounts, actor)
+            self.accounts = AccountsPage(services.accounts, actor)
             self.tabs.addTab(self.accounts, "Accounts")
         self.tabs.currentChanged.connect(self._tab_changed)
         who = QLabel(f"Signed in as <b>{actor.username}</b> ({actor.role})")
         if actor.role is Role.AUDITOR:
             who.setText(who.text() + " — auditors see the access log only")
         sign_out = QPushButton("Sign out")
-        sign_out.clicked.connect(window.sign_out)
+        sign_out.setObjectName("signOut")
+        # clicked(bool) must not reach sign_out(reason): a slot without arguments
+        sign_out.clicked.connect(window.sign_out_pressed)
         top = QHBoxLayout()
         top.addWidget(who)
         top.addStretch(1)
@@ -222,16 +232,18 @@ class MainArea(QWidget):
             self.security.close_threads()
 
 
-class AdminConsoleWindow(QMainWindow):
+class AdminWindow(QMainWindow):
+    """The console: sign-in pages, then the signed-in session's tabs."""
+
     def __init__(
         self,
-        console: AdminConsole,
+        services: AdminServices,
         *,
         idle_minutes: float = IDLE_MINUTES,
         verify_on_open: bool = True,
     ) -> None:
         super().__init__()
-        self.console = console
+        self.services = services
         self.verify_on_open = verify_on_open
         self.setWindowTitle("Kiosk admin console")
         self.actor: Actor | None = None
@@ -254,7 +266,7 @@ class AdminConsoleWindow(QMainWindow):
         self.show_start()
 
     def show_start(self) -> None:
-        if self.console.needs_first_admin():
+        if not self.services.accounts.has_admins():
             self.stack.setCurrentWidget(self.first_admin)
         else:
             self.stack.setCurrentWidget(self.sign_in_page)
@@ -270,7 +282,11 @@ class AdminConsoleWindow(QMainWindow):
         self.idle.start()
 
     @Slot()
+    def sign_out_pressed(self) -> None:
+        self.sign_out()
+
     def sign_out(self, reason: str = "") -> None:
+        """End the session (its pages and threads) and show the sign-in page."""
         self.idle.stop()
         self.actor = None
         self._drop_main()
@@ -311,3 +327,13 @@ class AdminConsoleWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self)
         self._drop_main()
+
+
+def run_admin_window(services: AdminServices, *, idle_minutes: float = IDLE_MINUTES) -> int:
+    """Show the console and run Qt's event loop until it is closed; the exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = AdminWindow(services, idle_minutes=idle_minutes)
+    window.show()
+    code = int(app.exec())
+    window.shutdown()
+    return code

@@ -1,0 +1,251 @@
+"""The composition root: the one place that turns the settings into the program's parts.
+
+    settings -> store -> services
+             -> face pipeline (one loader, loaded once, on first need)
+             -> camera, door, liveness check
+             -> the kiosk screen, the admin console
+
+The command line (``kiosk.cli`` and its command modules) asks this module for what a
+command needs; the windows in ``kiosk.ui`` receive their parts built and never build
+them. Nothing heavy happens at import: the models, Qt and the database are imported
+and opened only by the function that needs them, so ``kiosk log list`` starts quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from kiosk.config import Settings
+
+if TYPE_CHECKING:
+    from kiosk.camera.reader import CameraReader
+    from kiosk.domain.faces import FaceResult, FloatArray, ImageArray, ModelInfo
+    from kiosk.services.access import AccessService
+    from kiosk.services.admin import AdminServices
+    from kiosk.services.door import Door
+    from kiosk.services.enrollment import FaceAnalyzer
+    from kiosk.services.kiosk_loop import LivenessCheck, Recognizer, Searcher
+    from kiosk.storage.store import Store
+    from kiosk.ui.admin_login import PasswordCheck
+    from kiosk.ui.kiosk_app import KioskApp
+    from kiosk.vision.pipeline import FacePipeline
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file, then ``KIOSK_*`` variables (see ``kiosk.config``)."""
+    return Settings.load(env)
+
+
+# -- the database ------------------------------------------------------------------------
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[Store]:
+    """The database of ``settings`` (schema at head, key checked), closed after the block."""
+    from kiosk.storage.store import open_store
+
+    store = open_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def access_service(settings: Settings) -> AccessService:
+    """What the kiosk needs of the database, open (close it when done)."""
+    from kiosk.services.access import open_access_service
+
+    return open_access_service(settings)
+
+
+# -- the face pipeline -------------------------------------------------------------------
+
+
+def load_pipeline(settings: Settings) -> FacePipeline:
+    """Detector, aligner and embedding network (slow: seconds). The only loader: the
+    kiosk, the console and every command line command come here."""
+    from kiosk.vision.pipeline import FacePipeline
+
+    return FacePipeline.load(settings.vision)
+
+
+class LazyPipeline:
+    """The face pipeline, loaded by whichever thread first needs it, once; it stands in
+    for the pipeline wherever a :class:`~kiosk.services.enrollment.FaceAnalyzer` is
+    expected, so the console opens at once and loads the models only to check a photo."""
+
+    def __init__(self, settings: Settings, pipeline: FacePipeline | None = None) -> None:
+        self._settings = settings
+        self._pipeline = pipeline
+        self._lock = threading.Lock()
+
+    def get(self) -> FacePipeline:
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = load_pipeline(self._settings)
+            return self._pipeline
+
+    @property
+    def loaded(self) -> bool:
+        return self._pipeline is not None
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.get().model_info
+
+    def analyze(self, rgb: ImageArray) -> list[FaceResult]:
+        return self.get().analyze(rgb)
+
+
+def gallery_maker(settings: Settings) -> Callable[[FloatArray, list[int]], Searcher]:
+    """How the kiosk builds its in-memory 1:N search over the enrolled templates (again
+    each time the enrolled people change)."""
+
+    def make(embeddings: FloatArray, labels: list[int]) -> Searcher:
+        from kiosk.vision.matcher import build_gallery
+
+        return build_gallery(embeddings, labels, settings.vision)
+
+    return make
+
+
+# -- camera, door, liveness --------------------------------------------------------------
+
+
+def make_camera(settings: Settings, source: str | None = None) -> CameraReader:
+    """A camera thread (not started) for ``source`` (default: the configured camera)."""
+    from kiosk.camera.reader import make_camera as reader_for
+
+    capture = settings.capture
+    return reader_for(
+        settings.camera if source is None else source,
+        width=capture.width,
+        height=capture.height,
+        fps=capture.fps,
+        loop=capture.loop_files,
+        max_retry=capture.retry_max_seconds,
+    )
+
+
+def make_door(settings: Settings) -> Door:
+    """The configured door; a bad ``[door]`` setting fails here with its message."""
+    from kiosk.services.door import make_door as door_for
+
+    return door_for(settings.door)
+
+
+def make_liveness(settings: Settings) -> LivenessCheck:
+    """The configured liveness check (off, passive or active)."""
+    from kiosk.liveness.check import make_liveness as check_for
+
+    return check_for(settings.liveness)
+
+
+# -- the admin console -------------------------------------------------------------------
+
+
+def admin_services(
+    store: Store, settings: Settings, *, analyzer: FaceAnalyzer | None = None
+) -> AdminServices:
+    """The console's services over one open database. ``analyzer``: the face pipeline
+    for enrollment (default: loaded on first need)."""
+    from kiosk.services.access_rules import AccessRulesService
+    from kiosk.services.accounts import AccountService
+    from kiosk.services.admin import AdminServices
+    from kiosk.services.admin_console import AdminConsole
+    from kiosk.services.enrollment import EnrollmentService
+    from kiosk.services.log_browser import LogBrowser
+    from kiosk.services.people import PeopleService
+    from kiosk.services.security_level import SecurityLevelService
+
+    def open_camera(source: str) -> CameraReader:
+        return make_camera(settings, source)
+
+    return AdminServices(
+        settings=settings,
+        accounts=AccountService(store),
+        people=PeopleService(store),
+        enrollment=EnrollmentService(
+            store, analyzer if analyzer is not None else LazyPipeline(settings), settings
+        ),
+        rules=AccessRulesService(store),
+        log=LogBrowser(store),
+        security=AdminConsole(store, settings),
+        open_camera=open_camera,
+        security_level=SecurityLevelService(store, settings),
+    )
+
+
+def run_admin_console(settings: Settings, *, idle_minutes: float) -> int:
+    """Open the admin console window until it is closed; the exit code."""
+    from kiosk.ui.admin.window import run_admin_window
+
+    with opened_store(settings) as store:
+        return run_admin_window(admin_services(store, settings), idle_minutes=idle_minutes)
+
+
+# -- the kiosk screen --------------------------------------------------------------------
+
+
+def build_kiosk(
+    settings: Settings,
+    store: AccessService,
+    *,
+    password_check: PasswordCheck,
+    camera: str | CameraReader | None = None,
+    full_screen: bool = True,
+    require_password: bool | None = None,
+    door: Door | None = None,
+    load_recognizer: Callable[[], Recognizer] | None = None,
+    liveness: LivenessCheck | None = None,
+) -> KioskApp:
+    """The kiosk's threads and window, from the settings; anything given is used as is
+    (tests and the benchmark pass a ready pipeline or camera)."""
+    from kiosk.camera.reader import CameraReader
+    from kiosk.ui.kiosk_app import KioskApp
+
+    reader = camera if isinstance(camera, CameraReader) else make_camera(settings, camera)
+    return KioskApp(
+        settings,
+        store,
+        camera=reader,
+        door=door if door is not None else make_door(settings),
+        load_recognizer=load_recognizer or LazyPipeline(settings).get,
+        make_gallery=gallery_maker(settings),
+        liveness=liveness,
+        password_check=password_check,
+        full_screen=full_screen,
+        require_password=require_password,
+    )
+
+
+def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None) -> int:
+    """Run the kiosk screen until it is closed; 0 when every thread stopped cleanly."""
+    from kiosk.ui.admin_login import account_password_check, env_password_check
+    from kiosk.ui.kiosk_app import application, run_until_closed
+
+    door = make_door(settings)  # a bad [door] setting stops here, before any window
+    liveness = make_liveness(settings)
+    app = application()
+    service = access_service(settings)
+    try:
+        # an admin account of the database; before the first exists, KIOSK_ADMIN_PASSWORD
+        check = account_password_check(
+            service.store, env_password_check(os.environ.get("KIOSK_ADMIN_PASSWORD"))
+        )
+        kiosk = build_kiosk(
+            settings,
+            service,
+            password_check=check,
+            full_screen=full_screen,
+            door=door,
+            liveness=liveness,
+        )
+        stopped = run_until_closed(app, kiosk, exit_after=exit_after)
+    finally:
+        service.close()
+    return 0 if stopped else 1

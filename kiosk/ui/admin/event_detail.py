@@ -1,0 +1,90 @@
+"""One access event in words, with its camera snapshot while retention keeps it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from kiosk.errors import KioskError
+from kiosk.services.accounts import Actor
+from kiosk.services.log_browser import LogBrowser
+from kiosk.storage.records import LoggedEvent
+
+EMPTY = "Select an event to see its details."
+
+
+def event_lines(logged: LoggedEvent) -> list[str]:
+    """The event's fields as lines of rich text (figures rounded as an operator reads
+    them: distances to 3 decimals, latency to the millisecond)."""
+    e = logged.event
+    local = e.time.astimezone()
+    return [
+        f"<b>#{logged.id}</b> {local:%Y-%m-%d %H:%M:%S} (UTC {e.time:%H:%M:%S})",
+        f"Decision: <b>{e.decision}</b>",
+        f"Person: {logged.person_name or 'unknown'}"
+        + (f" (badge {logged.person_badge})" if logged.person_badge else ""),
+        f"Kiosk: {e.kiosk_id}",
+        "Distance: "
+        + ("-" if e.score is None else f"{e.score:.3f}")
+        + ("" if e.threshold is None else f" (threshold {e.threshold:.2f})"),
+        f"Model: {e.model_version or '-'}",
+        "Latency: " + ("-" if e.latency_ms is None else f"{e.latency_ms:.0f} ms"),
+        f"Reason: {e.reason or '-'}",
+    ]
+
+
+class EventDetail(QWidget):
+    def __init__(self, log: LogBrowser, actor: Actor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.log = log
+        self.actor = actor
+        self.shown_id: int | None = None
+        self.text = QLabel(EMPTY)
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.snapshot = QLabel()
+        self.snapshot.setFixedSize(200, 200)
+        self.snapshot.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.snapshot.setStyleSheet("background: #eee; color: #666; border: 1px solid #ccc;")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<b>Event</b>"))
+        layout.addWidget(self.text)
+        layout.addWidget(self.snapshot)
+        layout.addStretch(1)
+
+    def loading(self) -> None:
+        self.text.setText("loading…")
+
+    def show_event(self, logged: LoggedEvent) -> None:
+        """The event's fields and snapshot (decrypted on demand; once per event)."""
+        if self.shown_id == logged.id:
+            return
+        self.shown_id = logged.id
+        self.text.setText("<br>".join(event_lines(logged)))
+        self.snapshot.clear()
+        if not logged.has_snapshot:
+            self.snapshot.setText("no snapshot kept")
+            return
+        try:
+            data = self.log.snapshot(self.actor, logged.id)
+        except KioskError as exc:
+            self.snapshot.setText(str(exc))
+            return
+        image = QImage.fromData(data or b"")
+        if image.isNull():
+            self.snapshot.setText("snapshot expired")
+            return
+        self.snapshot.setPixmap(
+            QPixmap.fromImage(image).scaled(
+                self.snapshot.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+    def clear(self) -> None:
+        self.shown_id = None
+        self.text.setText(EMPTY)
+        self.snapshot.clear()
