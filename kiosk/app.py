@@ -13,6 +13,7 @@ and opened only by the function that needs them, so ``kiosk log list`` starts qu
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from kiosk.ui.admin_login import PasswordCheck
     from kiosk.ui.kiosk_app import KioskApp
     from kiosk.vision.pipeline import FacePipeline
+
+log = logging.getLogger(__name__)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -141,8 +144,11 @@ def make_door(settings: Settings) -> Door:
 def make_liveness(settings: Settings) -> LivenessCheck:
     """The configured liveness check (off, passive or active)."""
     from kiosk.liveness.check import make_liveness as check_for
+    from kiosk.vision.networks import network
 
-    return check_for(settings.liveness)
+    return check_for(
+        settings.liveness, identity_threshold=network(settings.vision.network).same_face
+    )
 
 
 # -- the admin console -------------------------------------------------------------------
@@ -225,6 +231,8 @@ def build_kiosk(
 
 def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None) -> int:
     """Run the kiosk screen until it is closed; 0 when every thread stopped cleanly."""
+    from kiosk.services.network_switch import reembed
+    from kiosk.services.security_level import people_with_templates, record_effective_settings
     from kiosk.ui.admin_login import account_password_check, env_password_check
     from kiosk.ui.kiosk_app import application, run_until_closed
 
@@ -233,6 +241,28 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     app = application()
     service = access_service(settings)
     try:
+        # what this kiosk runs with, and from where; a change made outside the console is
+        # recorded and shown to the admin (security page, `threshold`)
+        note = record_effective_settings(
+            service.store, settings, people_with_templates(service.store, settings)
+        )
+        if note:
+            log.warning("settings changed outside the console: %s", note)
+        lazy = LazyPipeline(settings)
+
+        def load_recognizer() -> Recognizer:
+            # after a change of [vision] network, templates of the new network are made
+            # from the stored crops before the first face is searched
+            pipeline = lazy.get()
+            report = reembed(service.store, pipeline)
+            if report.need_photos:
+                log.warning(
+                    "%d enrolled people have no template of the network in use and no stored "
+                    "crop: they need new photos (people list)",
+                    len(report.need_photos),
+                )
+            return pipeline
+
         # an admin account of the database; before the first exists, KIOSK_ADMIN_PASSWORD
         check = account_password_check(
             service.store, env_password_check(os.environ.get("KIOSK_ADMIN_PASSWORD"))
@@ -244,6 +274,7 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
             full_screen=full_screen,
             door=door,
             liveness=liveness,
+            load_recognizer=load_recognizer,
         )
         stopped = run_until_closed(app, kiosk, exit_after=exit_after)
     finally:

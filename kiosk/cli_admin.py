@@ -254,15 +254,26 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
         # looks it up after the confirmation)
         person_id = None if action in ("list", "erase") else service.id_for_badge(actor, args.badge)
         if action == "list":
+            from kiosk.vision.networks import network
+
+            checksum = network(settings.vision.network).sha256
+            need = service.need_new_photos(actor, checksum)
+            waiting = service.waiting_for_reembedding(checksum)
             for record in service.everyone(actor, group=args.group, include_erased=args.all):
+                pid = record.person.id
+                photos = (
+                    "needs new photos"
+                    if pid in need and not record.erased
+                    else ("re-embedded at the next kiosk start" if pid in waiting else "")
+                )
                 if args.json:
-                    emit(_person_json(record))
+                    emit({**_person_json(record), "photos": photos or "ok"})
                 else:
                     p = record.person
                     state = "erased" if record.erased else ("active" if p.active else "inactive")
                     print(
                         f"{p.badge}\t{p.name}\t{p.group or '-'}\t{state}\t"
-                        f"{record.templates} template(s)"
+                        f"{record.templates} template(s)" + (f"\t{photos}" if photos else "")
                     )
             return 0
         if action == "show":

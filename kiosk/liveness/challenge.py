@@ -77,7 +77,9 @@ class ChallengeRules:
     max_plane_fit: float = 0.8
     centre: float = 0.06
     frames_needed: int = 2
-    identity_threshold: float = 0.6
+    #: the turned face must stay this close to the matched frame's embedding (SFace's
+    #: scale; dlib's network needs 0.6: see kiosk.vision.networks.Network.same_face)
+    identity_threshold: float = 1.2
     mirrored: bool = False
 
     def __post_init__(self) -> None:

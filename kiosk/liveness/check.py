@@ -76,8 +76,12 @@ class Timed(Protocol):
     def rgb(self) -> ImageArray: ...
 
 
-def rules_from(settings: LivenessSettings) -> ChallengeRules:
+def rules_from(
+    settings: LivenessSettings, identity_threshold: float | None = None
+) -> ChallengeRules:
+    extra = {} if identity_threshold is None else {"identity_threshold": identity_threshold}
     return ChallengeRules(
+        **extra,  # type: ignore[arg-type]
         pool=tuple(Move(name) for name in settings.move_names),
         count=settings.count,
         time_limit=settings.time_limit_seconds,
@@ -144,9 +148,15 @@ class ActiveLiveness:
     ``rng`` draws the moves (``random.SystemRandom()`` by default: an attacker must not
     be able to predict them)."""
 
-    def __init__(self, settings: LivenessSettings, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        settings: LivenessSettings,
+        rng: random.Random | None = None,
+        *,
+        identity_threshold: float | None = None,
+    ) -> None:
         self.settings = settings
-        self.rules = rules_from(settings)
+        self.rules = rules_from(settings, identity_threshold)
         self.rng = rng or random.SystemRandom()
         self._before: deque[_Seen] = deque(maxlen=3)  # the frames before the prompt
         self._challenge: Challenge | None = None
@@ -338,11 +348,15 @@ class NoLiveness:
 
 
 def make_liveness(
-    settings: LivenessSettings, rng: random.Random | None = None
+    settings: LivenessSettings,
+    rng: random.Random | None = None,
+    *,
+    identity_threshold: float | None = None,
 ) -> ActiveLiveness | PassiveLiveness | NoLiveness:
-    """The check for the configured mode."""
+    """The check for the configured mode (``identity_threshold``: the embedding network's
+    distance under which two frames show the same face)."""
     if settings.mode == "active":
-        return ActiveLiveness(settings, rng)
+        return ActiveLiveness(settings, rng, identity_threshold=identity_threshold)
     if settings.mode == "passive":
         return PassiveLiveness(settings)
     return NoLiveness()

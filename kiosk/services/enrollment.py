@@ -27,6 +27,7 @@ from kiosk.services.accounts import Actor
 from kiosk.services.people import NewPerson, check_name_badge, check_validity, clean_group
 from kiosk.storage.records import Role
 from kiosk.storage.store import Store
+from kiosk.vision.calibration import operating_point
 from kiosk.vision.quality import QualitySettings, assess_photo
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"}
@@ -249,7 +250,8 @@ class EnrollmentService:
         d = np.sqrt(np.maximum(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1), 0.0))
         np.fill_diagonal(d, np.nan)
         typical = np.nanmedian(d, axis=1)
-        threshold = self.settings.vision.threshold
+        # two photos of one person: a gallery of one at the configured level
+        threshold = operating_point(self.settings.vision, 1).threshold
         return [f.source for f, m in zip(accepted, typical, strict=True) if m >= threshold]
 
     # -- saving --------------------------------------------------------------------------

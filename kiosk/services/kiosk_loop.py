@@ -235,6 +235,8 @@ class Notice:
 UNKNOWN_MESSAGE = "Face not recognised. Please see staff."
 #: on the screen when the face left during the liveness check (recorded as a spoof)
 LEFT_MESSAGE = "The liveness check was not finished. Please look at the camera and try again."
+#: the face under the liveness check was no longer the person's
+CHANGED_MESSAGE = "Please turn your head as shown."
 #: a face missing for up to this long during the liveness check is waited for (a head
 #: turned far, a hand in front of it); longer, the attempt ends as a failed check
 FACE_LOST_GRACE_SECONDS = 1.0
@@ -507,6 +509,16 @@ class KioskLoop:
         self.emit(Notice(message))
 
     def _decide(self, verdict: Verdict, frame: Frame, face: FaceResult) -> None:
+        pending = self._pending
+        if pending is not None and not verdict.repeat and verdict.person_id != pending.person.id:
+            # the face under the liveness check became someone else, or nobody the gallery
+            # knows (a picture tilted until it no longer matches): the check fails
+            self._deny_pending(
+                CHANGED_MESSAGE,
+                "liveness failed: the face changed during the liveness check",
+                self.clock(),
+            )
+            return
         person: Person | None = None
         if verdict.person_id is not None:
             try:
@@ -592,17 +604,22 @@ class KioskLoop:
             return
         detail = getattr(answer, "detail", "")
         reason = "the face left during the liveness check"
-        when = self.now()
-        since_face = (
-            (pending.lost_since - self._face_since) * 1000.0
-            if self._face_since is not None
-            else None
+        self._deny_pending(
+            LEFT_MESSAGE, f"{reason}; {detail}" if detail else reason, pending.lost_since
         )
+
+    def _deny_pending(self, message: str, reason: str, ended: float) -> None:
+        """End the attempt under the liveness check as a failed check (a spoof), shown,
+        recorded with ``reason`` for staff, and never as an entry."""
+        pending = self._pending
+        assert pending is not None
+        when = self.now()
+        since_face = (ended - self._face_since) * 1000.0 if self._face_since is not None else None
         person = pending.person
         self.emit(
             Decided(
                 Decision.DENIED_SPOOF,
-                LEFT_MESSAGE,
+                message,
                 person.name,
                 person.id,
                 pending.distance,
@@ -618,7 +635,7 @@ class KioskLoop:
         keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
         self._record(
             Decision.DENIED_SPOOF,
-            f"{LEFT_MESSAGE} ({reason}; {detail})" if detail else f"{LEFT_MESSAGE} ({reason})",
+            f"{message} ({reason})",
             person_id=person.id,
             score=pending.distance,
             latency_ms=since_face,

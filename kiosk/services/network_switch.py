@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -26,13 +27,13 @@ log = logging.getLogger(__name__)
 CROP_BORDER = 0.3
 
 
-class Analyzer:
+class Analyzer(Protocol):
     """What is needed of the pipeline: every face of an image, aligned and embedded."""
 
-    model_info: ModelInfo
+    @property
+    def model_info(self) -> ModelInfo: ...
 
-    def analyze(self, rgb: ImageArray) -> list[FaceResult]:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def analyze(self, rgb: ImageArray) -> list[FaceResult]: ...
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,21 @@ class PeopleService:
             raise InputError(f"no person has the badge {badge}: see `people list`")
         return record.person.id
 
+    def need_new_photos(self, actor: Actor, network_checksum: str) -> set[int]:
+        """People with no template of the network in use and no stored crop to make one
+        from: they cannot be recognised until new photos are added."""
+        actor.require(Role.ADMIN)
+        with self.store.unit_of_work() as uow:
+            counts = uow.templates.coverage(network_checksum)
+        return {p for p, (same, other) in counts.items() if same == 0 and other == 0}
+
+    def waiting_for_reembedding(self, network_checksum: str) -> set[int]:
+        """People with no template of the network in use yet, but crops to make them from
+        (the kiosk does it at its next start)."""
+        with self.store.unit_of_work() as uow:
+            counts = uow.templates.coverage(network_checksum)
+        return {p for p, (same, other) in counts.items() if same == 0 and other > 0}
+
     def everyone(
         self, actor: Actor, *, group: str | None = None, include_erased: bool = False
     ) -> list[PersonRecord]:

@@ -193,10 +193,7 @@ class SecurityLevelService:
 
     def enrolled_people(self) -> int:
         """People with templates of the network in use (the ones a face can match)."""
-        checksum = network(self.settings.vision.network).sha256
-        with self.store.unit_of_work() as uow:
-            _, labels = uow.templates.gallery(checksum)
-        return len(set(labels))
+        return people_with_templates(self.store, self.settings)
 
     def state(self, people: int | None = None) -> SecurityState:
         v = self.settings.vision
@@ -327,6 +324,14 @@ class SecurityLevelService:
         except OSError as exc:
             raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return path
+
+
+def people_with_templates(store: Store, settings: Settings) -> int:
+    """How many people have templates of the configured network (a gallery's size)."""
+    checksum = network(settings.vision.network).sha256
+    with store.unit_of_work() as uow:
+        counts = uow.templates.coverage(checksum)
+    return sum(1 for same, _ in counts.values() if same > 0)
 
 
 def record_effective_settings(store: Store, settings: Settings, people: int) -> str | None:

@@ -36,6 +36,9 @@ class Network:
     chip_size: int
     bgr: bool
     normalized: bool
+    #: within one attempt (frames seconds apart, the head turning), two embeddings further
+    #: apart than this are not the same face
+    same_face: float
     build: Callable[[], nn.Module]
     make_aligner: Callable[[], ChipAligner]
     title: str
@@ -85,6 +88,7 @@ def _networks() -> dict[str, Network]:
             chip_size=112,
             bgr=True,
             normalized=True,
+            same_face=1.2,
             build=_build_sface,
             make_aligner=_sface_aligner,
             title="SFace (OpenCV Zoo)",
@@ -97,6 +101,7 @@ def _networks() -> dict[str, Network]:
             chip_size=150,
             bgr=False,
             normalized=False,
+            same_face=0.6,
             build=_build_dlib,
             make_aligner=_dlib_aligner,
             title="dlib ResNet",

@@ -69,9 +69,17 @@ def test_rules_threshold_and_template_commands(
     assert "Day staff: any time" in out.readouterr().out
 
     assert main(["threshold", "--level", "secure", *auth]) == 0
-    assert Settings.load().vision.threshold == 0.55
+    assert Settings.load().vision.level == "secure" and Settings.load().vision.threshold is None
+    out.readouterr()
     assert main(["threshold"]) == 0
-    assert "0.550 (Secure)" in out.readouterr().out
+    shown = out.readouterr().out
+    assert "Secure level (file " in shown and "A stranger let in" in shown and "at most" in shown
+    assert main(["threshold", "0.95", *auth]) == 0
+    assert Settings.load().vision.threshold == 0.95
+    # out of range: refused with one line, the file unchanged
+    assert main(["threshold", "1.5", *auth]) == 2
+    assert "outside 0.60-1.30" in out.readouterr().err
+    assert Settings.load().vision.threshold == 0.95
 
     store = services.people.store
     with store.unit_of_work(write=True) as uow:

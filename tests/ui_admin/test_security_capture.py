@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from kiosk.config import DEFAULT_THRESHOLD, Settings
+from kiosk.config import Settings
+from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.admin import AdminServices
 from kiosk.services.people import NewPerson
@@ -37,45 +38,48 @@ def enrolled(vision_services: AdminServices, admin: Actor, photos: Path) -> Admi
     return vision_services
 
 
-def test_security_page_plots_distances_and_records_the_threshold(
+def test_security_page_shows_measured_figures_and_records_the_level(
     qtbot: QtBot, enrolled: AdminServices, admin: Actor, settings: Settings
 ) -> None:
-    page = SecurityPage(enrolled.security, admin)
+    page = SecurityPage(enrolled.security_level, admin)
     qtbot.addWidget(page)
-    qtbot.waitUntil(lambda: page.stats is not None, timeout=30_000)
-    stats = page.stats
-    assert stats is not None
+    qtbot.waitUntil(lambda: page.site is not None and page.state is not None, timeout=30_000)
+    site, state = page.site, page.state
+    assert site is not None and state is not None
     counts = [r.templates for r in enrolled.people.everyone(admin)]
-    same = sum(n * (n - 1) // 2 for n in counts)
-    total = sum(counts)
-    assert stats.genuine.size == same > 0
-    assert stats.impostor.size == total * (total - 1) // 2 - same
+    assert site.people == state.people == len(PEOPLE)
+    assert site.templates == sum(counts)
+    # leave-one-person-out: every photo is one stranger attempt; photos of people with
+    # other photos are enrolled attempts
+    assert site.strangers_accepted(state.point.threshold).trials == sum(counts)
+    assert site.enrolled_missed(state.point.threshold).trials == sum(n for n in counts if n > 1)
     # the same person's photos are closer than different people's
-    assert float(stats.genuine.mean()) < float(stats.impostor.mean())
-    assert "stranger" in page.figures.text() and "4 people with photos" in page.figures.text()
-    chance_normal = stats.stranger_acceptance(0.6, 3)
-    assert stats.stranger_acceptance(0.5, 3) <= chance_normal
-    assert stats.stranger_acceptance(0.6, 1000) >= chance_normal
+    assert float(site.genuine.mean()) < float(site.impostor.mean())
+    text = page.figures.text()
+    # every figure is a count with a bound, never "1 in 53 trillion"
+    assert "stranger comparisons on the development photos" in text
+    assert "at most" in text and " of " in text and "1 in " not in text
+    assert "Normal" in page.in_force.text() and "(default)" in page.in_force.text()
+    normal = page.plot.threshold
 
-    page.level.setCurrentIndex(1)  # Secure
-    assert page.chosen == pytest.approx(0.55)
-    assert page.plot.threshold == pytest.approx(0.55)
+    page.level.setCurrentIndex(page.level.findData("secure"))
+    assert page.plot.threshold < normal  # a stricter level, a smaller distance
     assert page.apply(), page.message.text()
     written = tomllib.loads((settings.home / "kiosk.toml").read_text())
-    assert written["vision"]["threshold"] == pytest.approx(0.55)
-    assert Settings.load().vision.threshold == pytest.approx(0.55)
-    [(_, who, details)] = enrolled.security.threshold_history(admin)
-    assert (
-        who == admin.username
-        and '"new": 0.55' in details
-        and f'"old": {DEFAULT_THRESHOLD}' in details
-    )
-    assert "Secure" in details
+    assert written["vision"]["level"] == "secure" and "threshold" not in written["vision"]
+    assert Settings.load().vision.level == "secure"
+    [(_, who, details)] = enrolled.security_level.history(admin)
+    assert who == admin.username and "level secure" in details and "level normal" in details
 
-    page.custom.setValue(0.47)
-    assert page.level.currentText() == "Custom"
+    # an explicit value outside the network's range is refused with one line, and the
+    # file keeps the level
+    page.level.setCurrentIndex(page.level.findData("explicit"))
+    page.custom.setValue(0.95)
     assert page.apply()
-    assert Settings.load().vision.threshold == pytest.approx(0.47)
+    assert Settings.load().vision.threshold == pytest.approx(0.95)
+    with pytest.raises(KioskError, match="outside 0.60-1.30"):
+        enrolled.security_level.set_threshold(admin, 1.5)
+    assert Settings.load().vision.threshold == pytest.approx(0.95)
     page.close_threads()
 
 
@@ -146,14 +150,16 @@ def test_capture_says_what_is_wrong_with_a_frame(
     assert not dialog.running and dialog.camera is not None and not dialog.camera.is_alive()
 
 
-def test_distance_statistics_sample_whole_people_on_a_large_site(
+def test_site_figures_sample_whole_people_on_a_large_site(
     services: AdminServices, admin: Actor
 ) -> None:
     import numpy as np
 
     from kiosk.domain.faces import ModelInfo
+    from kiosk.vision.networks import network
 
-    model = ModelInfo("test-net", "1", "c" * 64)
+    sface = network("sface")
+    model = ModelInfo(sface.model_name, sface.version, sface.sha256)
     rng = np.random.default_rng(1)
     with services.people.store.unit_of_work(write=True) as uow:
         for i in range(200):
@@ -169,9 +175,12 @@ def test_distance_statistics_sample_whole_people_on_a_large_site(
                     source="file",
                 )
         uow.commit()
-    stats = services.security.distance_stats(admin, max_templates=300)
-    assert stats.sampled and stats.people == 200 and stats.templates == 2000
-    sampled = (1 + (1 + 8 * (stats.genuine.size + stats.impostor.size)) ** 0.5) / 2
-    assert round(sampled) == 300  # 30 whole people
-    assert stats.genuine.size == 30 * 45
-    assert float(stats.genuine.max()) < float(stats.impostor.min())
+    site = services.security_level.site(admin, max_templates=300)
+    assert site.sampled and site.people == 30 and site.templates == 300  # 30 whole people
+    assert site.genuine.size == 300  # every photo has 9 others of its person
+    assert float(site.genuine.max()) < float(site.impostor.min())
+    threshold = float(site.genuine.max()) + 0.01
+    assert site.enrolled_missed(threshold).events == 0
+    assert site.strangers_accepted(threshold).events == 0
+    # just past the closest stranger, that one photo is taken for someone else
+    assert site.strangers_accepted(float(site.best_other.min()) + 1e-4).events >= 1

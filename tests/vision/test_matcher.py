@@ -57,3 +57,35 @@ def test_empty_gallery_and_sizes() -> None:
     assert [x.kind for x in m] == [MatchKind.UNKNOWN, MatchKind.UNKNOWN]
     with pytest.raises(ValueError):
         Gallery(np.zeros((2, 128), np.float32), [1])
+
+
+def test_centre_scoring_uses_the_mean_of_a_persons_templates() -> None:
+    rng = np.random.default_rng(3)
+    templates = _unit(rng, 60)
+    labels = (np.arange(60) // 6).tolist()
+    gallery = Gallery(templates, labels, scoring="centre", unit=True)
+    assert len(gallery) == 60 and gallery.num_people == 10
+    queries = _unit(rng, 4)
+    got = gallery.person_distances(queries).numpy()
+    for qi, q in enumerate(queries):
+        for pi, person in enumerate(gallery.people):
+            c = templates[np.array(labels) == person].mean(0)
+            c /= np.linalg.norm(c)
+            assert got[qi, pi] == pytest.approx(float(np.linalg.norm(q - c)), abs=1e-4)
+
+
+def test_built_gallery_decides_at_its_operating_point() -> None:
+    from kiosk.config import VisionSettings
+    from kiosk.vision.matcher import build_gallery
+
+    rng = np.random.default_rng(4)
+    templates = _unit(rng, 9)
+    small = build_gallery(templates[:3], [1, 2, 3], VisionSettings())
+    large = build_gallery(templates, list(range(9)), VisionSettings())
+    assert small.operating_point is not None and large.operating_point is not None
+    # more people, more chances for a look-alike: a stricter threshold
+    assert large.operating_point.threshold < small.operating_point.threshold
+    m = small.search(templates[:1])[0]
+    assert m.threshold == pytest.approx(small.operating_point.threshold)
+    explicit = build_gallery(templates, list(range(9)), VisionSettings(threshold=0.9))
+    assert explicit.search(templates[:1])[0].threshold == pytest.approx(0.9)

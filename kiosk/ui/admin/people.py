@@ -48,6 +48,7 @@ from kiosk.ui.admin.widgets import (
     placeholder,
     show_error,
 )
+from kiosk.vision.networks import network
 
 STATUS_COLOURS = {
     PersonStatus.ACTIVE: GREEN,
@@ -72,11 +73,18 @@ class PeopleModel(QAbstractTableModel):
         self.limit = 1000
         self._thumbs: dict[int, QPixmap | None] = {}
         self._now = datetime.now(UTC)
+        #: the network in use: people with none of its templates and no crop need photos
+        self.network_checksum = ""
+        self.need_photos: set[int] = set()
 
     def load(self, **query: Any) -> None:
         self.beginResetModel()
         self.records, self.total = self.people.page(self.actor, limit=self.limit, **query)
         self._now = datetime.now(UTC)
+        try:
+            self.need_photos = self.people.need_new_photos(self.actor, self.network_checksum)
+        except KioskError:  # an auditor: no template details
+            self.need_photos = set()
         self.endResetModel()
 
     def forget_thumbnail(self, person_id: int) -> None:
@@ -112,7 +120,11 @@ class PeopleModel(QAbstractTableModel):
             if col == 3:
                 return status
             if col == 4:
-                return str(r.templates)
+                return (
+                    f"{r.templates} (needs new photos)"
+                    if p.id in self.need_photos and r.templates
+                    else str(r.templates)
+                )
             if col == 5:
                 return "" if p.valid_until is None else f"{p.valid_until.astimezone():%Y-%m-%d}"
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
@@ -128,6 +140,13 @@ class PeopleModel(QAbstractTableModel):
             return QColor(STATUS_COLOURS.get(status, "#000"))
         if role == Qt.ItemDataRole.ToolTipRole and col == 4 and r.templates == 0:
             return "No photos yet: this person cannot be recognised. Use 'Add photos'."
+        if role == Qt.ItemDataRole.ToolTipRole and col == 4 and p.id in self.need_photos:
+            return (
+                "Their photos were taken with another recognition network and no crop was "
+                "kept to convert them: this person cannot be recognised. Use 'Add photos'."
+            )
+        if role == Qt.ItemDataRole.ForegroundRole and col == 4 and p.id in self.need_photos:
+            return QColor("#a4161a")
         return None
 
 
@@ -142,6 +161,7 @@ class PeoplePage(QWidget):
         self.people = services.people
         self.actor = actor
         self.model = PeopleModel(services.people, actor, self)
+        self.model.network_checksum = network(services.settings.vision.network).sha256
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search name or badge")
