@@ -67,15 +67,37 @@ def people_of(folder: Path) -> dict[str, list[Path]]:
     return people
 
 
+def _grey_side_light(rgb: np.ndarray, key: str) -> np.ndarray:
+    """A mono door camera with light from one side: grey, and the brightness falling from
+    full on one side of the image to 35 % on the other (the side drawn from the file)."""
+    grey = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    ramp = np.linspace(1.0, 0.35, rgb.shape[1], dtype=np.float32)
+    if sum(key.encode()) % 2:
+        ramp = ramp[::-1]
+    out = np.clip(grey * ramp[None, :], 0, 255).astype(np.uint8)
+    return np.repeat(out[:, :, None], 3, axis=2)
+
+
+#: how the photos are shown to the pipeline: as they are, or as a mono camera with side
+#: light would see them (``--look grey-side-light``)
+LOOKS = {"photo": lambda rgb, key: rgb, "grey-side-light": _grey_side_light}
+
+
 class EmbeddingCache:
     """Main-face embeddings of photo files for one pipeline, kept on disk between runs."""
 
-    def __init__(self, pipeline: FacePipeline, max_side: int, faces: Path) -> None:
+    def __init__(
+        self, pipeline: FacePipeline, max_side: int, faces: Path, look: str = "photo"
+    ) -> None:
         self.pipeline = pipeline
         self.max_side = max_side
         self.faces = faces
+        self.look = look
         info = pipeline.model_info
-        self.file = cache_dir() / "eval" / f"{info.name}-{info.version}-{info.checksum[:12]}.npz"
+        suffix = "" if look == "photo" else f"-{look}"
+        self.file = (
+            cache_dir() / "eval" / f"{info.name}-{info.version}-{info.checksum[:12]}{suffix}.npz"
+        )
         self.cache: dict[str, np.ndarray | None] = {}
         if self.file.is_file():
             with np.load(self.file, allow_pickle=False) as data:
@@ -93,7 +115,7 @@ class EmbeddingCache:
         if k not in self.cache:
             emb = None
             try:
-                rgb = read_image(path, self.max_side).rgb
+                rgb = LOOKS[self.look](read_image(path, self.max_side).rgb, k)
                 faces = self.pipeline.detect(rgb)
                 idx = main_face_index(faces, rgb.shape[1], rgb.shape[0])
                 if idx is not None:
@@ -108,12 +130,12 @@ class EmbeddingCache:
         if not self.dirty:
             return
         keys = sorted(self.cache)
-        embs = np.stack(
-            [
-                self.cache[k] if self.cache[k] is not None else np.zeros(128, np.float32)
-                for k in keys
-            ]
-        ).astype(np.float32)
+        zero = np.zeros(128, np.float32)
+        rows: list[np.ndarray] = []
+        for k in keys:
+            value = self.cache[k]
+            rows.append(zero if value is None else value)
+        embs = np.stack(rows).astype(np.float32)
         found = np.array([self.cache[k] is not None for k in keys])
         self.file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.file.with_name(self.file.stem + ".tmp.npz")
@@ -373,11 +395,12 @@ def run(
     sets: Sequence[str] = SETS,
     gallery_scale: bool = True,
     seed: int = 0,
+    look: str = "photo",
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     pipeline = FacePipeline.load(vision)
     unit = pipeline.embedder.spec.normalized
-    cache = EmbeddingCache(pipeline, vision.max_image_side, faces)
+    cache = EmbeddingCache(pipeline, vision.max_image_side, faces, look)
     data = embed_sets(cache, faces, sets)
     lo, hi = pipeline.embedder.spec.threshold_range
     sweep = np.round(np.arange(lo, hi + 1e-9, 0.02), 3)
@@ -389,6 +412,7 @@ def run(
         "ambiguity_margin": vision.ambiguity_margin,
         "splits": splits,
         "seed": seed,
+        "look": look,
         "protocols": {},
     }
     protocols: list[tuple[str, int | None, bool, Sequence[str]]] = [
@@ -419,6 +443,61 @@ def run(
             }
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report
+
+
+def fused_report(
+    faces: Path, base: VisionSettings, *, splits: int, sets: Sequence[str], seed: int
+) -> dict[str, Any]:
+    """SFace and dlib together: each photo is both embeddings side by side, dlib's scaled
+    so that the two networks' stranger distances spread alike; a person's score is the
+    distance to the centre of their templates in that joint space. Only the FNIR at FPIR
+    1 % and 0.1 % is reported (no shipped threshold exists for it)."""
+    per_net: dict[str, dict[str, dict[str, list[np.ndarray | None]]]] = {}
+    for net in ("sface", "dlib"):
+        vision = replace(base, network=net)
+        pipeline = FacePipeline.load(vision)
+        per_net[net] = embed_sets(
+            EmbeddingCache(pipeline, vision.max_image_side, faces), faces, sets
+        )
+    spread: dict[str, float] = {}
+    for net, data in per_net.items():  # the spread of distances between different people
+        x = np.stack(
+            [e for people in data.values() for v in people.values() for e in v if e is not None]
+        )
+        sample = x[np.random.default_rng(seed).permutation(len(x))[:600]]
+        d = np.sqrt(np.maximum(((sample[:, None] - sample[None]) ** 2).sum(-1), 0))
+        spread[net] = float(d[np.triu_indices(len(d), 1)].std())
+    weight = spread["sface"] / spread["dlib"]
+    joint: dict[str, dict[str, list[np.ndarray | None]]] = {}
+    for name in sets:
+        joint[name] = {}
+        for person, embs in per_net["sface"][name].items():
+            other = per_net["dlib"][name][person]
+            joint[name][person] = [
+                None if a is None or b is None else np.concatenate([a, weight * b])
+                for a, b in zip(embs, other, strict=True)
+            ]
+    out: dict[str, Any] = {"dlib_weight": round(weight, 4), "protocols": {}}
+    for proto, enroll, small, proto_sets in (
+        ("enroll_3", 3, False, sets),
+        ("enroll_all_but_one", None, False, sets),
+        ("lfw_gallery_scale_enroll_3", 3, True, ("lfw_dev",)),
+    ):
+        pooled = Searches.empty()
+        for name in proto_sets:
+            for k in range(splits):
+                rng = np.random.default_rng([seed, k, SETS.index(name)])
+                split = make_split(joint[name], rng, enroll, enroll_small=small)
+                split.templates = split.templates.astype(np.float32)
+                pooled = pooled.extend(search(split, "centre", False, 0.0))
+        summary = summarize(pooled, base.ambiguity_margin, [])
+        out["protocols"][proto] = {
+            "fpir_1pct": summary["fpir_1pct"],
+            "fpir_0.1pct": summary["fpir_0.1pct"],
+            "mated_searches": summary["mated_searches"],
+            "stranger_searches": summary["stranger_searches"],
+        }
+    return out
 
 
 def print_table(report: dict[str, Any]) -> None:
@@ -460,6 +539,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--no-gallery-scale", action="store_true")
+    parser.add_argument(
+        "--look",
+        choices=tuple(LOOKS),
+        default="photo",
+        help="grey-side-light: the photos as a mono camera with side light sees them",
+    )
+    parser.add_argument(
+        "--fuse", action="store_true", help="also SFace and dlib together (FNIR at FPIR only)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     vision = Settings.load().vision
@@ -481,8 +569,23 @@ def main(argv: list[str] | None = None) -> int:
         sets=[s for s in args.sets.split(",") if s],
         gallery_scale=not args.no_gallery_scale,
         seed=args.seed,
+        look=args.look,
     )
     print_table(report)
+    if args.fuse:
+        report["fused"] = fused_report(
+            args.faces,
+            vision,
+            splits=args.splits,
+            sets=[s for s in args.sets.split(",") if s],
+            seed=args.seed,
+        )
+        print(f"\n== SFace + dlib fused (dlib weight {report['fused']['dlib_weight']})")
+        for proto, r in report["fused"]["protocols"].items():
+            print(
+                f"  {proto:28s} FNIR {r['fpir_1pct']['fnir']:.3f} at FPIR 1 %, "
+                f"{r['fpir_0.1pct']['fnir']:.3f} at FPIR 0.1 %"
+            )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

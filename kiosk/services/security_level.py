@@ -36,7 +36,7 @@ from kiosk.domain.operating import LEVELS, OperatingPoint, level_for
 from kiosk.domain.stats import Rate
 from kiosk.errors import InputError
 from kiosk.services.accounts import Actor
-from kiosk.storage.records import Role
+from kiosk.storage.records import AdminAction, Role
 from kiosk.storage.store import Store
 from kiosk.vision.calibration import operating_point
 from kiosk.vision.networks import network
@@ -170,14 +170,15 @@ class SecurityState:
     def describe(self) -> str:
         p = self.point
         if self.explicit_threshold is not None:
-            how = f"explicit threshold {p.threshold:.3f} ({self.sources['vision.threshold']})"
-        else:
-            how = (
-                f"{self.level_title} level ({self.sources['vision.level']}): threshold "
-                f"{p.threshold:.3f} for {self.people:,} enrolled "
-                f"{'person' if self.people == 1 else 'people'}"
+            return (
+                f"Explicit threshold {p.threshold:.3f} ({self.sources['vision.threshold']}), "
+                f"{self.network_title}"
             )
-        return f"{self.network_title}, {how}"
+        return (
+            f"{self.level_title} level ({self.sources['vision.level']}): threshold "
+            f"{p.threshold:.3f} for {self.people:,} enrolled "
+            f"{'person' if self.people == 1 else 'people'}, {self.network_title}"
+        )
 
 
 class SecurityLevelService:
@@ -277,7 +278,7 @@ class SecurityLevelService:
                 for a in uow.audit.list(limit=limit, action=name)
             ]
         actions.sort(key=lambda a: a.time, reverse=True)
-        return [(a.time, a.admin or "(kiosk)", a.details) for a in actions[:limit]]
+        return [(a.time, a.admin or "(kiosk)", _readable(a)) for a in actions[:limit]]
 
     def outside_change(self) -> str | None:
         """The latest change recorded at a kiosk start that no admin made through the
@@ -393,14 +394,36 @@ def _details(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _describe_change(details: str, when: datetime) -> str:
+def _value(key: str, value: object) -> str:
+    if value is None:
+        return "the level's" if key == "vision.threshold" else "unset"
+    return str(value)
+
+
+def _changes_text(details: str) -> str:
     changes = _details(details).get("changes", {})
     parts = [
-        f"{key} {c.get('from')!r} -> {c.get('to')!r} ({c.get('by')})"
+        f"{key} {_value(key, c.get('from'))} -> {_value(key, c.get('to'))} by {c.get('by')}"
         for key, c in changes.items()
         if isinstance(c, dict)
     ]
-    return f"{when.astimezone():%Y-%m-%d %H:%M}: " + ("; ".join(parts) or "settings changed")
+    return "; ".join(parts) or "settings changed"
+
+
+def _describe_change(details: str, when: datetime) -> str:
+    return f"{when.astimezone():%Y-%m-%d %H:%M}: {_changes_text(details)}"
+
+
+def _readable(action: AdminAction) -> str:
+    """One line of the security page's history."""
+    if action.action == "settings-changed-outside":
+        return (
+            f"changed outside the console at kiosk {action.target}: {_changes_text(action.details)}"
+        )
+    d = _details(action.details)
+    if "old" in d or "new" in d:
+        return f"{d.get('old', '?')} -> {d.get('new', '?')}"
+    return action.details
 
 
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$")

@@ -308,12 +308,19 @@ class SecurityPage(QWidget):
         if s is None:
             return
         src = s.sources
+        mode = self.settings.liveness.mode
+        liveness = (
+            f"Liveness check: <b>{mode}</b> ({src['liveness.mode']})."
+            if mode == "active"
+            else f"<span style='color:#a4161a'>Liveness check: <b>{mode}</b> "
+            f"({src['liveness.mode']}): a photo or a screen showing an enrolled person "
+            f"{'may open' if mode == 'passive' else 'opens'} the door.</span>"
+        )
         self.in_force.setText(
             f"{s.describe()}.<br>"
             f"Network: {s.network_title} ({src['vision.network']}); people scored by the "
             f"{'centre of their photos' if s.scoring == 'centre' else 'nearest photo'}.<br>"
-            f"Liveness check: <b>{self.settings.liveness.mode}</b> "
-            f"({src['liveness.mode']})."
+            + liveness
         )
         if s.outside_change:
             self.warning.setText(
@@ -343,7 +350,9 @@ class SecurityPage(QWidget):
             f"<b>At threshold {point.threshold:.3f}, with {point.people:,} enrolled "
             f"{'person' if point.people == 1 else 'people'}</b>",
             "<u>Development photos</u> (faces of other people, measured before shipping):",
-            "• " + point.fpir_text(),
+            ("• " if point.expected_fpir < 0.01 else "• <span style='color:#a4161a'><b>")
+            + point.fpir_text()
+            + ("" if point.expected_fpir < 0.01 else " This lets strangers in.</b></span>"),
             "• An enrolled person's single photo not recognised: "
             f"{point.genuine_missed.text()} (a kiosk decides on several frames).",
         ]
