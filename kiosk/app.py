@@ -197,6 +197,17 @@ def run_admin_console(settings: Settings, *, idle_minutes: float) -> int:
 # -- the kiosk screen --------------------------------------------------------------------
 
 
+def _stream_loader(settings: Settings) -> Callable[[], Recognizer]:
+    """The kiosk's pipeline for its camera stream (door-sized faces, face tracking)."""
+
+    def load() -> Recognizer:
+        from kiosk.vision.pipeline import load_stream
+
+        return load_stream(settings.vision)
+
+    return load
+
+
 def build_kiosk(
     settings: Settings,
     store: AccessService,
@@ -220,7 +231,7 @@ def build_kiosk(
         store,
         camera=reader,
         door=door if door is not None else make_door(settings),
-        load_recognizer=load_recognizer or LazyPipeline(settings).get,
+        load_recognizer=load_recognizer or _stream_loader(settings),
         make_gallery=gallery_maker(settings),
         liveness=liveness,
         password_check=password_check,
@@ -235,6 +246,7 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     from kiosk.services.security_level import people_with_templates, record_effective_settings
     from kiosk.ui.admin_login import account_password_check, env_password_check
     from kiosk.ui.kiosk_app import application, run_until_closed
+    from kiosk.vision.pipeline import load_stream
 
     door = make_door(settings)  # a bad [door] setting stops here, before any window
     liveness = make_liveness(settings)
@@ -248,20 +260,19 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
         )
         if note:
             log.warning("settings changed outside the console: %s", note)
-        lazy = LazyPipeline(settings)
 
         def load_recognizer() -> Recognizer:
             # after a change of [vision] network, templates of the new network are made
             # from the stored crops before the first face is searched
-            pipeline = lazy.get()
-            report = reembed(service.store, pipeline)
+            stream = load_stream(settings.vision)
+            report = reembed(service.store, stream.pipeline)
             if report.need_photos:
                 log.warning(
                     "%d enrolled people have no template of the network in use and no stored "
                     "crop: they need new photos (people list)",
                     len(report.need_photos),
                 )
-            return pipeline
+            return stream
 
         # an admin account of the database; before the first exists, KIOSK_ADMIN_PASSWORD
         check = account_password_check(

@@ -44,7 +44,10 @@ class VisionSettings:
     #: the embedding network: "sface" (OpenCV Zoo's SFace) or "dlib" (dlib's ResNet);
     #: see kiosk.vision.networks
     network: str = "sface"
-    min_face_size: int = 40  # pixels; MTCNN's smallest face
+    min_face_size: int = 40  # pixels; MTCNN's smallest face in photos (embed, enroll)
+    #: the kiosk's smallest face, in pixels of the camera frame: a face 16 cm wide at
+    #: 1.5 m is about 55 px wide (65 px MTCNN box) in a 640-px-wide 65-degree webcam frame
+    kiosk_min_face_size: int = 60
     min_face_probability: float = 0.9
     max_image_side: int = 1600  # larger images are downscaled before detection
     #: the security level; the distance threshold follows it and the gallery's size

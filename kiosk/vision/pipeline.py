@@ -13,6 +13,7 @@ from kiosk.domain.faces import Box, DetectedFace, FaceResult, FloatArray, ImageA
 from kiosk.vision.detector import FaceDetector
 from kiosk.vision.embedder import Embedder, resolve_device
 from kiosk.vision.networks import ChipAligner
+from kiosk.vision.tracker import FaceTracker
 
 
 def main_face_index(
@@ -114,6 +115,45 @@ class FacePipeline:
         if idx is None:
             return None, len(faces)
         return self.analyze(rgb, [faces[idx]])[0], len(faces)
+
+
+class StreamPipeline:
+    """The pipeline for one camera stream: detection follows the main face between full
+    searches (:class:`kiosk.vision.tracker.FaceTracker`); the rest is the pipeline's."""
+
+    def __init__(self, pipeline: FacePipeline, tracker: FaceTracker) -> None:
+        self.pipeline = pipeline
+        self.tracker = tracker
+
+    @property
+    def device(self) -> str:
+        return self.pipeline.device
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.pipeline.model_info
+
+    @property
+    def last_times(self) -> StageTimes:
+        return self.pipeline.last_times
+
+    def detect(self, rgb: ImageArray) -> list[DetectedFace]:
+        return self.tracker.detect(rgb)
+
+    def analyze(
+        self, rgb: ImageArray, faces: Sequence[DetectedFace] | None = None
+    ) -> list[FaceResult]:
+        return self.pipeline.analyze(rgb, faces)
+
+
+def load_stream(settings: VisionSettings) -> StreamPipeline:
+    """The kiosk's pipeline: MTCNN looking for faces down to the size a door needs
+    (``kiosk_min_face_size``, not the photos' ``min_face_size``), following the face
+    between full searches."""
+    from dataclasses import replace
+
+    pipeline = FacePipeline.load(replace(settings, min_face_size=settings.kiosk_min_face_size))
+    return StreamPipeline(pipeline, FaceTracker(pipeline.detector))
 
 
 def torch_threads() -> int:
