@@ -30,6 +30,7 @@ from kiosk.services.admin import AdminServices
 from kiosk.storage.records import Role
 from kiosk.ui.admin.accounts import AccountsPage
 from kiosk.ui.admin.log_viewer import LogViewer
+from kiosk.ui.admin.operators import OperatorsPage
 from kiosk.ui.admin.people import PeoplePage
 from kiosk.ui.admin.rules import AccessRulesPage
 from kiosk.ui.admin.security import SecurityPage
@@ -165,7 +166,9 @@ class SignInPage(QWidget):
             username = self.username.text().strip()
             if not username:
                 raise InputError("type your user name")
-            actor = self.window_.services.accounts.authenticate(username, self.password.text())
+            actor = self.window_.services.accounts.authenticate(
+                username, self.password.text(), via="console"
+            )
         except KioskError as exc:
             self.error.setText(sentence(str(exc)))
             self.password.clear()
@@ -199,6 +202,7 @@ class MainArea(QWidget):
             self.tabs.addTab(self.security, "Security level")
         self.log = LogViewer(services, actor, verify_on_open=window.verify_on_open)
         self.tabs.addTab(self.log, "Access log")
+        self.tabs.addTab(OperatorsPage(services.accounts, actor), "Operators' actions")
         if actor.role is Role.ADMIN:
             self.accounts = AccountsPage(services.accounts, actor)
             self.tabs.addTab(self.accounts, "Accounts")
