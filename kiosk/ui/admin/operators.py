@@ -90,10 +90,20 @@ ACTION_WORDS = {
     "admin-delete": "deleted an account",
     "admin-seal": "sealed an account",
     "integrity-upgrade": "sealed the database",
+    "reembed": "re-made templates for a new model",
+    "kiosk-settings": "a kiosk started with its settings",
+    "settings-changed-outside": "settings changed outside the console",
 }
 
 #: actions the kiosk does by itself (no operator)
-AUTOMATIC = {"purge", "admin-seal", "integrity-upgrade"}
+AUTOMATIC = {
+    "purge",
+    "admin-seal",
+    "integrity-upgrade",
+    "reembed",
+    "kiosk-settings",
+    "settings-changed-outside",
+}
 
 
 def operator_words(action: AdminAction) -> str:
