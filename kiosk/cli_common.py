@@ -33,7 +33,8 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         text = limits.printable(message, 500)
-        print(f"error: {self.prog}: {text} (see {self.prog} --help)", file=sys.stderr)
+        usage = " ".join(self.format_usage().split())  # argparse's usage, on one line
+        print(f"error: {self.prog}: {text} ({usage}; see --help)", file=sys.stderr)
         raise SystemExit(2)
 
 

@@ -282,6 +282,14 @@ class ChainReport:
     actions_checked: int = 0
     notes: tuple[str, ...] = field(default=())
 
+    def short_problem(self, limit: int = 100) -> str:
+        """The first problem, cut to ``limit`` characters, and how many more there are
+        (for a status line; ``describe`` has them all)."""
+        more = len(self.problems) - 1
+        extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
+        text = self.problem if len(self.problem) <= limit else self.problem[: limit - 1] + "…"
+        return text + extra
+
     def describe(self) -> str:
         """One line when intact; when not, one line per problem after the first."""
         if self.ok:

@@ -41,10 +41,12 @@ def _watched(
         yield link
 
 
-def _named(items: list[str], what: str) -> str:
+def _named(items: list[str], what: str, advice: str) -> str:
+    """What, whom (the first :data:`MAX_NAMED`), then what to do: the names come early,
+    so a status line cut short still shows them."""
     shown = ", ".join(items[:MAX_NAMED])
     more = f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
-    return f"{what}: {shown}{more}"
+    return f"{what}: {shown}{more} ({advice})"
 
 
 def check(
@@ -87,8 +89,9 @@ def check(
         problems.append(
             _named(
                 accounts,
-                "admin accounts not created or changed by the kiosk (inserted or altered in "
-                "the database; they cannot sign in: delete them with `kiosk admin delete`)",
+                "admin accounts not created or changed by the kiosk",
+                "added or altered in the database; they cannot sign in: delete them with "
+                "`kiosk admin delete`",
             )
         )
     people = [badge for _, badge in uow.people.unsealed()]
@@ -96,8 +99,8 @@ def check(
         problems.append(
             _named(
                 [f"badge {b}" for b in people],
-                "people whose records were changed outside the kiosk (the kiosk refuses "
-                "them: erase and enroll them again)",
+                "people whose records were changed outside the kiosk",
+                "the kiosk refuses them: erase and enroll them again",
             )
         )
     groups = uow.groups.unsealed()
@@ -105,8 +108,8 @@ def check(
         problems.append(
             _named(
                 groups,
-                "groups whose access rules were changed outside the kiosk (their people are "
-                "refused until an admin sets the rules again: `kiosk rules set`)",
+                "groups whose access rules were changed outside the kiosk",
+                "their people are refused until an admin sets the rules again: `kiosk rules set`",
             )
         )
     if stop is not None and stop.is_set():
@@ -116,8 +119,8 @@ def check(
         problems.append(
             _named(
                 [f"{d.id} (badge {d.badge})" for d in damaged],
-                "face templates damaged or moved to another person (skipped by recognition: "
-                "re-enroll those people)",
+                "face templates damaged or moved to another person",
+                "skipped by recognition: re-enroll those people",
             )
         )
     for action in uow.audit.of_kind("integrity-upgrade"):

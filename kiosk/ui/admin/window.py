@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.errors import InputError, KioskError
-from kiosk.services.accounts import MIN_PASSWORD_LENGTH, Actor
+from kiosk.services.accounts import PASSWORD_RULE, Actor
 from kiosk.services.admin import AdminServices
 from kiosk.storage.records import Role
 from kiosk.ui.admin.accounts import AccountsPage
@@ -81,8 +81,7 @@ class FirstAdminPage(QWidget):
         card, box = _card(
             "Create the first admin",
             "No admin account exists yet. Create one now; you will use it to sign in. "
-            f"The password needs at least {MIN_PASSWORD_LENGTH} characters, mixing letters "
-            "with digits or symbols.",
+            f"The password: {PASSWORD_RULE[:1].lower()}{PASSWORD_RULE[1:]}",
         )
         self.username = QLineEdit("admin")
         self.password = QLineEdit()
@@ -209,7 +208,7 @@ class MainArea(QWidget):
         self.tabs.currentChanged.connect(self._tab_changed)
         who = QLabel(f"Signed in as <b>{actor.username}</b> ({actor.role})")
         if actor.role is Role.AUDITOR:
-            who.setText(who.text() + " — auditors see the access log only")
+            who.setText(who.text() + " — auditors see the access log and the operators' actions")
         sign_out = QPushButton("Sign out")
         sign_out.setObjectName("signOut")
         # clicked(bool) must not reach sign_out(reason): a slot without arguments
