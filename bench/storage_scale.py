@@ -35,9 +35,23 @@ from kiosk.domain.faces import ModelInfo  # noqa: E402
 from kiosk.services.access import AccessService  # noqa: E402
 from kiosk.services.accounts import Actor  # noqa: E402
 from kiosk.services.audit_log import AuditLogService  # noqa: E402
-from kiosk.storage.chain import GENESIS, ChainFields, link_hash  # noqa: E402
-from kiosk.storage.models import ChainHead, EventRow, PersonRow, TemplateRow  # noqa: E402
+from kiosk.storage.chain import (  # noqa: E402
+    GENESIS,
+    ChainFields,
+    head_mac,
+    link_hash,
+    person_seal,
+    rules_seal,
+)
+from kiosk.storage.models import (  # noqa: E402
+    ChainHead,
+    EventRow,
+    GroupRow,
+    PersonRow,
+    TemplateRow,
+)
 from kiosk.storage.records import EventFilter, Role  # noqa: E402
+from kiosk.storage.repositories import template_seal  # noqa: E402
 from kiosk.storage.store import Store, open_store  # noqa: E402
 
 MODEL = ModelInfo("bench-model", "1", "e" * 64)
@@ -59,21 +73,37 @@ def fill(store: Store, people: int, templates: int, events: int, seed: int) -> d
     now = datetime.now(UTC)
     figures: dict[str, float] = {}
     t0 = time.perf_counter()
+    key = store.chain_key  # rows are sealed as the kiosk seals them (kiosk.storage.chain)
     with store.engine.begin() as conn:
+        groups = [f"group-{g}" for g in range(20)]
+        conn.execute(
+            insert(GroupRow), [{"name": g, "seal": rules_seal(key, g, [], [])} for g in groups]
+        )
         for start in range(0, people, BATCH):
-            rows = [
-                {
+            rows = []
+            for i in range(start, min(people, start + BATCH)):
+                row = {
                     "id": i + 1,
                     "name": f"Person {i + 1}",
                     "badge": f"B{i + 1:07d}",
-                    "group_name": f"group-{i % 20}",
+                    "group_name": groups[i % 20],
                     "active": i % 50 != 0,
                     "notes": "",
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i in range(start, min(people, start + BATCH))
-            ]
+                row["seal"] = person_seal(
+                    key,
+                    id=row["id"],
+                    name=row["name"],
+                    badge=row["badge"],
+                    group=row["group_name"],
+                    active=row["active"],
+                    valid_from=None,
+                    valid_until=None,
+                    erased_at=None,
+                )
+                rows.append(row)
             conn.execute(insert(PersonRow), rows)
     figures["fill_people_s"] = time.perf_counter() - t0
 
@@ -87,25 +117,28 @@ def fill(store: Store, people: int, templates: int, events: int, seed: int) -> d
             owners = np.arange(start, stop) // templates
             vecs = rng.standard_normal((stop - start, 128)).astype(np.float32)
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-            rows = [
-                {
-                    "person_id": int(owner) + 1,
-                    "embedding": cipher.encrypt_embedding(vec),
-                    "model_name": MODEL.name,
-                    "model_version": MODEL.version,
-                    "model_checksum": MODEL.checksum,
-                    "quality": 0.9,
-                    "source": "bench",
-                    "created_at": now,
-                    "crop": None,
-                }
-                for owner, vec in zip(owners, vecs, strict=True)
-            ]
+            rows = []
+            for n, (owner, vec) in enumerate(zip(owners, vecs, strict=True), start + 1):
+                blob = cipher.encrypt_embedding(vec)
+                rows.append(
+                    {
+                        "id": n,
+                        "person_id": int(owner) + 1,
+                        "embedding": blob,
+                        "model_name": MODEL.name,
+                        "model_version": MODEL.version,
+                        "model_checksum": MODEL.checksum,
+                        "quality": 0.9,
+                        "source": "bench",
+                        "created_at": now,
+                        "crop": None,
+                        "seal": template_seal(key, n, int(owner) + 1, MODEL.checksum, blob),
+                    }
+                )
             conn.execute(insert(TemplateRow), rows)
     figures["fill_templates_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    key = store.chain_key
     prev = GENESIS
     start_time = now - timedelta(days=365)
     step = timedelta(days=365) / max(1, events)
@@ -133,6 +166,8 @@ def fill(store: Store, people: int, templates: int, events: int, seed: int) -> d
                     latency_ms=85.0,
                     reason="",
                     prev_hash=prev,
+                    person_name=None if person is None else f"Person {person}",
+                    person_badge=None if person is None else f"B{person:07d}",
                 )
                 prev = link_hash(key, fields)
                 row = dict(fields.__dict__)
@@ -140,7 +175,9 @@ def fill(store: Store, people: int, templates: int, events: int, seed: int) -> d
                 rows.append(row)
             conn.execute(insert(EventRow), rows)
         conn.execute(
-            update(ChainHead).where(ChainHead.id == 1).values(last_id=events, last_hash=prev)
+            update(ChainHead)
+            .where(ChainHead.id == 1)
+            .values(last_id=events, last_hash=prev, mac=head_mac(key, 1, events, prev))
         )
     figures["fill_events_s"] = time.perf_counter() - t0
     return figures

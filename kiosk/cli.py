@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import app
-from kiosk.cli_common import photo_paths, print_identified
+from kiosk.cli_common import OneLineParser, error_line, photo_paths, print_identified
 from kiosk.config import Settings
 from kiosk.errors import KioskError
 
@@ -73,9 +73,7 @@ def _gallery_line(path: str, row: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kiosk", description="Face-recognition access-control kiosk."
-    )
+    parser = OneLineParser(prog="kiosk", description="Face-recognition access-control kiosk.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("embed", help="print the 128-d embedding of the main face of each photo")
@@ -108,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from kiosk.storage.files import private_umask
+
+    private_umask()  # every file this program creates is for its own user only
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = app.load_settings()
         return int(args.handler(args, settings))
     except KioskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {error_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,6 +1,9 @@
 """Admin commands: ``admin``, ``enroll``, ``people``, ``log``, ``purge`` (and ``identify``
 against the enrolled people). ``kiosk.cli`` calls :func:`register`.
 
+Every argument is checked before anything is written (and, where the check needs no
+database, before signing in): a bad one is one line on stderr and exit 2.
+
 Who is acting: ``--user NAME`` (or ``KIOSK_ADMIN``); the password comes from
 ``KIOSK_ADMIN_PASSWORD``, ``--password-stdin`` or a prompt. The very first account is
 created without logging in: ``kiosk admin add NAME --role admin``.
@@ -21,17 +24,22 @@ from kiosk import app
 from kiosk.cli_common import (
     add_auth_arguments,
     ask_password,
+    bounded_int,
     emit,
+    error_line,
     login,
     opened_store,
+    parse_time,
     photo_paths,
     print_identified,
     read_stdin_password,
+    record_id,
 )
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.errors import InputError, KioskError
-from kiosk.storage.records import EventFilter, PersonRecord, Role
+from kiosk.storage import limits
+from kiosk.storage.records import AdminAction, EventFilter, PersonRecord, Role
 
 # -- helpers -----------------------------------------------------------------------------
 
@@ -45,16 +53,12 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _parse_time(text: str, flag: str) -> datetime:
-    """An ISO date or date-time; without a zone it is local time."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(
-            f"{flag} {text!r} is not a date: use e.g. 2026-05-04 or 2026-05-04T09:30"
-        ) from None
-    if value.tzinfo is None:
-        value = value.astimezone()  # local time
-    return value.astimezone(UTC)
+    return parse_time(text, flag)
+
+
+def _shown(text: str) -> str:
+    """A value from the database or the user, safe on one terminal line."""
+    return limits.printable(text, 300)
 
 
 # -- admin -------------------------------------------------------------------------------
@@ -72,8 +76,9 @@ def _new_password(args: argparse.Namespace, user: str, *, bootstrap: bool) -> st
 
 
 def cmd_admin_add(args: argparse.Namespace, settings: Settings) -> int:
-    from kiosk.services.accounts import AccountService
+    from kiosk.services.accounts import AccountService, check_new_username
 
+    check_new_username(args.username)
     with opened_store(settings) as store:
         accounts = AccountService(store)
         if accounts.has_admins():
@@ -113,13 +118,49 @@ def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
                     "username": a.username,
                     "role": str(a.role),
                     "locked": locked,
+                    "disabled": a.disabled,
+                    "sealed": a.sealed,
                     "failed_logins": a.failed_logins,
                     "last_login": _iso(a.last_login_at),
                 }
             )
         else:
-            state = f"locked until {_when(a.locked_until)}" if locked else "ok"
-            print(f"{a.username}\t{a.role}\t{state}\tlast login {_when(a.last_login_at)}")
+            if not a.sealed:
+                state = "NOT SEALED (not written by the kiosk: delete it)"
+            elif a.disabled:
+                state = "disabled"
+            else:
+                state = f"locked until {_when(a.locked_until)}" if locked else "ok"
+            print(f"{_shown(a.username)}\t{a.role}\t{state}\tlast login {_when(a.last_login_at)}")
+    return 0
+
+
+def cmd_admin_change(args: argparse.Namespace, settings: Settings) -> int:
+    """``admin disable|enable|delete|role USER``."""
+    from kiosk.services.accounts import AccountService
+
+    action = args.admin_action
+    user = limits.check_username(args.username)
+    if action == "delete" and not args.yes and not sys.stdin.isatty():
+        raise InputError("deleting an account cannot be undone: confirm with --yes")
+    with opened_store(settings) as store:
+        actor = login(args, store)
+        accounts = AccountService(store)
+        if action == "delete":
+            if not args.yes:
+                answer = input(f"delete the account {user}? [y/N] ")
+                if answer.strip().lower() not in ("y", "yes"):
+                    print("not deleted")
+                    return 1
+            accounts.delete_account(actor, user)
+            print(f"deleted the account {_shown(user)}")
+            return 0
+        if action == "role":
+            account = accounts.set_role(actor, user, Role(args.role))
+            print(f"{account.username} is now an {account.role}")
+            return 0
+        account = accounts.set_disabled(actor, user, action == "disable")
+    print(f"{account.username} is now {'disabled' if account.disabled else 'enabled'}")
     return 0
 
 
@@ -127,24 +168,30 @@ def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
-    from kiosk.services.enrollment import EnrollmentService, folder_people
+    from kiosk.services.enrollment import EnrollmentService, check_person_input, folder_people
 
     if args.from_folder is None and (not args.name or not args.badge or not args.photos):
         raise InputError("give --name, --badge and at least one PHOTO (or --from-folder DIR)")
     if args.from_folder is not None and (args.name or args.badge or args.photos):
         raise InputError("--from-folder takes the names from the subfolders: drop --name/--badge")
+    if args.new_group and not args.group:
+        raise InputError("--new-group creates the group named by --group: give --group too")
     valid_from = _parse_time(args.valid_from, "--valid-from") if args.valid_from else None
     valid_until = _parse_time(args.valid_until, "--valid-until") if args.valid_until else None
+    if args.from_folder is None:
+        check_person_input(args.name, args.badge, args.group, valid_from, valid_until)
+        jobs = [(args.name, args.badge, [Path(p) for p in args.photos])]
+    else:
+        check_person_input("-", "-", args.group, valid_from, valid_until)
+        jobs = [
+            (name.replace("_", " "), name, photos)
+            for name, photos in folder_people(Path(args.from_folder))
+        ]
     with opened_store(settings) as store:
         actor = login(args, store)
-        service = EnrollmentService(store, app.load_pipeline(settings), settings)
-        if args.from_folder is None:
-            jobs = [(args.name, args.badge, [Path(p) for p in args.photos])]
-        else:
-            jobs = [
-                (name.replace("_", " "), name, photos)
-                for name, photos in folder_people(Path(args.from_folder))
-            ]
+        service = EnrollmentService(store, app.LazyPipeline(settings), settings)
+        if args.group and not args.new_group:
+            service.require_group(args.group.strip())
         stored = 0
         failed = 0
         progress = _progress(jobs, enabled=args.from_folder is not None)
@@ -158,13 +205,23 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
                     group=args.group,
                     valid_from=valid_from,
                     valid_until=valid_until,
+                    new_group=args.new_group,
                 )
             except KioskError as exc:
                 if args.from_folder is None:
                     raise
                 failed += 1
-                _report_person(args, name, badge, None, str(exc))
+                _report_person(args, name, badge, None, error_line(exc), 0)
                 continue
+            single = args.from_folder is None
+            if single and result.person is None and not args.json:
+                # one person, nothing stored: one line, with each photo's reason
+                why = "; ".join(
+                    f"{_shown(o.source)}: {', '.join(o.reasons)}" for o in result.rejected
+                )
+                raise InputError(
+                    f"nothing stored for {_shown(name)} (badge {_shown(badge)}): {why}"
+                )
             for outcome in result.photos:
                 if args.json:
                     emit(
@@ -176,18 +233,21 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
                             "quality": outcome.quality,
                         }
                     )
-                elif not outcome.accepted:
+                elif not outcome.accepted and not outcome.already_stored:
                     print(
-                        f"rejected {outcome.source}: {'; '.join(outcome.reasons)}", file=sys.stderr
+                        f"rejected {_shown(outcome.source)}: {'; '.join(outcome.reasons)}",
+                        file=sys.stderr,
                     )
             for dup in result.duplicates:
-                print(f"warning: {dup.describe()}", file=sys.stderr)
+                print(f"warning: {_shown(dup.describe())}", file=sys.stderr)
             if result.person is None:
                 failed += 1
-                _report_person(args, name, badge, None, "no usable photo; nothing stored")
+                _report_person(args, name, badge, None, "no usable photo; nothing stored", 0)
             else:
                 stored += 1
-                _report_person(args, name, badge, result.templates_added, None)
+                _report_person(
+                    args, name, badge, result.templates_added, None, result.already_stored
+                )
     if failed and not stored:
         return 2
     return 0
@@ -202,7 +262,12 @@ def _progress(jobs: list[Any], *, enabled: bool) -> Any:
 
 
 def _report_person(
-    args: argparse.Namespace, name: str, badge: str, templates: int | None, error: str | None
+    args: argparse.Namespace,
+    name: str,
+    badge: str,
+    templates: int | None,
+    error: str | None,
+    already: int,
 ) -> None:
     if args.json:
         emit(
@@ -211,13 +276,15 @@ def _report_person(
                 "badge": badge,
                 "enrolled": error is None,
                 "templates": templates,
+                "already_stored": already,
                 "error": error,
             }
         )
     elif error is None:
-        print(f"enrolled {name} (badge {badge}): {templates} photo(s) stored")
+        more = f", {already} already stored" if already else ""
+        print(f"enrolled {_shown(name)} (badge {_shown(badge)}): {templates} photo(s) stored{more}")
     else:
-        print(f"not enrolled {name} (badge {badge}): {error}", file=sys.stderr)
+        print(f"not enrolled {_shown(name)} (badge {_shown(badge)}): {error}", file=sys.stderr)
 
 
 # -- people ------------------------------------------------------------------------------
@@ -247,6 +314,10 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
     action = args.people_action
     if action != "list" and not args.badge:
         raise InputError(f"people {action} needs --badge ID")
+    if action != "list":
+        limits.check_badge(args.badge)
+    if action == "erase" and not args.yes and not sys.stdin.isatty():
+        raise InputError("erase cannot be undone: confirm with --yes")
     with opened_store(settings) as store:
         actor = login(args, store)
         service = PeopleService(store)
@@ -271,9 +342,12 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
                 else:
                     p = record.person
                     state = "erased" if record.erased else ("active" if p.active else "inactive")
+                    if not record.sealed:
+                        state += " ALTERED OUTSIDE THE KIOSK"
                     print(
-                        f"{p.badge}\t{p.name}\t{p.group or '-'}\t{state}\t"
-                        f"{record.templates} template(s)" + (f"\t{photos}" if photos else "")
+                        f"{_shown(p.badge)}\t{_shown(p.name)}\t{_shown(p.group or '-')}\t"
+                        f"{state}\t{record.templates} template(s)"
+                        + (f"\t{photos}" if photos else "")
                     )
             return 0
         if action == "show":
@@ -289,6 +363,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
                         "source": t.source,
                         "created_at": _iso(t.created_at),
                         "crop": t.has_crop,
+                        "damaged": t.damaged,
                     }
                     for t in details.templates
                 ]
@@ -305,11 +380,18 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 r = details.record
                 for key, value in _person_json(r).items():
-                    print(f"{key}: {'-' if value is None else value}")
+                    print(f"{key}: {'-' if value is None else _shown(str(value))}")
+                if not r.sealed:
+                    print(
+                        "WARNING: this record was changed outside the kiosk; the kiosk refuses "
+                        "this person (erase and enroll again)"
+                    )
                 for t in details.templates:
+                    damaged = " DAMAGED: skipped by recognition, re-enroll" if t.damaged else ""
                     print(
                         f"template {t.id}: {t.model_name} {t.model_version}, quality "
-                        f"{t.quality:.2f}, from {t.source}, {_when(t.created_at)}"
+                        f"{t.quality:.2f}, from {_shown(t.source)}, {_when(t.created_at)}"
+                        f"{damaged}"
                     )
                 for e in details.recent_events:
                     print(
@@ -321,14 +403,12 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
             assert person_id is not None
             record = service.set_active(actor, person_id, action == "activate")
             print(
-                f"{record.person.name} (badge {args.badge}) is now "
+                f"{_shown(record.person.name)} (badge {_shown(args.badge)}) is now "
                 f"{'active' if record.person.active else 'inactive'}"
             )
             return 0
         assert action == "erase"
         if not args.yes:
-            if not sys.stdin.isatty():
-                raise InputError("erase cannot be undone: confirm with --yes")
             answer = input(
                 f"erase every face template and snapshot of badge {args.badge}? "
                 "This cannot be undone. [y/N] "
@@ -338,7 +418,8 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
         report = service.erase(actor, service.id_for_badge(actor, args.badge))
         print(
-            f"erased {report.name} (badge {report.badge}): {report.templates} template(s), "
+            f"erased {_shown(report.name)} (badge {_shown(report.badge)}): "
+            f"{report.templates} template(s), "
             f"{report.snapshots} snapshot(s); past access events kept without biometric data"
         )
         return 0
@@ -347,7 +428,8 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
 # -- log ---------------------------------------------------------------------------------
 
 
-def _filter(args: argparse.Namespace, person_id: int | None) -> EventFilter:
+def _filter_args(args: argparse.Namespace) -> EventFilter:
+    """The filter's arguments that need no database, checked before signing in."""
     decision = None
     if args.decision:
         try:
@@ -355,45 +437,70 @@ def _filter(args: argparse.Namespace, person_id: int | None) -> EventFilter:
         except ValueError:
             choices = ", ".join(d.value for d in Decision)
             raise InputError(f"--decision must be one of {choices}") from None
+    kiosk = None
+    if args.kiosk is not None:
+        kiosk = limits.check_text(args.kiosk, "kiosk id (--kiosk)", limits.KIOSK_ID_MAX)
+    if args.person is not None:
+        limits.check_badge(args.person)
     return EventFilter(
         since=_parse_time(args.since, "--since") if args.since else None,
         until=_parse_time(args.until, "--until") if args.until else None,
-        person_id=person_id,
         decision=decision,
-        kiosk_id=args.kiosk,
+        kiosk_id=kiosk,
     )
 
 
+def _report_json(report: Any) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "actions_checked": report.actions_checked,
+        "first_bad_id": report.first_bad_id,
+        "problem": report.problem or None,
+        "problems": list(report.problems),
+    }
+
+
 def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
     from kiosk.services.audit_log import AuditLogService, event_row
     from kiosk.services.people import PeopleService
 
+    action = args.log_action
+    flt = _filter_args(args) if action in ("list", "export") else None
     with opened_store(settings) as store:
         actor = login(args, store)
         service = AuditLogService(store, settings)
-        if args.log_action == "verify":
+        if action == "verify":
             report = service.verify(actor)
+            assert report is not None
             if args.json:
-                emit(
-                    {
-                        "ok": report.ok,
-                        "checked": report.checked,
-                        "first_bad_id": report.first_bad_id,
-                        "problem": report.problem or None,
-                    }
-                )
+                emit(_report_json(report))
             else:
                 print(report.describe())
             return 0 if report.ok else 1
+        if action == "admin-actions":
+            return _print_actions(
+                args,
+                service.admin_actions(
+                    actor,
+                    limit=args.limit,
+                    action=args.action,
+                    admin=args.by,
+                    before_id=args.before,
+                ),
+            )
+        assert flt is not None
         # the person is named by badge here and by id in the services
         person_id = PeopleService(store).id_for_badge(actor, args.person) if args.person else None
-        flt = _filter(args, person_id)
-        if args.log_action == "export":
+        flt = replace(flt, person_id=person_id)
+        if action == "export":
             if args.csv == "-":
                 count = service.export_csv(actor, sys.stdout, flt)
             else:
                 count = service.export_csv(actor, Path(args.csv), flt)
-                print(f"exported {count} event(s) to {args.csv}", file=sys.stderr)
+                print(f"exported {count} event(s) to {_shown(args.csv)}", file=sys.stderr)
             return 0
         rows = service.page(actor, flt, before_id=args.before, limit=args.limit)
         for logged in rows:
@@ -404,12 +511,43 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
                 who = f"{row['name']} ({row['badge']})" if row["name"] else "-"
                 score = "-" if row["score"] is None else f"{row['score']:.3f}"
                 print(
-                    f"{row['id']}\t{row['time_local']}\t{row['kiosk_id']}\t{row['decision']}\t"
-                    f"{who}\t{score}"
+                    f"{row['id']}\t{row['time_local']}\t{_shown(row['kiosk_id'])}\t"
+                    f"{row['decision']}\t{_shown(who)}\t{score}"
                 )
         if rows and len(rows) == args.limit and not args.json:
             print(f"(more: --before {rows[-1].id})", file=sys.stderr)
         return 0
+
+
+def _print_actions(args: argparse.Namespace, actions: list[AdminAction]) -> int:
+    import json
+
+    from kiosk.services.audit_log import describe_details
+
+    for a in actions:
+        if args.json:
+            try:
+                details: Any = json.loads(a.details) if a.details else {}
+            except ValueError:
+                details = a.details
+            emit(
+                {
+                    "id": a.id,
+                    "time": _iso(a.time),
+                    "admin": a.admin,
+                    "action": a.action,
+                    "target": a.target,
+                    "details": details,
+                }
+            )
+        else:
+            print(
+                f"{a.id}\t{_when(a.time)}\t{_shown(a.admin or '-')}\t{_shown(a.action)}\t"
+                f"{_shown(a.target or '-')}\t{_shown(describe_details(a.details))}"
+            )
+    if actions and len(actions) == args.limit and not args.json:
+        print(f"(more: --before {actions[-1].id})", file=sys.stderr)
+    return 0
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
@@ -440,6 +578,8 @@ def identify_enrolled(args: argparse.Namespace, settings: Settings) -> int:
     with opened_store(settings) as store:
         service = AccessService(store, settings)
         identifier = Identifier(service, app.load_pipeline(settings), settings)
+        for notice in service.staff_notices():
+            print(f"warning: {_shown(notice)}", file=sys.stderr)
         if identifier.enrolled.people == 0:
             print(
                 "warning: nobody is enrolled (for this model): every face is unknown",
@@ -457,7 +597,7 @@ def identify_enrolled(args: argparse.Namespace, settings: Settings) -> int:
 def _enrolled_line(path: str, row: dict[str, Any]) -> str:
     who = f"{row['name']} ({row['badge']})" if row["name"] else "unknown"
     dist = "-" if row["distance"] is None else f"{row['distance']:.4f}"
-    return f"{path}\tface {row['face']}\t{who}\t{dist}\t{row['decision']}"
+    return f"{_shown(path)}\tface {row['face']}\t{_shown(who)}\t{dist}\t{row['decision']}"
 
 
 # -- registration ------------------------------------------------------------------------
@@ -478,7 +618,9 @@ def _add_log_filters(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``admin``, ``enroll``, ``people``, ``log`` and ``purge`` to the kiosk command."""
     # admin
-    admin = sub.add_parser("admin", help="admin accounts: add, passwd, list")
+    admin = sub.add_parser(
+        "admin", help="admin accounts: add, passwd, list, disable, enable, delete, role"
+    )
     admin_sub = admin.add_subparsers(dest="admin_action", metavar="ACTION", required=True)
     p = admin_sub.add_parser("add", help="add an account (asks for its password)")
     p.add_argument("username", metavar="USER")
@@ -498,13 +640,32 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_admin_list)
+    for action, text in [
+        ("disable", "stop an account from signing in (its actions stay in the log)"),
+        ("enable", "let a disabled account sign in again"),
+        ("delete", "remove an account (its actions stay in the log)"),
+        ("role", "make an account an admin or an auditor"),
+    ]:
+        p = admin_sub.add_parser(action, help=text)
+        p.add_argument("username", metavar="USER")
+        if action == "role":
+            p.add_argument("--role", choices=[r.value for r in Role], required=True)
+        if action == "delete":
+            p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        add_auth_arguments(p)
+        p.set_defaults(handler=cmd_admin_change)
 
     # enroll
     p = sub.add_parser("enroll", help="enroll a person from photos (quality-checked)")
     p.add_argument("photos", nargs="*", metavar="PHOTO")
     p.add_argument("--name", help="the person's display name")
     p.add_argument("--badge", help="badge or employee id (unique)")
-    p.add_argument("--group", help="access group (its schedule applies)")
+    p.add_argument("--group", help="access group (its schedule applies); must exist")
+    p.add_argument(
+        "--new-group",
+        action="store_true",
+        help="create the --group if it does not exist (no time limits until `rules set`)",
+    )
     p.add_argument("--valid-from", metavar="WHEN", help="access starts then (date or date-time)")
     p.add_argument("--valid-until", metavar="WHEN", help="access ends then (date or date-time)")
     p.add_argument(
@@ -540,12 +701,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.set_defaults(handler=cmd_people)
 
     # log
-    log = sub.add_parser("log", help="the access log: list, export, verify")
+    log = sub.add_parser("log", help="the access log: list, export, verify, admin-actions")
     log_sub = log.add_subparsers(dest="log_action", metavar="ACTION", required=True)
     p = log_sub.add_parser("list", help="newest events first, one page")
     _add_log_filters(p)
-    p.add_argument("--limit", type=int, default=50, help="events per page (default 50)")
-    p.add_argument("--before", type=int, metavar="ID", help="the page before this event id")
+    p.add_argument(
+        "--limit", type=bounded_int(1, 10_000), default=50, help="events per page (default 50)"
+    )
+    p.add_argument("--before", type=record_id, metavar="ID", help="the page before this event id")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
@@ -554,8 +717,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _add_log_filters(p)
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
-    p = log_sub.add_parser("verify", help="check the hash chain (exit 1 if tampered)")
+    p = log_sub.add_parser(
+        "verify",
+        help="check the hash chains, their checkpoints and the seals (exit 1 if tampered)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object")
+    add_auth_arguments(p)
+    p.set_defaults(handler=cmd_log)
+    p = log_sub.add_parser(
+        "admin-actions",
+        help="the operators' actions, newest first: sign-ins, enrollments, erasures, ...",
+    )
+    p.add_argument(
+        "--limit", type=bounded_int(1, 10_000), default=50, help="actions per page (default 50)"
+    )
+    p.add_argument("--before", type=record_id, metavar="ID", help="the page before this id")
+    p.add_argument("--action", metavar="ACTION", help="only this kind, e.g. login-failed")
+    p.add_argument("--by", metavar="NAME", help="only this admin's actions")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
 

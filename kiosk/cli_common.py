@@ -12,10 +12,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kiosk.app import opened_store as opened_store  # the one place that opens it
 from kiosk.errors import InputError, KioskError
+from kiosk.storage import limits
 
 if TYPE_CHECKING:  # the storage and services are imported by the commands that need them
     from kiosk.services.accounts import Actor
@@ -23,6 +25,70 @@ if TYPE_CHECKING:  # the storage and services are imported by the commands that 
 
 #: One face of an ``identify`` answer, as the services return it (JSON-ready).
 Row = dict[str, Any]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (``error: ...``, exit 2) rather
+    than the usage block: the same shape as every other error of the command line."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        text = limits.printable(message, 500)
+        usage = " ".join(self.format_usage().split())  # argparse's usage, on one line
+        print(f"error: {self.prog}: {text} ({usage}; see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def error_line(exc: BaseException) -> str:
+    """An error as one line: control characters a user typed (a newline in a name) are
+    shown escaped, so a message cannot forge more lines."""
+    return limits.printable(str(exc), 2000)
+
+
+def parse_time(text: str, flag: str) -> datetime:
+    """An ISO date or date-time (without a zone it is local time), in UTC, within the
+    range every database and time zone can hold; else one line naming ``flag``."""
+    shown = limits.printable(text, 60)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"{flag} {shown!r} is not a date: use e.g. 2026-05-04 or 2026-05-04T09:30"
+        ) from None
+    try:
+        if value.tzinfo is None:
+            value = value.astimezone()  # local time
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        value = datetime.min.replace(tzinfo=UTC)  # out of range: refused below
+    if not limits.MIN_TIME <= value <= limits.MAX_TIME:
+        raise InputError(
+            f"{flag} {shown!r} is out of range: use a date between "
+            f"{limits.MIN_TIME:%Y-%m-%d} and {limits.MAX_TIME:%Y-%m-%d}"
+        )
+    return value
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high`` (one line otherwise,
+    exit 2, never a database overflow)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{limits.printable(text, 40)!r} is not a whole number"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+#: an id of a database row (``templates remove ID``, ``log list --before ID``)
+record_id = bounded_int(1, limits.MAX_ID)
 
 
 def emit(obj: dict[str, Any]) -> None:
@@ -63,7 +129,7 @@ def print_identified(
         try:
             rows = identify(path)
         except KioskError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {error_line(exc)}", file=sys.stderr)
             status = 2
             continue
         if not rows:
@@ -123,7 +189,7 @@ def login(args: argparse.Namespace, store: Store, *, stdin_is_mine: bool = True)
             password = read_stdin_password()
         else:
             password = ask_password(f"password for {user}: ")
-    return accounts.authenticate(user, password)
+    return accounts.authenticate(user, password, via="cli")
 
 
 def add_auth_arguments(p: argparse.ArgumentParser, *, stdin_help: str | None = None) -> None:

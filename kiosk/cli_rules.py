@@ -12,7 +12,7 @@ import re
 from datetime import time
 from typing import Any
 
-from kiosk.cli_common import add_auth_arguments, login, opened_store
+from kiosk.cli_common import add_auth_arguments, login, opened_store, record_id
 from kiosk.config import Settings
 from kiosk.errors import InputError
 
@@ -170,6 +170,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         dest="templates_action", metavar="ACTION", required=True
     )
     p = templates_sub.add_parser("remove", help="remove one template (see people show)")
-    p.add_argument("template_id", type=int, metavar="ID")
+    p.add_argument("template_id", type=record_id, metavar="ID")
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_template_remove)

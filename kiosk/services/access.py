@@ -13,6 +13,7 @@ instance can be shared by the GUI thread and a worker thread.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,12 @@ from kiosk.config import Settings
 from kiosk.domain.access import AccessEvent, AccessSchedule, Person
 from kiosk.domain.faces import FloatArray, ModelInfo
 from kiosk.errors import InputError
+from kiosk.storage import limits
+from kiosk.storage.errors import TamperedRecord
+from kiosk.storage.records import DamagedTemplate
 from kiosk.storage.store import Store, open_store
+
+log = logging.getLogger(__name__)
 
 
 class AccessService:
@@ -33,13 +39,32 @@ class AccessService:
         self._lock = threading.Lock()
         #: schedules change rarely; the kiosk re-reads them at most this often
         self.schedule_ttl = timedelta(seconds=60)
+        #: templates the last gallery load skipped (damaged, or moved to another person)
+        self.damaged: list[DamagedTemplate] = []
+        self._retention: object | None = None
 
     def load_gallery(self, model: ModelInfo | None = None) -> tuple[FloatArray, list[int]]:
         """Every template of every person not erased, decrypted once: float32 (M, 128) and
         the person id of each row. With ``model``, only templates that model produced
-        (embeddings of different networks cannot be compared)."""
+        (embeddings of different networks cannot be compared). A damaged template is
+        skipped and logged (everyone else is still recognised) and kept in
+        :attr:`damaged` for staff."""
+        damaged: list[DamagedTemplate] = []
         with self.store.unit_of_work() as uow:
-            return uow.templates.gallery(None if model is None else model.checksum)
+            gallery = uow.templates.gallery(
+                None if model is None else model.checksum, damaged=damaged
+            )
+        self.damaged = damaged
+        return gallery
+
+    def staff_notices(self) -> list[str]:
+        """What staff should know about the stored data (shown by the kiosk's status and
+        printed by ``identify``)."""
+        if not self.damaged:
+            return []
+        first = self.damaged[0].describe()
+        more = f" (and {len(self.damaged) - 1} more)" if len(self.damaged) > 1 else ""
+        return [f"{first}{more}; run `kiosk log verify`"]
 
     def templates_of_other_models(self, model: ModelInfo) -> int:
         """How many stored templates another model produced (re-enrollment needed)."""
@@ -47,9 +72,15 @@ class AccessService:
             return uow.templates.count_other_models(model.checksum)
 
     def get_person(self, person_id: int) -> Person:
-        """The person with this id; raises :class:`InputError` if there is none."""
-        with self.store.unit_of_work() as uow:
-            person = uow.people.get(person_id)
+        """The person with this id; raises :class:`InputError` if there is none, or if
+        their record or their group's rules were changed outside the kiosk (the seal does
+        not match: refused and logged)."""
+        try:
+            with self.store.unit_of_work() as uow:
+                person = uow.people.get_verified(person_id)
+        except TamperedRecord as exc:
+            log.error("access: %s", exc)
+            raise
         if person is None:
             raise InputError(f"no enrolled person has the id {person_id}")
         return person
@@ -80,7 +111,20 @@ class AccessService:
         with self.store.unit_of_work() as uow:
             return uow.people.count(active_only=active_only)
 
+    def start_retention(self) -> None:
+        """Delete expired snapshots now and then daily, on a thread of its own."""
+        from kiosk.services.retention import RetentionRunner
+
+        if self._retention is None:
+            runner = RetentionRunner(self.store, self.settings)
+            runner.start()
+            self._retention = runner
+
     def close(self) -> None:
+        runner = self._retention
+        if runner is not None:
+            runner.stop()  # type: ignore[attr-defined]
+            self._retention = None
         self.store.close()
 
     def __enter__(self) -> AccessService:
@@ -91,5 +135,9 @@ class AccessService:
 
 
 def open_access_service(settings: Settings) -> AccessService:
-    """Open the database of ``settings`` for the kiosk (creating it on first run)."""
-    return AccessService(open_store(settings), settings)
+    """Open the database of ``settings`` for the kiosk (creating it on first run), and
+    start the retention of snapshots (at start, then daily)."""
+    limits.check_text(settings.kiosk_id, "kiosk id", limits.KIOSK_ID_MAX)
+    service = AccessService(open_store(settings), settings)
+    service.start_retention()
+    return service

@@ -1,10 +1,18 @@
-"""The access log for people who audit it: list, export (streaming), verify, purge."""
+"""The access log for people who audit it: list, export (streaming), verify, purge, and
+the operators' actions.
+
+There is one export and one integrity check, used by the command line and the console
+alike (with optional progress and cancel for the console's worker threads).
+"""
 
 from __future__ import annotations
 
 import csv
+import json
+import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,9 +21,12 @@ from typing import IO, Any
 from kiosk.config import Settings
 from kiosk.errors import InputError
 from kiosk.services.accounts import Actor
+from kiosk.storage import integrity, limits
 from kiosk.storage.chain import ChainReport
-from kiosk.storage.records import EventFilter, LoggedEvent, Role
+from kiosk.storage.records import AdminAction, EventFilter, LoggedEvent, Role
 from kiosk.storage.store import Store
+
+log = logging.getLogger(__name__)
 
 CSV_COLUMNS = [
     "id",
@@ -81,7 +92,9 @@ class AuditLogService:
         with self.store.unit_of_work() as uow:
             record = uow.people.by_badge(badge)
         if record is None:
-            raise InputError(f"no person has the badge {badge}: see `people list`")
+            raise InputError(
+                f"no person has the badge {limits.printable(badge, 100)}: see `people list`"
+            )
         return record.person.id
 
     def page(
@@ -103,27 +116,45 @@ class AuditLogService:
             yield from uow.events.stream(flt)
 
     def export_csv(
-        self, actor: Actor, target: Path | IO[str], flt: EventFilter | None = None
+        self,
+        actor: Actor,
+        target: Path | IO[str],
+        flt: EventFilter | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+        stop: threading.Event | None = None,
+        every: int = 2000,
     ) -> int:
         """Write the (filtered) log as CSV, oldest first, streaming; returns the row count.
 
-        A file is written next to its final name and renamed at the end, so an interrupted
-        export never leaves a partial file that looks complete."""
+        A file is written next to its final name (mode 0600: it holds names) and renamed
+        at the end, so an interrupted, failed or cancelled (``stop``) export never leaves
+        a partial file that looks complete. ``progress`` hears the row count every
+        ``every`` rows and at the end."""
         actor.require(Role.AUDITOR)
         count = 0
         if isinstance(target, Path):
             partial = target.with_name(target.name + ".partial")
             try:
-                with open(partial, "w", newline="", encoding="utf-8") as f:
-                    count = self._write_csv(actor, f, flt)
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with open(fd, "w", newline="", encoding="utf-8") as f:
+                    count = self._write_csv(actor, f, flt, progress, stop, every)
                 os.replace(partial, target)
+            except _Stopped:
+                partial.unlink(missing_ok=True)
+                raise InputError("export cancelled; no file was written") from None
             except OSError as exc:
                 partial.unlink(missing_ok=True)
                 raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
             destination = str(target)
         else:
-            count = self._write_csv(actor, target, flt)
+            try:
+                count = self._write_csv(actor, target, flt, progress, stop, every)
+            except _Stopped:
+                raise InputError("export cancelled") from None
             destination = "stdout"
+        if progress is not None:
+            progress(count)
         with self.store.unit_of_work(write=True) as uow:
             uow.audit.record(
                 actor.username, "export-log", destination, rows=count, filter=str(flt or "")
@@ -131,24 +162,64 @@ class AuditLogService:
             uow.commit()
         return count
 
-    def _write_csv(self, actor: Actor, f: IO[str], flt: EventFilter | None) -> int:
+    def _write_csv(
+        self,
+        actor: Actor,
+        f: IO[str],
+        flt: EventFilter | None,
+        progress: Callable[[int], None] | None,
+        stop: threading.Event | None,
+        every: int,
+    ) -> int:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         count = 0
         for logged in self.stream(actor, flt):
-            writer.writerow(event_row(logged))
+            writer.writerow(_csv_safe(event_row(logged)))
             count += 1
+            if count % every == 0:
+                if stop is not None and stop.is_set():
+                    raise _Stopped
+                if progress is not None:
+                    progress(count)
         return count
 
-    def verify(self, actor: Actor) -> ChainReport:
+    def verify(
+        self,
+        actor: Actor,
+        *,
+        progress: Callable[[int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> ChainReport | None:
+        """Check everything the kiosk can prove about its data: both hash chains against
+        their authenticated heads and the checkpoint file, and the seals of accounts,
+        people, group rules and templates (``kiosk.storage.integrity``). ``None`` when
+        ``stop`` was set before the end."""
         actor.require(Role.AUDITOR)
         with self.store.unit_of_work() as uow:
-            return uow.events.verify()
+            return integrity.check(uow, self.store.anchor, progress=progress, stop=stop)
 
-    def purge(self, actor: Actor, *, now: datetime | None = None) -> PurgeReport:
+    def admin_actions(
+        self,
+        actor: Actor,
+        *,
+        limit: int = 100,
+        action: str | None = None,
+        admin: str | None = None,
+        before_id: int | None = None,
+    ) -> list[AdminAction]:
+        """The operators' actions (sign-ins, failed sign-ins, enrollments, erasures,
+        threshold changes, exports, ...), newest first."""
+        actor.require(Role.AUDITOR)
+        with self.store.unit_of_work() as uow:
+            return uow.audit.list(limit=limit, action=action, admin=admin, before_id=before_id)
+
+    def purge(self, actor: Actor | None, *, now: datetime | None = None) -> PurgeReport:
         """Delete snapshots older than the retention period, and enrollment crops older than
-        ``crop_retention_days`` when that is set (templates stay)."""
-        actor.require(Role.ADMIN)
+        ``crop_retention_days`` when that is set (templates stay). ``actor`` None: the
+        kiosk's own retention run (:mod:`kiosk.services.retention`)."""
+        if actor is not None:
+            actor.require(Role.ADMIN)
         now = now or datetime.now(UTC)
         snapshot_cutoff = now - timedelta(days=max(0, self.settings.snapshot_retention_days))
         crop_days = self.settings.crop_retention_days
@@ -156,8 +227,10 @@ class AuditLogService:
         with self.store.unit_of_work(write=True) as uow:
             snapshots = uow.events.purge_snapshots(snapshot_cutoff)
             crops = uow.templates.purge_crops(crop_cutoff) if crop_cutoff else 0
+            if actor is None and not (snapshots or crops):
+                return PurgeReport(0, 0, snapshot_cutoff, crop_cutoff)  # nothing to record
             uow.audit.record(
-                actor.username,
+                None if actor is None else actor.username,
                 "purge",
                 "",
                 snapshots=snapshots,
@@ -166,3 +239,39 @@ class AuditLogService:
             )
             uow.commit()
         return PurgeReport(snapshots, crops, snapshot_cutoff, crop_cutoff)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def describe_details(details: str) -> str:
+    """An operator's action's details as ``key=value`` words (the stored JSON, readable)."""
+    if not details:
+        return ""
+    try:
+        data = json.loads(details)
+    except ValueError:
+        return details
+    if not isinstance(data, dict):
+        return str(data)
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value) or "-"
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(row: dict[str, Any]) -> dict[str, Any]:
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe (a
+    name typed as ``=HYPERLINK(...)``); numbers are left alone."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, str) and value.startswith(_FORMULA_START):
+            value = "'" + value
+        out[key] = value
+    return out

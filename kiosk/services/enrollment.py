@@ -6,10 +6,17 @@ turned away, ...); a face that already matches another enrolled person gives a w
 (duplicate enrollment), and a face unlike the others of the same enrollment is pointed
 out (someone else's photo slipped in). Either the person and all accepted templates are
 stored, or nothing is (a crash half-way leaves no half-enrolled person).
+
+Enrollment is idempotent: a photo whose content (sha256 of the file) is already stored for
+that person is not analysed or stored again, so running an interrupted
+``enroll --from-folder`` again adds only what is missing. On the command line a group must
+exist (an unknown ``--group`` is refused with the known ones listed) unless ``new_group``
+says to create it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,9 +32,11 @@ from kiosk.domain.faces import FaceResult, FloatArray, ImageArray, MatchKind, Mo
 from kiosk.errors import InputError, KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.people import NewPerson, check_name_badge, check_validity, clean_group
+from kiosk.storage import limits
 from kiosk.storage.records import Role
 from kiosk.storage.store import Store
 from kiosk.vision.calibration import operating_point
+from kiosk.vision.imageio import too_small
 from kiosk.vision.quality import QualitySettings, assess_photo
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"}
@@ -74,6 +83,10 @@ class CheckedFace:
     chip: Any = None  # RGB uint8 150x150 aligned face (read-only numpy array)
     #: every face found, (x1, y1, x2, y2) in image pixels: the camera capture draws them
     boxes: tuple[tuple[float, float, float, float], ...] = ()
+    #: sha256 of the photo file (None for a camera frame): the same photo is stored once
+    content_sha256: str | None = None
+    #: the person already has this photo (same content): skipped, not a rejection
+    already_stored: bool = False
 
     @property
     def reason_text(self) -> str:
@@ -83,6 +96,22 @@ class CheckedFace:
     def name(self) -> str:
         """The file name of a photo, or the camera shot's words."""
         return Path(self.source).name if "/" in self.source else self.source
+
+
+ALREADY_STORED = "already stored for this person"
+
+
+def file_sha256(path: Path) -> str | None:
+    """The content hash of a photo file (``None`` when it cannot be read: the loader
+    then says why)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
+        return None
+    return digest.hexdigest()
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -149,7 +178,12 @@ class EnrollResult:
 
     @property
     def rejected(self) -> list[CheckedFace]:
-        return [p for p in self.photos if not p.accepted]
+        return [p for p in self.photos if not p.accepted and not p.already_stored]
+
+    @property
+    def already_stored(self) -> int:
+        """Photos skipped because the person already has them."""
+        return sum(p.already_stored for p in self.photos)
 
 
 def chip_jpeg(chip: ImageArray) -> bytes:
@@ -194,6 +228,9 @@ class EnrollmentService:
 
     def check_photo(self, path: Path) -> CheckedFace:
         """Load and assess one photo (slow: detection and embedding; call off the GUI)."""
+        from dataclasses import replace
+
+        content = file_sha256(path)
         try:
             rgb = self.loader(path)
         except KioskError as exc:
@@ -201,7 +238,12 @@ class EnrollmentService:
             prefix = f"{path}: "
             reason = message[len(prefix) :] if message.startswith(prefix) else message
             return CheckedFace(str(path), False, (reason,), 0.0)
-        return checked_from_results(str(path), self.analyzer.analyze(rgb), self.quality)
+        height, width = rgb.shape[:2]
+        small = too_small(width, height, self.settings.vision.min_face_size)
+        if small is not None:  # the detector looks for no face this small
+            return CheckedFace(str(path), False, (small,), 0.0)
+        checked = checked_from_results(str(path), self.analyzer.analyze(rgb), self.quality)
+        return replace(checked, content_sha256=content)
 
     def check_frame(self, source: str, rgb: ImageArray) -> CheckedFace:
         """Assess one camera frame with the same rules as a photo file."""
@@ -285,12 +327,15 @@ class EnrollmentService:
         now = datetime.now(UTC)
         with self.store.unit_of_work(write=True) as uow:
             if new is not None:
+                group = clean_group(new.group)
+                if group is not None:
+                    limits.check_group(group)
                 if uow.people.by_badge(badge) is not None:
                     raise InputError(f"the badge {badge} is already used; choose another")
                 person = uow.people.add(
                     name=name,
                     badge=badge,
-                    group=clean_group(new.group),
+                    group=group,
                     valid_from=new.valid_from,
                     valid_until=new.valid_until,
                     consent_at=now,
@@ -302,8 +347,19 @@ class EnrollmentService:
                 record = uow.people.record(person_id)
                 if record is None or record.erased:
                     raise InputError("this person no longer exists or was erased")
+                if not record.sealed:
+                    raise InputError(
+                        f"the record of badge {record.person.badge} was changed outside the "
+                        "kiosk; erase it and enroll the person again (see `kiosk log verify`)"
+                    )
                 person = record.person
+            stored = uow.templates.contents(person.id)
+            added = 0
             for f in accepted:
+                if f.content_sha256 is not None:
+                    if f.content_sha256 in stored:
+                        continue  # this photo is already stored for the person
+                    stored.add(f.content_sha256)
                 uow.templates.add(
                     person.id,
                     np.asarray(f.embedding, dtype=np.float32),
@@ -312,19 +368,25 @@ class EnrollmentService:
                     source=f"file:{Path(f.source).name}" if source == "file" else source,
                     crop_jpeg=chip_jpeg(np.asarray(f.chip)) if f.chip is not None else None,
                     created_at=now,
+                    content_sha256=f.content_sha256,
                 )
+                added += 1
+            if added == 0 and new is None:
+                return SavedEnrollment(person, 0, False)  # nothing new: nothing to record
             uow.audit.record(
                 actor.username,
                 "enroll" if new is not None else "enroll-more",
                 f"badge {person.badge}",
                 name=person.name,
-                templates=len(accepted),
-                rejected=len(faces) - len(accepted),
+                group=person.group,
+                templates=added,
+                rejected=sum(not f.accepted and not f.already_stored for f in faces),
+                already_stored=sum(f.already_stored for f in faces) + len(accepted) - added,
                 duplicates=sorted({d.badge for d in duplicates}),
                 source=source,
             )
             uow.commit()
-        return SavedEnrollment(person, len(accepted), new is not None)
+        return SavedEnrollment(person, added, new is not None)
 
     def enroll(
         self,
@@ -338,27 +400,45 @@ class EnrollmentService:
         on_photo: Callable[[CheckedFace], None] | None = None,
         valid_from: datetime | None = None,
         valid_until: datetime | None = None,
+        new_group: bool = False,
     ) -> EnrollResult:
         """Check the photos and save the good ones for the person with ``badge`` (the
         command line's enrollment: :meth:`check_photo` then :meth:`save`).
 
         A badge already enrolled under the same name gets the new templates; under another
-        name it is an error. Nothing is stored when no photo is usable. The acting admin
-        records the person's consent, as the command line always did."""
+        name it is an error. Nothing is stored when no photo is usable; a photo the person
+        already has (same content) is skipped without being analysed. ``group`` must be a
+        known group unless ``new_group`` (then it is created, with no time limits until
+        rules are set). The acting admin records the person's consent, as the command line
+        always did."""
         actor.require(Role.ADMIN)
-        name, badge = check_name_badge(name, badge)
-        check_validity(valid_from, valid_until)
+        name, badge = check_person_input(name, badge, group, valid_from, valid_until)
+        group = clean_group(group)
+        if group is not None and not new_group:
+            self.require_group(group)
         existing = self._existing(name, badge)
+        stored = self._stored_contents(existing)
         checked: list[CheckedFace] = []
+        seen: set[str] = set()
         for path in photos:
-            face = self.check_photo(Path(path))
+            content = file_sha256(Path(path))
+            if content is not None and (content in stored or content in seen):
+                face = CheckedFace(str(path), False, (ALREADY_STORED,), 0.0, already_stored=True)
+            else:
+                face = self.check_photo(Path(path))
+                if face.accepted and face.content_sha256 is not None:
+                    seen.add(face.content_sha256)
             checked.append(face)
             if on_photo is not None:
                 on_photo(face)
         if not checked:
             raise InputError("no photos given: name at least one photo of the person")
         if not any(f.accepted for f in checked):
-            return EnrollResult(None, checked, [], 0)
+            person = None
+            if existing is not None and any(f.already_stored for f in checked):
+                with self.store.unit_of_work() as uow:
+                    person = uow.people.get(existing)
+            return EnrollResult(person, checked, [], 0)
         duplicates = self.find_duplicates(checked, existing)
         new = (
             None
@@ -372,6 +452,27 @@ class EnrollmentService:
         )
         return EnrollResult(saved.person, checked, duplicates, saved.templates_added)
 
+    def known_groups(self) -> list[str]:
+        with self.store.unit_of_work() as uow:
+            return uow.groups.names()
+
+    def require_group(self, group: str) -> None:
+        """:class:`InputError` listing the known groups when ``group`` is not one."""
+        known = self.known_groups()
+        if group in known:
+            return
+        listed = ", ".join(known) if known else "none yet"
+        raise InputError(
+            f"there is no group {limits.printable(group, 100)!r} (known groups: {listed}); "
+            "check the spelling, or add --new-group to create it"
+        )
+
+    def _stored_contents(self, person_id: int | None) -> set[str]:
+        if person_id is None:
+            return set()
+        with self.store.unit_of_work() as uow:
+            return uow.templates.contents(person_id)
+
     def _existing(self, name: str, badge: str) -> int | None:
         with self.store.unit_of_work() as uow:
             record = uow.people.by_badge(badge)
@@ -382,12 +483,33 @@ class EnrollmentService:
                 f"the badge {badge} belonged to a person whose data was erased; "
                 "enroll with another badge"
             )
+        if not record.sealed:
+            raise InputError(
+                f"the record of badge {badge} was changed outside the kiosk; erase it and "
+                "enroll the person with another badge (see `kiosk log verify`)"
+            )
         if record.person.name != name:
             raise InputError(
                 f"the badge {badge} is already enrolled as {record.person.name}; use another "
                 "badge, or the same name to add photos to that person"
             )
         return record.person.id
+
+
+def check_person_input(
+    name: str,
+    badge: str,
+    group: str | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+) -> tuple[str, str]:
+    """The input boundary of a new person, before anything is loaded or written: name,
+    badge and group (length, control characters) and the validity period (range, order).
+    Returns the stripped name and badge."""
+    name, badge = check_name_badge(name, badge)
+    limits.check_group(group)
+    check_validity(valid_from, valid_until)
+    return name, badge
 
 
 def folder_people(folder: Path) -> list[tuple[str, list[Path]]]:

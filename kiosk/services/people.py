@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from kiosk.domain.access import Person
 from kiosk.errors import InputError
 from kiosk.services.accounts import Actor
-from kiosk.storage import views
+from kiosk.storage import limits, views
 from kiosk.storage.records import EventFilter, LoggedEvent, PersonRecord, Role, TemplateInfo
 from kiosk.storage.store import Store, UnitOfWork
 from kiosk.storage.views import PersonStatus
@@ -108,15 +108,14 @@ class ErasureReport:
 
 
 def check_name_badge(name: str, badge: str) -> tuple[str, str]:
-    name, badge = name.strip(), badge.strip()
-    if not name:
-        raise InputError("the name is empty: type the person's name")
-    if not badge:
-        raise InputError("the badge is empty: type the badge or employee number")
-    return name, badge
+    """The input boundary of a name and a badge (``kiosk.storage.limits``: length and
+    control characters, the same on SQLite and PostgreSQL); stripped."""
+    return limits.check_name(name), limits.check_badge(badge)
 
 
 def check_validity(since: datetime | None, until: datetime | None) -> None:
+    limits.check_time(since, "start of access (valid from)")
+    limits.check_time(until, "end of access (valid until)")
     if since is not None and until is not None and until <= since:
         raise InputError("'valid until' must be after 'valid from'")
 
@@ -147,7 +146,9 @@ class PeopleService:
         with self.store.unit_of_work() as uow:
             record = uow.people.by_badge(badge.strip())
         if record is None:
-            raise InputError(f"no person has the badge {badge}: see `people list`")
+            raise InputError(
+                f"no person has the badge {limits.printable(badge, 100)}: see `people list`"
+            )
         return record.person.id
 
     def need_new_photos(self, actor: Actor, network_checksum: str) -> set[int]:

@@ -12,7 +12,7 @@ from kiosk.config import VisionSettings
 from kiosk.domain.faces import FaceResult, MatchKind
 from kiosk.errors import InputError, KioskError
 from kiosk.vision.calibration import operating_point
-from kiosk.vision.imageio import read_image
+from kiosk.vision.imageio import read_image, too_small
 from kiosk.vision.matcher import Gallery, build_gallery
 from kiosk.vision.pipeline import FacePipeline, main_face_index
 
@@ -24,6 +24,7 @@ class PhotoFaces:
     results: list[FaceResult]  # every face, in detection order
     main: int | None  # index of the main face
     scale: float  # pixels of the analysed image per original pixel
+    size: tuple[int, int] = (0, 0)  # (width, height) analysed
 
     @property
     def main_result(self) -> FaceResult | None:
@@ -34,14 +35,28 @@ def analyze_photo(pipeline: FacePipeline, path: str | Path, max_side: int) -> Ph
     image = read_image(path, max_side)
     results = pipeline.analyze(image.rgb)
     h, w = image.rgb.shape[:2]
-    return PhotoFaces(results, main_face_index([r.face for r in results], w, h), image.scale)
+    return PhotoFaces(
+        results, main_face_index([r.face for r in results], w, h), image.scale, (w, h)
+    )
+
+
+def no_face_reason(width: int, height: int, min_face: int) -> str:
+    """Why no face was found, when the image size already says it."""
+    return too_small(width, height, min_face) or (
+        "no face found; use a photo where the face is clearly visible"
+    )
+
+
+def _min_face(pipeline: FacePipeline) -> int:
+    return int(getattr(getattr(pipeline, "detector", None), "min_face_size", 40))
 
 
 def main_embedding(pipeline: FacePipeline, path: str | Path, max_side: int) -> FaceResult:
     """The main face of a photo; ``InputError`` when the photo has none."""
     photo = analyze_photo(pipeline, path, max_side)
     if photo.main_result is None:
-        raise InputError(f"{path}: no face found; use a photo where the face is clearly visible")
+        w, h = photo.size
+        raise InputError(f"{path}: {no_face_reason(w, h, _min_face(pipeline))}")
     return photo.main_result
 
 
@@ -62,7 +77,9 @@ def embed_photo(pipeline: FacePipeline, path: str, max_side: int) -> dict[str, A
     record["faces"] = len(photo.results)
     main = photo.main_result
     if main is None:
-        record["error"] = "no face found"
+        w, h = photo.size
+        reason = no_face_reason(w, h, _min_face(pipeline))
+        record["error"] = "no face found" if reason.startswith("no face") else reason
         return record
     record["embedding"] = [float(v) for v in main.embedding]
     record["box"] = main.face.box.scaled(1.0 / photo.scale).as_list()

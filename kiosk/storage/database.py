@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError as SAArgumentError
 from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, ProgrammingError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from kiosk.storage import files
 from kiosk.storage.errors import StorageError
 
 #: how long a writer waits for another writer's lock before giving up (SQLite)
@@ -29,6 +30,28 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (also ``sqlite:///file:PATH?mode=ro&uri=true``); ``None``
+    for another database or an in-memory one."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except SAArgumentError:
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        path, _, query = database[len("file:") :].partition("?")
+        if "mode=memory" in query or not path:
+            return None
+        return Path(path)
+    return Path(database)
+
+
+def _read_only(url: str) -> bool:
+    return "mode=ro" in url
+
+
 def create_database_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine for ``url``; a SQLite file (and its folder) is created on first use."""
     url = normalise_url(url)
@@ -37,12 +60,15 @@ def create_database_engine(url: str, *, pool_size: int = 5) -> Engine:
     except SAArgumentError as exc:
         raise StorageError(f"the database URL {url!r} is not valid: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
+        database = sqlite_file(url)
+        if database is not None and not _read_only(url):
             try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                if not database.parent.exists():
+                    files.make_private_folder(database.parent)
+                # 0600 before SQLite creates it (its WAL and SHM files take its mode)
+                files.create_private_file(database)
             except OSError as exc:
-                raise StorageError(f"cannot create the folder for {database}: {exc}") from exc
+                raise StorageError(f"cannot create {database}: {exc.strerror or exc}") from exc
         engine = create_engine(
             parsed,
             connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
@@ -69,6 +95,9 @@ def _configure_sqlite(engine: Engine) -> None:
             # WAL + NORMAL is durable against an application crash (kill -9); only an OS
             # crash or power loss may lose the last commits, never corrupt the file.
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows (erased templates, purged snapshots) are overwritten with zeros,
+            # whatever the SQLite build's default.
+            cursor.execute("PRAGMA secure_delete=ON")
         finally:
             cursor.close()
 
@@ -150,9 +179,16 @@ def _alembic_config(engine: Engine, connection: Any) -> Any:
 
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
+    from alembic.util.exc import CommandError
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        try:
+            return MigrationContext.configure(conn).get_current_revision()
+        except CommandError:
+            raise StorageError(
+                f"the schema version of the database {_where(str(engine.url))} is damaged "
+                "(its alembic_version table holds several versions); restore a backup"
+            ) from None
 
 
 def head_revision() -> str:

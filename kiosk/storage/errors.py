@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.errors import KioskError
+from kiosk.errors import InputError, KioskError
 
 
 class StorageError(KioskError):
@@ -13,3 +13,8 @@ class StorageError(KioskError):
 
 class EncryptionKeyError(StorageError):
     """The encryption key is missing, malformed or not the one the data was written with."""
+
+
+class TamperedRecord(InputError):
+    """A row that decides who gets in was changed outside the kiosk (its seal does not
+    match): the kiosk refuses it."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     Time,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -92,11 +93,16 @@ class PersonRow(Base):
     #: set when the person's biometric data was erased; the row stays so that past
     #: access events still name someone
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: MAC of what the kiosk decides on (kiosk.storage.chain.person_seal)
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class TemplateRow(Base):
     __tablename__ = "templates"
-    __table_args__ = (Index("ix_templates_model_person", "model_checksum", "person_id"),)
+    __table_args__ = (
+        Index("ix_templates_model_person", "model_checksum", "person_id"),
+        Index("ix_templates_person_content", "person_id", "content_sha256"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     person_id: Mapped[int] = mapped_column(
@@ -112,6 +118,11 @@ class TemplateRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: AES-GCM(JPEG of the aligned 150x150 chip), kept to recompute for a new model
     crop: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: sha256 of the photo file it came from: the same photo is not stored twice for a
+    #: person (an enrollment run again after a crash adds nothing)
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: binds the template to its person (kiosk.storage.repositories.template_seal)
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class EventRow(Base):
@@ -136,18 +147,24 @@ class EventRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: who the decision was about at that moment (in the chain: renaming the person later
+    #: does not rewrite history)
+    person_name: Mapped[str | None] = mapped_column(String(200))
+    person_badge: Mapped[str | None] = mapped_column(String(100))
 
 
 class ChainHead(Base):
-    """The last link of the event chain (one row). Writers lock it, so the chain stays a
-    line even with several kiosks writing to one PostgreSQL server; it also reveals rows
-    deleted from the end of the log."""
+    """The last link of a chain (id 1: the access log, id 2: the operators' actions).
+    Writers lock it, so a chain stays a line even with several kiosks writing to one
+    PostgreSQL server; its MAC (count and last hash, with the key) reveals rows deleted
+    from the end and a head pointed at a shorter chain."""
 
     __tablename__ = "chain_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class SnapshotRow(Base):
@@ -177,19 +194,28 @@ class AdminRow(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the id of the admin action that last changed the account (in its seal)
+    generation: Mapped[int | None] = mapped_column(BigInteger)
+    #: MAC of who the account is and what it may do (kiosk.storage.chain.account_seal)
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class AdminActionRow(Base):
-    """Who did what: enrolled, edited, erased, changed a setting, exported the log."""
+    """Who did what: signed in, enrolled, edited, erased, changed a setting, exported
+    the log. A hash chain like the access log: ``id`` is the position (1, 2, 3, ...)."""
 
     __tablename__ = "admin_actions"
+    __table_args__ = (Index("ix_admin_actions_target_id", "target", "id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     admin: Mapped[str | None] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     target: Mapped[str] = mapped_column(String(300), default="")
     details: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ScheduleWindowRow(Base):
@@ -207,3 +233,13 @@ class HolidayRow(Base):
 
     group_name: Mapped[str] = mapped_column(String(100), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class GroupRow(Base):
+    """An access group: it exists (a typo in ``--group`` is refused, not a new group),
+    and the seal of its rules (windows and holidays; none: any time)."""
+
+    __tablename__ = "access_groups"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seal: Mapped[str] = mapped_column(String(64))

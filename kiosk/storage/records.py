@@ -26,6 +26,8 @@ class PersonRecord:
     updated_at: datetime
     erased_at: datetime | None
     templates: int = 0
+    #: False when the row was changed outside the kiosk: the kiosk refuses the person
+    sealed: bool = True
 
     @property
     def erased(self) -> bool:
@@ -43,6 +45,24 @@ class TemplateInfo:
     source: str
     created_at: datetime
     has_crop: bool
+    damaged: bool = False  # cannot be decrypted for its person: skipped by recognition
+
+
+@dataclass(frozen=True)
+class DamagedTemplate:
+    """A template that cannot be decrypted for its person (altered, moved to another
+    person, or damaged on disk): recognition skips it and staff are told."""
+
+    id: int
+    person_id: int
+    badge: str | None
+
+    def describe(self) -> str:
+        who = f"badge {self.badge}" if self.badge else f"person {self.person_id}"
+        return (
+            f"face template {self.id} of {who} is damaged or was altered; it is skipped "
+            "(re-enroll that person's photos)"
+        )
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,10 @@ class AdminAccount:
     locked_until: datetime | None
     created_at: datetime
     last_login_at: datetime | None
+    disabled: bool = False
+    #: False when the row was not written by the kiosk (no seal, a seal that does not
+    #: match, an unknown role, an older copy put back): such an account cannot sign in
+    sealed: bool = True
 
 
 @dataclass(frozen=True)

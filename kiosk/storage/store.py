@@ -12,6 +12,7 @@ start (BEGIN IMMEDIATE) and waits up to the busy timeout for another writer.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import TracebackType
 
@@ -19,12 +20,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.config import Settings
-from kiosk.storage import crypto
-from kiosk.storage.chain import chain_key
+from kiosk.storage import crypto, files
+from kiosk.storage.anchor import Anchor, anchor_path
+from kiosk.storage.chain import CHAIN_NAMES, chain_key
 from kiosk.storage.database import (
     create_database_engine,
     describe_error,
     is_environmental,
+    sqlite_file,
     translate_errors,
     upgrade_to_head,
 )
@@ -33,11 +36,14 @@ from kiosk.storage.repositories import (
     AdminRepository,
     AuditRepository,
     EventRepository,
+    GroupRepository,
     MetaRepository,
     PeopleRepository,
     ScheduleRepository,
     TemplateRepository,
 )
+
+log = logging.getLogger(__name__)
 
 KEY_ID = "encryption_key_id"
 
@@ -51,12 +57,18 @@ class UnitOfWork:
     admins: AdminRepository
     audit: AuditRepository
     schedules: ScheduleRepository
+    groups: GroupRepository
     meta: MetaRepository
 
     def __init__(self, store: Store, *, write: bool) -> None:
         self._store = store
         self._factory = store._writer if write else store._reader
         self._session: Session | None = None
+        #: chain -> (count, last hash) extended in this transaction, for the checkpoint
+        self._heads: dict[int, tuple[int, str]] = {}
+
+    def note_head(self, chain: int, count: int, last_hash: str) -> None:
+        self._heads[chain] = (count, last_hash)
 
     @property
     def session(self) -> Session:
@@ -75,18 +87,25 @@ class UnitOfWork:
             session.close()
             raise
         self._session = session
-        self.people = PeopleRepository(session)
-        self.templates = TemplateRepository(session, store.cipher)
-        self.events = EventRepository(session, store.cipher, store.chain_key)
-        self.admins = AdminRepository(session)
-        self.audit = AuditRepository(session)
-        self.schedules = ScheduleRepository(session)
+        key = store.chain_key
+        self.people = PeopleRepository(session, key)
+        self.templates = TemplateRepository(session, store.cipher, key)
+        self.events = EventRepository(session, store.cipher, key, self.note_head)
+        self.admins = AdminRepository(session, key)
+        self.audit = AuditRepository(session, key, self.note_head)
+        self.schedules = ScheduleRepository(session, key)
+        self.groups = GroupRepository(session, key)
         self.meta = MetaRepository(session)
         return self
 
     def commit(self) -> None:
         with translate_errors(self._store.url):
             self.session.commit()
+        heads, self._heads = self._heads, {}
+        anchor = self._store.anchor
+        if anchor is not None:
+            for chain, (count, last_hash) in sorted(heads.items()):
+                anchor.record(CHAIN_NAMES[chain], count, last_hash)
 
     def rollback(self) -> None:
         self.session.rollback()
@@ -111,11 +130,19 @@ class Store:
     """An open database: engine, encryption and unit-of-work factory. Thread-safe: each
     unit of work has its own session and connection."""
 
-    def __init__(self, engine: Engine, cipher: crypto.Cipher, key: bytes) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: crypto.Cipher,
+        key: bytes,
+        anchor_file: Path | None = None,
+    ) -> None:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=False)
         self.cipher = cipher
         self.chain_key = chain_key(key)
+        #: the checkpoints of the chain heads outside the database (None: not kept)
+        self.anchor = None if anchor_file is None else Anchor(anchor_file, self.chain_key)
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(
             engine.execution_options(kiosk_write=True), expire_on_commit=False
@@ -153,9 +180,30 @@ def _load_key(settings: Settings, stored_key_id: str | None) -> bytes:
     return crypto.create_key_file(path)
 
 
+def _private_files(settings: Settings) -> list[Path]:
+    """The files of ``settings`` made 0600 when looser (the key file is not among them: a
+    key other users could read is refused, see ``crypto.read_key_file``, as it may have
+    been copied already)."""
+    paths = [_anchor_file(settings)]
+    db = sqlite_file(settings.effective_database_url)
+    if db is not None:
+        paths += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+    return paths
+
+
+def _anchor_file(settings: Settings) -> Path:
+    return anchor_path(settings.effective_database_url, settings.home)
+
+
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
-    """Open (and on first run create) the database of ``settings``: schema brought to the
-    newest revision, encryption key loaded (created on first run) and checked."""
+    """Open (and on first run create) the database of ``settings``: home folder and files
+    private, schema brought to the newest revision, encryption key loaded (created on first
+    run) and checked, an older database sealed once (:mod:`kiosk.storage.upgrade`), and the
+    chain heads' checkpoint file started."""
+    try:
+        files.secure_home(settings.home, _private_files(settings))
+    except OSError as exc:
+        raise StorageError(f"cannot create the folder {settings.home}: {exc.strerror}") from exc
     engine = create_database_engine(settings.effective_database_url)
     try:
         if migrate:
@@ -164,7 +212,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         with probe.unit_of_work() as uow:
             stored = uow.meta.get(KEY_ID)
         key = _load_key(settings, stored)
-        store = Store(engine, crypto.Cipher(key), key)
+        store = Store(engine, crypto.Cipher(key), key, _anchor_file(settings))
         if stored is None:
             with store.unit_of_work(write=True) as uow:
                 stored = uow.meta.get(KEY_ID)  # another program may have been first
@@ -183,7 +231,30 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
                 "with; restore the original key (the enrolled faces cannot be read with "
                 "another)"
             )
+        _seal_older_database(store)
+        files.secure_home(settings.home, _private_files(settings))
         return store
     except BaseException:
         engine.dispose()
         raise
+
+
+def _seal_older_database(store: Store) -> None:
+    """Seal a database written before the seals (once), and start the checkpoint file
+    with the current heads when this machine has none (trust on first use: a database
+    opened here for the first time is taken as it is)."""
+    from kiosk.storage import upgrade
+
+    with store.unit_of_work() as uow:
+        done = not upgrade.needs_upgrade(uow.meta.get(upgrade.INTEGRITY_KEY))
+        heads = {chain: uow.events.head() if chain == 1 else uow.audit.head() for chain in (1, 2)}
+    if not done:
+        with store.unit_of_work(write=True) as uow:
+            upgrade.upgrade(uow, store.chain_key, uow.note_head)
+            uow.commit()
+        return
+    anchor = store.anchor
+    if anchor is not None and not anchor.exists():
+        for chain, head in heads.items():
+            if head is not None and head.authentic:
+                anchor.record(CHAIN_NAMES[chain], head.last_id, head.last_hash)

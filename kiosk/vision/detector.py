@@ -37,6 +37,10 @@ class FaceDetector:
     def detect(self, rgb: ImageArray) -> list[DetectedFace]:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError("detect() wants an H x W x 3 uint8 RGB array")
+        if min(rgb.shape[:2]) < self.min_face_size:
+            # No face this small is looked for; MTCNN's image pyramid would be empty and
+            # facenet-pytorch fails with "torch.cat(): expected a non-empty list".
+            return []
         with torch.inference_mode():
             boxes, probs, points = self._mtcnn.detect(np.ascontiguousarray(rgb), landmarks=True)
         if boxes is None:

@@ -26,6 +26,17 @@ class LoadedImage:
     original_size: tuple[int, int]  # (width, height) of the upright original
 
 
+def too_small(width: int, height: int, min_face: int) -> str | None:
+    """Why an image cannot hold a face the detector looks for (a side under ``min_face``
+    pixels), or ``None``."""
+    if min(width, height) >= min_face:
+        return None
+    return (
+        f"the image is {width}x{height} pixels, too small to hold a face (the smallest face "
+        f"looked for is {min_face} px); use a larger photo"
+    )
+
+
 def _describe(data: bytes) -> str:
     head = data[:64]
     if head.startswith(b"%PDF"):
@@ -46,6 +57,9 @@ def decode_image(data: bytes, name: str, max_side: int = DEFAULT_MAX_SIDE) -> Lo
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
+            # Pillow's notes on odd files ("Tag data larger than file") would be lines of
+            # their own on stderr; the outcome is what counts (decoded, or one reason).
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(data))
             img: Image.Image = opened
@@ -86,9 +100,11 @@ def decode_image(data: bytes, name: str, max_side: int = DEFAULT_MAX_SIDE) -> Lo
 def _upright_size(data: bytes, size: tuple[int, int]) -> tuple[int, int]:
     """The original (pre-draft) size, in the upright orientation."""
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            w, h = probe.size
-            orientation = probe.getexif().get(0x0112, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as probe:
+                w, h = probe.size
+                orientation = probe.getexif().get(0x0112, 1)
     except Exception:
         return size
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
@@ -126,6 +142,8 @@ def read_image(path: str | Path, max_side: int = DEFAULT_MAX_SIDE) -> LoadedImag
         raise InputError(f"{p}: permission denied; check the file's permissions") from None
     except OSError as exc:
         raise InputError(f"{p}: cannot read the file ({exc.strerror})") from None
+    except ValueError:  # a NUL byte in the path (read from standard input)
+        raise InputError(f"{p!r}: not a valid file name") from None
     return decode_image(data, str(p), max_side)
 
 

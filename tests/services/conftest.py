@@ -87,14 +87,14 @@ class FakeFiles:
         self.analyzer.photos.append(photo)
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"fake")
+        path.write_bytes(b"fake " + name.encode())  # each photo has its own content
         self.index[path] = len(self.analyzer.photos) - 1
         return path
 
     def load(self, path: Path) -> ImageArray:
         if path not in self.index:
             raise InputError(f"{path}: no such file; check the path")
-        image = np.zeros((4, 4, 3), dtype=np.uint8)
+        image = np.zeros((64, 64, 3), dtype=np.uint8)  # above the smallest face size
         image[0, 0, 0] = self.index[path]
         return image
 

@@ -63,7 +63,7 @@ def test_admin_command_line_end_to_end(faces_dir: Path, run_cli: Any, tmp_path: 
 
     # a person from several photos; a group photo and a text file are rejected with reasons
     code, out, err = run_cli(
-        "enroll", "--name", "Angelina", "--badge", "A-1", "--group", "staff",
+        "enroll", "--name", "Angelina", "--badge", "A-1", "--group", "staff", "--new-group",
         str(deepface / "Angelina" / "img1.jpg"),
         str(deepface / "Angelina" / "img2.jpg"),
         str(faces_dir / "face_recognition" / "_multi_face" / "knn_obama_and_biden.jpg"),
@@ -82,7 +82,14 @@ def test_admin_command_line_end_to_end(faces_dir: Path, run_cli: Any, tmp_path: 
     assert code == 0, err
     person = [r for r in lines(out) if "enrolled" in r]
     assert person == [
-        {"name": "Jack", "badge": "Jack", "enrolled": True, "templates": 2, "error": None}
+        {
+            "name": "Jack",
+            "badge": "Jack",
+            "enrolled": True,
+            "templates": 2,
+            "already_stored": 0,
+            "error": None,
+        }
     ]
 
     # a second enrollment of the same face warns about a duplicate

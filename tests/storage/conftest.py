@@ -9,6 +9,7 @@ binaries the PostgreSQL cases are skipped, saying why.
 from __future__ import annotations
 
 import glob
+import io
 import itertools
 import os
 import shutil
@@ -19,10 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
+from kiosk import cli
 from kiosk.config import Settings
 from kiosk.storage.crypto import encode_key, generate_key
+from kiosk.storage.database import normalise_url
 from kiosk.storage.store import Store, open_store
+
+from .site import SITE_PASSWORD, Site
 
 
 def _pg_bin() -> Path | None:
@@ -150,3 +156,37 @@ def store(settings: Settings) -> Iterator[Store]:
 @pytest.fixture()
 def env_key() -> str:
     return encode_key(generate_key())
+
+
+@pytest.fixture()
+def site(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Iterator[Site]:
+    home = tmp_path / "home"
+    monkeypatch.setenv("KIOSK_HOME", str(home))
+    monkeypatch.setenv("KIOSK_DATABASE_URL", database_url)
+    monkeypatch.setenv("KIOSK_ADMIN", "root")
+    monkeypatch.setenv("KIOSK_ADMIN_PASSWORD", SITE_PASSWORD)
+
+    def run(*args: str, stdin: str | None = None, user: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        if user is not None:
+            monkeypatch.setenv("KIOSK_ADMIN", user)
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exc:  # argparse refused an argument (one line, exit 2)
+            code = int(exc.code or 0)
+        finally:
+            monkeypatch.setenv("KIOSK_ADMIN", "root")
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        return code, out, err
+
+    assert run("admin", "add", "root", "--role", "admin")[0] == 0
+    engine = create_engine(normalise_url(database_url))
+    yield Site(Settings.load(), engine, run)
+    engine.dispose()

@@ -14,7 +14,7 @@ from kiosk.config import Settings
 from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, TimeWindow
 from kiosk.domain.faces import ModelInfo
 from kiosk.storage.errors import EncryptionKeyError
-from kiosk.storage.records import EventFilter, Role
+from kiosk.storage.records import DamagedTemplate, EventFilter, Role
 from kiosk.storage.store import Store, open_store
 
 MODEL = ModelInfo("dlib-resnet", "1", "a" * 64)
@@ -202,8 +202,12 @@ def test_schedule_round_trip(store: Store) -> None:
 
 def test_admin_accounts_and_actions(store: Store) -> None:
     with store.unit_of_work(write=True) as uow:
-        uow.admins.add("root", "scrypt$x", Role.ADMIN)
-        uow.admins.add("eve", "scrypt$y", Role.AUDITOR)
+        uow.admins.add(
+            "root", "scrypt$x", Role.ADMIN, generation=uow.audit.record(None, "admin-add", "root")
+        )
+        uow.admins.add(
+            "eve", "scrypt$y", Role.AUDITOR, generation=uow.audit.record("root", "admin-add", "eve")
+        )
         uow.audit.record("root", "enroll", "badge 1", photos=3)
         uow.commit()
     with store.unit_of_work() as uow:
@@ -259,13 +263,17 @@ def test_key_from_environment_instead_of_a_file(settings: Settings, env_key: str
         open_store(settings)  # no key in the environment, no key file: data is protected
 
 
-def test_an_altered_template_is_an_error_not_garbage(store: Store) -> None:
+def test_an_altered_template_is_skipped_not_garbage(store: Store) -> None:
     with store.unit_of_work(write=True) as uow:
         p = uow.people.add(name="A", badge="1")
         uow.templates.add(p.id, vector(1), MODEL, quality=1.0, source="camera")
+        other = uow.people.add(name="B", badge="2")
+        uow.templates.add(other.id, vector(2), MODEL, quality=1.0, source="camera")
         uow.commit()
     with store.unit_of_work(write=True) as uow:
-        row = uow.session.execute(text("SELECT id, embedding FROM templates")).one()
+        row = uow.session.execute(
+            text("SELECT id, embedding FROM templates ORDER BY id LIMIT 1")
+        ).one()
         blob = bytearray(row.embedding)
         blob[20] ^= 0xFF
         uow.session.execute(
@@ -273,8 +281,10 @@ def test_an_altered_template_is_an_error_not_garbage(store: Store) -> None:
             {"b": bytes(blob), "i": row.id},
         )
         uow.commit()
-    with (
-        store.unit_of_work() as uow,
-        pytest.raises(EncryptionKeyError, match="cannot be decrypted"),
-    ):
-        uow.templates.gallery()
+    damaged: list[DamagedTemplate] = []
+    with store.unit_of_work() as uow:
+        embeddings, labels = uow.templates.gallery(damaged=damaged)
+    assert labels == [other.id]  # the damaged one is skipped, the other kept
+    np.testing.assert_array_equal(embeddings[0], vector(2))
+    assert [(d.id, d.badge) for d in damaged] == [(row.id, "1")]
+    assert "re-enroll" in damaged[0].describe()

@@ -55,6 +55,7 @@ def test_first_start_asks_for_an_admin_and_refuses_a_weak_password(
         "Access rules",
         "Security level",
         "Access log",
+        "Operators' actions",
         "Accounts",
     ]
     window.shutdown()
@@ -114,7 +115,7 @@ def test_an_auditor_sees_only_the_log(window: AdminWindow, auditor: Actor) -> No
     sign_in(window, "reader", "Aud1tor-only!")
     assert window.main is not None
     tabs = window.main.tabs
-    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Access log"]
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Access log", "Operators' actions"]
     assert window.main.people is None and window.main.security is None
 
 

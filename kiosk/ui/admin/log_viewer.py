@@ -324,9 +324,11 @@ class LogViewer(QWidget):
             self.chain_label.setText(f"✔ log intact ({report.checked:,} events verified)")
             self.chain_label.setStyleSheet("color: #1b7f3b; font-weight: bold;")
         else:
-            self.chain_label.setText(
-                f"✘ log altered: first bad row #{report.first_bad_id} — {report.problem}"
+            first = (
+                "" if report.first_bad_id is None else f"first bad row #{report.first_bad_id} — "
             )
+            self.chain_label.setText(f"✘ log altered: {first}{report.short_problem()}")
+            self.chain_label.setToolTip(report.describe())  # every problem, one a line
             self.chain_label.setStyleSheet("color: #a4161a; font-weight: bold;")
 
     @Slot(str)

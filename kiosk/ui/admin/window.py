@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.errors import InputError, KioskError
-from kiosk.services.accounts import MIN_PASSWORD_LENGTH, Actor
+from kiosk.services.accounts import PASSWORD_RULE, Actor
 from kiosk.services.admin import AdminServices
 from kiosk.storage.records import Role
 from kiosk.ui.admin.accounts import AccountsPage
 from kiosk.ui.admin.log_viewer import LogViewer
+from kiosk.ui.admin.operators import OperatorsPage
 from kiosk.ui.admin.people import PeoplePage
 from kiosk.ui.admin.rules import AccessRulesPage
 from kiosk.ui.admin.security import SecurityPage
@@ -80,8 +81,7 @@ class FirstAdminPage(QWidget):
         card, box = _card(
             "Create the first admin",
             "No admin account exists yet. Create one now; you will use it to sign in. "
-            f"The password needs at least {MIN_PASSWORD_LENGTH} characters, mixing letters "
-            "with digits or symbols.",
+            f"The password: {PASSWORD_RULE[:1].lower()}{PASSWORD_RULE[1:]}",
         )
         self.username = QLineEdit("admin")
         self.password = QLineEdit()
@@ -165,7 +165,9 @@ class SignInPage(QWidget):
             username = self.username.text().strip()
             if not username:
                 raise InputError("type your user name")
-            actor = self.window_.services.accounts.authenticate(username, self.password.text())
+            actor = self.window_.services.accounts.authenticate(
+                username, self.password.text(), via="console"
+            )
         except KioskError as exc:
             self.error.setText(sentence(str(exc)))
             self.password.clear()
@@ -199,13 +201,14 @@ class MainArea(QWidget):
             self.tabs.addTab(self.security, "Security level")
         self.log = LogViewer(services, actor, verify_on_open=window.verify_on_open)
         self.tabs.addTab(self.log, "Access log")
+        self.tabs.addTab(OperatorsPage(services.accounts, actor), "Operators' actions")
         if actor.role is Role.ADMIN:
             self.accounts = AccountsPage(services.accounts, actor)
             self.tabs.addTab(self.accounts, "Accounts")
         self.tabs.currentChanged.connect(self._tab_changed)
         who = QLabel(f"Signed in as <b>{actor.username}</b> ({actor.role})")
         if actor.role is Role.AUDITOR:
-            who.setText(who.text() + " — auditors see the access log only")
+            who.setText(who.text() + " — auditors see the access log and the operators' actions")
         sign_out = QPushButton("Sign out")
         sign_out.setObjectName("signOut")
         # clicked(bool) must not reach sign_out(reason): a slot without arguments

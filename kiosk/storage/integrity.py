@@ -1,0 +1,143 @@
+"""The one integrity check behind ``log verify`` and the console's "Check the chain".
+
+It walks both chains (the access log and the operators' actions) against their
+authenticated heads and the checkpoints outside the database, then checks the seals of
+admin accounts, people, group rules and templates. Each problem is one sentence that names
+the rows concerned and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from kiosk.storage.chain import ChainReport, Checkpoint, Link, walk_chain
+
+if TYPE_CHECKING:
+    from kiosk.storage.anchor import Anchor
+    from kiosk.storage.store import UnitOfWork
+
+#: at most this many rows of one kind are named; the rest are counted
+MAX_NAMED = 10
+
+Progress = Callable[[int], None]
+
+
+class Stopped(Exception):
+    """The check was stopped (the console's Cancel)."""
+
+
+def _watched(
+    links: Iterator[Link], progress: Progress | None, stop: threading.Event | None, every: int
+) -> Iterator[Link]:
+    for i, link in enumerate(links):
+        if i % every == 0:
+            if stop is not None and stop.is_set():
+                raise Stopped
+            if progress is not None:
+                progress(i)
+        yield link
+
+
+def _named(items: list[str], what: str, advice: str) -> str:
+    """What, whom (the first :data:`MAX_NAMED`), then what to do: the names come early,
+    so a status line cut short still shows them."""
+    shown = ", ".join(items[:MAX_NAMED])
+    more = f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else ""
+    return f"{what}: {shown}{more} ({advice})"
+
+
+def check(
+    uow: UnitOfWork,
+    anchor: Anchor | None,
+    *,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    every: int = 10_000,
+) -> ChainReport | None:
+    """Everything ``log verify`` checks; ``None`` when ``stop`` was set before the end."""
+    checkpoints: dict[str, Checkpoint] = {}
+    problems: list[str] = []
+    first_bad: int | None = None
+    if anchor is not None:
+        checkpoints, anchor_problems = anchor.checkpoints()
+        problems += anchor_problems
+    try:
+        events = walk_chain(
+            _watched(uow.events.links(), progress, stop, every),
+            uow.events.head(),
+            checkpoints.get("events"),
+        )
+        actions = walk_chain(
+            uow.audit.links(),
+            uow.audit.head(),
+            checkpoints.get("actions"),
+            noun="admin action",
+            plural="admin actions",
+            log_name="operators' actions",
+        )
+    except Stopped:
+        return None
+    if events.problems:
+        first_bad = events.first_bad_id
+    problems = list(events.problems) + problems + list(actions.problems)
+
+    accounts = uow.admins.unsealed()
+    if accounts:
+        problems.append(
+            _named(
+                accounts,
+                "admin accounts not created or changed by the kiosk",
+                "added or altered in the database; they cannot sign in: delete them with "
+                "`kiosk admin delete`",
+            )
+        )
+    people = [badge for _, badge in uow.people.unsealed()]
+    if people:
+        problems.append(
+            _named(
+                [f"badge {b}" for b in people],
+                "people whose records were changed outside the kiosk",
+                "the kiosk refuses them: erase and enroll them again",
+            )
+        )
+    groups = uow.groups.unsealed()
+    if groups:
+        problems.append(
+            _named(
+                groups,
+                "groups whose access rules were changed outside the kiosk",
+                "their people are refused until an admin sets the rules again: `kiosk rules set`",
+            )
+        )
+    if stop is not None and stop.is_set():
+        return None
+    damaged = uow.templates.damaged()
+    if damaged:
+        problems.append(
+            _named(
+                [f"{d.id} (badge {d.badge})" for d in damaged],
+                "face templates damaged or moved to another person",
+                "skipped by recognition: re-enroll those people",
+            )
+        )
+    for action in uow.audit.of_kind("integrity-upgrade"):
+        try:
+            old = json.loads(action.details or "{}").get("old_chain", "intact")
+        except ValueError:
+            old = "intact"
+        if old != "intact":
+            problems.append(
+                f"before the upgrade of {action.time:%Y-%m-%d} (admin action {action.id}) the "
+                f"access log was already tampered: {old}"
+            )
+    return ChainReport(
+        ok=not problems,
+        checked=events.checked,
+        first_bad_id=first_bad,
+        problem=problems[0] if problems else "",
+        problems=tuple(problems),
+        actions_checked=actions.checked,
+    )
