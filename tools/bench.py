@@ -144,6 +144,7 @@ def variants(pipeline: FacePipeline, chips: list[np.ndarray]) -> dict[str, Any]:
     x = torch.from_numpy(np.stack(chips[:1] * 2)).permute(0, 3, 1, 2).float()
     if embedder.spec.bgr:
         x = x.flip(1)
+    x = x.contiguous()
     net = embedder.net
     out: dict[str, Any] = {}
     with torch.inference_mode():
@@ -173,7 +174,9 @@ def variants(pipeline: FacePipeline, chips: list[np.ndarray]) -> dict[str, Any]:
         import onnxruntime as ort
 
         buf = io.BytesIO()
-        torch.onnx.export(net, (x,), buf, input_names=["x"], dynamo=False)  # type: ignore[arg-type]
+        plain = x.clone()  # made outside inference mode: the exporter traces it
+        with torch.no_grad():
+            torch.onnx.export(net, (plain,), buf, input_names=["x"], dynamo=False)  # type: ignore[arg-type]
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = torch.get_num_threads()
         session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
