@@ -1,6 +1,8 @@
 """Liveness checks for the kiosk loop: ``observe`` every frame of the face being decided
 on, ``assess`` when the votes agree on an allowed person, ``reset`` when the face leaves
-or a decision was made (the ``LivenessCheck`` protocol of ``kiosk.services.kiosk_loop``).
+or a decision was made (the ``LivenessCheck`` protocol of ``kiosk.services.loop_ports``);
+the verdict is :class:`kiosk.domain.liveness.LivenessVerdict`, and mode ``off`` is
+:class:`kiosk.domain.liveness.NoLiveness`.
 
 - :class:`ActiveLiveness`: at the first ``assess`` a challenge of random head moves
   starts; while it runs the verdict is *pending* and carries the prompt for the screen;
@@ -27,6 +29,7 @@ import numpy as np
 
 from kiosk.config import LivenessSettings
 from kiosk.domain.faces import FaceResult, FloatArray, ImageArray
+from kiosk.domain.liveness import LivenessVerdict, NoLiveness
 from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
 from kiosk.liveness.geometry import Points
@@ -42,28 +45,6 @@ FURTHER_FROM = 0.5
 #: frames with a picture's frame around the face that end an attempt (and at least a
 #: third of the frames seen)
 BORDER_FRAMES = 2
-
-
-@dataclass(frozen=True)
-class LivenessVerdict:
-    """What a liveness check says.
-
-    ``live`` opens the way to the door. ``pending`` means not decided yet: keep
-    observing; ``prompt`` (words) and ``move`` (``left``, ``right``, ``up``, ``down``, for
-    an arrow) say what the person has to do now, ``step`` / ``steps`` how far they are.
-    ``reason`` is for the person when not live; ``detail`` for staff (the access log)."""
-
-    live: bool
-    reason: str = ""
-    pending: bool = False
-    prompt: str = ""
-    move: str | None = None
-    step: int = 0
-    steps: int = 0
-    detail: str = ""
-
-
-LIVE = LivenessVerdict(True)
 
 
 class Timed(Protocol):
@@ -329,22 +310,6 @@ class PassiveLiveness:
     def reset(self) -> None:
         self._frames = 0
         self._border.reset()
-
-
-class NoLiveness:
-    """Mode ``off``: every face is live."""
-
-    def observe(self, frame: Timed, face: FaceResult) -> None:
-        pass
-
-    def assess(self) -> LivenessVerdict:
-        return LIVE
-
-    def reset(self) -> None:
-        pass
-
-    def abandon(self) -> LivenessVerdict | None:
-        return None
 
 
 def make_liveness(
