@@ -122,7 +122,7 @@ def main() -> int:
 
     from kiosk.app import build_kiosk
     from kiosk.services.access import open_access_service
-    from kiosk.services.kiosk_loop import Analysis, Decided, LoopReady
+    from kiosk.services.loop_messages import Analysis, Decided, LoopReady
     from kiosk.ui.admin_login import env_password_check
     from kiosk.ui.kiosk_window import application
     from kiosk.vision.pipeline import FacePipeline
@@ -135,7 +135,7 @@ def main() -> int:
         base,
         kiosk_id="bench",
         vision=dataclasses.replace(base.vision, device=args.device),
-        # each appearance is a fresh decision (the default 3 of 5 within 2 s applies)
+        # each appearance is a fresh attempt with its own decision
         decision=dataclasses.replace(base.decision, cooldown_seconds=args.person + 0.5),
         screen=dataclasses.replace(base.screen, sounds=False),
     )
@@ -175,7 +175,7 @@ def main() -> int:
             now = time.monotonic()
             if isinstance(update, Analysis) and self.ready_at is not None:
                 self.analyses.append(update)
-            elif isinstance(update, Decided) and not update.repeat:
+            elif isinstance(update, Decided):
                 self.decisions.append((now, update))
             elif isinstance(update, LoopReady) and self.ready_at is None:
                 self.ready_at = now

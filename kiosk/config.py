@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from kiosk.domain.policy import FUSION_METHODS
 from kiosk.errors import ConfigError
 
 #: The embedding networks (``[vision] network``) and the range an explicit distance
@@ -108,17 +109,50 @@ class CaptureSettings:
     loop_files: bool = True  # a video file or image folder starts again at its end
 
 
+#: How the kiosk knows who is at the door (``[decision] mode``): ``face`` searches every
+#: enrolled person (1:N); ``badge+face`` waits for a badge read by a card reader that
+#: types its number (a keyboard wedge) or typed on the screen's keypad, and checks the
+#: face against that person alone (1:1), as commercial terminals' "card + face" mode.
+DECISION_MODES = ("face", "badge+face")
+
+
 @dataclass(frozen=True)
 class DecisionSettings:
-    """When the kiosk decides (``[decision]``): see ``kiosk.domain.policy``."""
+    """When and how the kiosk decides (``[decision]``): see ``kiosk.domain.policy``.
 
-    votes_needed: int = 3
-    vote_window: int = 5
-    vote_seconds: float = 2.0
+    One decision per attempt (a face from its arrival until it leaves): on the frames of
+    that face, fused by ``method``, within ``decision_seconds`` of its first frame when the
+    machine recognises fast enough, on ``min_frames`` to ``max_frames`` frames."""
+
+    method: str = "fused"  # fused | mean | vote (kiosk.domain.policy.FUSION_METHODS)
+    decision_seconds: float = 1.5
+    min_frames: int = 2
+    max_frames: int = 5
+    #: a face that stays in front of the kiosk after its decision is decided again after
+    #: this long (never after it was denied as a spoof: that holds until it leaves)
     cooldown_seconds: float = 10.0
     #: a face is decided on only when its centre is in this part of the frame
     #: (left, top, right, bottom as fractions of width and height)
     region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    mode: str = "face"  # face | badge+face
+    #: badge + face: how long after the badge the face may come
+    badge_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.method not in FUSION_METHODS:
+            raise ConfigError(
+                f"decision method must be one of {', '.join(FUSION_METHODS)}, not {self.method!r}"
+            )
+        if self.mode not in DECISION_MODES:
+            raise ConfigError(
+                f"decision mode must be one of {', '.join(DECISION_MODES)}, not {self.mode!r}"
+            )
+        if not 1 <= self.min_frames <= self.max_frames:
+            raise ConfigError("decision min_frames must be at least 1 and at most max_frames")
+        if self.decision_seconds <= 0 or self.cooldown_seconds < 0 or self.badge_seconds <= 0:
+            raise ConfigError(
+                "decision_seconds and badge_seconds must be above 0, cooldown_seconds not below 0"
+            )
 
 
 @dataclass(frozen=True)

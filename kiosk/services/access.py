@@ -85,6 +85,13 @@ class AccessService:
             raise InputError(f"no enrolled person has the id {person_id}")
         return person
 
+    def person_by_badge(self, badge: str) -> Person | None:
+        """The person with this badge number (badge + face mode); ``None`` when nobody
+        has it. An erased person keeps no badge that opens anything: inactive."""
+        with self.store.unit_of_work() as uow:
+            record = uow.people.by_badge(badge)
+        return None if record is None else record.person
+
     def get_schedule(self, group: str) -> AccessSchedule | None:
         """The group's access schedule, ``None`` when it has none (access at any time)."""
         now = datetime.now(UTC)

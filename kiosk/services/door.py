@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -167,3 +169,33 @@ def make_door(settings: DoorSettings) -> Door:
     if kind == "serial":
         return SerialRelayDoor(settings.serial_device, settings.serial_open, settings.serial_close)
     raise ConfigError(f"door: kind must be log, webhook or serial, not {settings.kind!r}")
+
+
+class DoorWorker:
+    """One daemon thread that runs door jobs in the order given, one at a time, so that a
+    slow door (a webhook waiting for its timeout) does not pause recognition.
+
+    The queue is not bounded, but it stays short: a door request follows an ALLOWED
+    decision, and there is one decision per attempt. Daemon, so that a door hanging
+    beyond every timeout cannot keep the process alive."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="door", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:  # the jobs report their own errors; this is the last net
+                log.exception("door: the door job failed")
+
+    def close(self, timeout: float) -> bool:
+        """Run the jobs already submitted, then end; true when done within ``timeout``."""
+        self._jobs.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()

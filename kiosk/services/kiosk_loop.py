@@ -1,299 +1,90 @@
 """The recognition loop of the kiosk screen, free of Qt.
 
-Newest frame -> detect -> the face in the decision region -> align and embed it ->
-search the gallery -> vote over recent recognitions -> access rules -> liveness ->
-door -> access log. Everything it has to say leaves through ``emit`` as a frozen
-dataclass (:class:`LoopReady`, :class:`Analysis`, :class:`Decided`, :class:`DoorReport`,
-:class:`Notice`); the screen turns them into pixels, a benchmark into figures.
+Newest frame -> detect -> the face in the decision region, followed from frame to frame
+(an :class:`~kiosk.services.attempt.Attempt`) -> align and embed it -> its frames fused
+into one identity when enough are in (``kiosk.domain.policy``) -> access rules ->
+liveness -> door -> access log. One decision per attempt. Everything it has to say leaves
+through ``emit`` as a :data:`~kiosk.services.loop_messages.LoopMessage`.
 
 It runs in its own thread (the caller's): the screen never waits for it, and it always
 works on the freshest frame, so latency does not grow when it is slower than the camera.
-The door is opened from one more thread (see :meth:`KioskLoop.door_worker`), so that a
-slow door (a webhook waiting for its timeout) does not pause recognition.
+The door is opened from one more thread (see :meth:`KioskLoop.door_worker`); what follows
+a decision (screen, log, door) is :class:`~kiosk.services.announce.Announcer`'s.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Protocol
 
-import cv2
 import numpy as np
 
 from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import Settings
-from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, Person, check_access
-from kiosk.domain.faces import Box, DetectedFace, FaceResult, FloatArray, ImageArray, ModelInfo
-from kiosk.domain.policy import Verdict, Vote, Voter, VotingRule, choose_face
+from kiosk.domain.access import AccessSchedule, Decision, Person, check_access
+from kiosk.domain.faces import DetectedFace, FaceResult, FloatArray
+from kiosk.domain.liveness import NoLiveness
+from kiosk.domain.policy import (
+    DecisionPace,
+    Identity,
+    RateMeter,
+    Recognition,
+    choose_face,
+    identify,
+    same_face,
+)
 from kiosk.errors import ConfigError, KioskError
-from kiosk.services.door import Door, DoorRequest, DoorResult
+from kiosk.services.announce import Announcer
+from kiosk.services.attempt import Attempt, BadgeInbox, Claim, Pending
+from kiosk.services.door import Door
+from kiosk.services.loop_messages import (
+    Analysis,
+    BadgeRead,
+    Decided,
+    LivenessPrompt,
+    LoopMessage,
+    LoopReady,
+    LoopState,
+    Notice,
+    PaceChanged,
+)
+from kiosk.services.loop_ports import AccessStore, LivenessCheck, Recognizer, Searcher
+from kiosk.vision.quality import assess_face
+
+# read from here too: the messages (older callers), the ports (the composition root)
+__all__ = ["AccessStore", "Decided", "KioskLoop", "LivenessCheck", "LivenessPrompt"]
+__all__ += ["LoopMessage", "Recognizer", "Searcher"]
 
 log = logging.getLogger(__name__)
 
 #: How often the gallery and the people count are re-read, so that people enrolled or
 #: deactivated while the kiosk runs are seen without a restart.
 GALLERY_REFRESH_SECONDS = 30.0
-#: The recognition rate is measured over this many recent recognitions.
-RATE_WINDOW = 20
-#: When the loop stops, door requests still pending are waited for this long beyond the
-#: door's own timeout (``[door] timeout_seconds``); a door hanging longer is left behind.
-DOOR_STOP_GRACE_SECONDS = 5.0
-
-
-# --- what the loop needs -------------------------------------------------------------
-
-
-class Recognizer(Protocol):
-    """The part of ``kiosk.vision.pipeline.FacePipeline`` the kiosk uses."""
-
-    @property
-    def device(self) -> str: ...
-
-    @property
-    def model_info(self) -> ModelInfo: ...
-
-    def detect(self, rgb: ImageArray) -> list[DetectedFace]: ...
-
-    def analyze(
-        self, rgb: ImageArray, faces: Sequence[DetectedFace] | None = None
-    ) -> list[FaceResult]: ...
-
-
-class Searcher(Protocol):
-    """``kiosk.vision.matcher.Gallery``: 1:N search."""
-
-    def search(self, queries: FloatArray, threshold: float | None, margin: float = 0.0) -> list: ...  # type: ignore[type-arg]
-
-
-class AccessStore(Protocol):
-    """What the kiosk needs from storage (``kiosk.services.access.AccessService``)."""
-
-    def load_gallery(self, model: ModelInfo | None = None) -> tuple[FloatArray, list[int]]: ...
-
-    def get_person(self, person_id: int) -> Person:
-        """Raises a :class:`KioskError` when there is no such person (any more)."""
-
-    def get_schedule(self, group: str) -> AccessSchedule | None: ...
-
-    def record_event(self, event: AccessEvent) -> int:
-        """Called from the recognition thread and from the door thread (the loop holds a
-        lock around its own calls, but the other methods run meanwhile on the recognition
-        thread: the store must be thread-safe, as ``AccessService`` is)."""
-
-    def people_count(self, *, active_only: bool = False) -> int: ...
-
-
-class LivenessAnswer(Protocol):
-    """What ``assess`` returns (any object with these attributes)."""
-
-    @property
-    def live(self) -> bool: ...
-
-    @property
-    def reason(self) -> str:
-        """For the person at the door when not live."""
-
-    @property
-    def pending(self) -> bool:
-        """Not decided yet (a challenge is running): keep observing, ask again."""
-
-    @property
-    def prompt(self) -> str:
-        """While pending: what the person has to do now."""
-
-
-@dataclass(frozen=True)
-class LivenessVerdict:
-    live: bool
-    reason: str = ""
-    pending: bool = False
-    prompt: str = ""
-
-
-class LivenessCheck(Protocol):
-    """A check that the face is a live person, between the match and the door.
-
-    ``observe`` sees every recognised frame of the face being decided on; ``assess`` is
-    asked when the votes agree on an allowed person (again after more votes while it
-    answers *pending*); ``reset`` when the face leaves or a decision was made;
-    ``abandon`` when the face left while the check was pending: the failed answer to
-    record (what was asked and measured), or None when nothing was pending."""
-
-    def observe(self, frame: Frame, face: FaceResult) -> None: ...
-
-    def assess(self) -> LivenessAnswer: ...
-
-    def reset(self) -> None: ...
-
-    def abandon(self) -> LivenessAnswer | None: ...
-
-
-class NoLivenessCheck:
-    """Accepts every face (the default until a liveness check is configured)."""
-
-    def observe(self, frame: Frame, face: FaceResult) -> None:
-        pass
-
-    def assess(self) -> LivenessVerdict:
-        return LivenessVerdict(True)
-
-    def reset(self) -> None:
-        pass
-
-    def abandon(self) -> LivenessVerdict | None:
-        return None
-
-
-# --- what the loop says --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoopReady:
-    """The models are loaded (or reloaded gallery): figures for the status line."""
-
-    device: str
-    model: str
-    enrolled: int
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """One recognised frame: the faces to draw and what the loop is doing.
-
-    ``state`` is ``"idle"`` (no face in the decision region) or ``"checking"`` (a face is
-    being recognised; the votes are not in yet). ``latency_ms`` is from the frame leaving
-    the camera to this result; ``rate`` the recognitions per second lately."""
-
-    frame_seq: int
-    width: int
-    height: int
-    boxes: tuple[Box, ...]
-    chosen: int | None
-    state: str
-    latency_ms: float
-    rate: float
-
-
-@dataclass(frozen=True)
-class Decided:
-    """A decision for the person at the door.
-
-    ``title`` / ``message`` are the words on the screen; ``repeat`` is true within the
-    cooldown (shown again, not logged, door not opened again); ``since_face_ms`` is the
-    time from the first frame with this face to the decision."""
-
-    decision: Decision
-    message: str
-    name: str | None
-    person_id: int | None
-    distance: float
-    repeat: bool
-    since_face_ms: float | None
-    time: datetime
-
-    @property
-    def allowed(self) -> bool:
-        return self.decision.allowed
-
-
-@dataclass(frozen=True)
-class LivenessPrompt:
-    """The votes agree on an allowed person, but the liveness check needs more: the
-    screen keeps "checking" and shows ``prompt``."""
-
-    prompt: str
-    name: str
-    move: str = ""  # left | right | up | down: the way to turn (for an arrow), if known
-
-
-@dataclass(frozen=True)
-class DoorReport:
-    """The door's answer to an ALLOWED decision; it comes after that :class:`Decided`,
-    and may come after later updates (the door is opened off the recognition thread)."""
-
-    ok: bool
-    message: str
-    person_id: int | None = None  # whom the door was opened for
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Something staff should know that is not a decision (database or model trouble)."""
-
-    message: str
-    fatal: bool = False  # the loop has stopped
-
+#: The recognition period is the median of this many recent ones.
+RATE_WINDOW = 8
+#: A face missing for this long (or two recognition periods, if longer) has left: a head
+#: turned far or a missed detection is waited for. In the middle of a liveness check,
+#: leaving ends the attempt as a failed check.
+FACE_LOST_GRACE_SECONDS = 1.0
+#: A liveness prompt is sent again this often while it stays the same.
+PROMPT_REPEAT_SECONDS = 1.0
 
 UNKNOWN_MESSAGE = "Face not recognised. Please see staff."
 #: on the screen when the face left during the liveness check (recorded as a spoof)
 LEFT_MESSAGE = "The liveness check was not finished. Please look at the camera and try again."
-#: the face under the liveness check was no longer the person's
-CHANGED_MESSAGE = "Please turn your head as shown."
-#: a face missing for up to this long during the liveness check is waited for (a head
-#: turned far, a hand in front of it); longer, the attempt ends as a failed check
-FACE_LOST_GRACE_SECONDS = 1.0
+UNKNOWN_BADGE_MESSAGE = "Badge not recognised. Please see staff."
+NOT_BADGE_HOLDER_MESSAGE = "Your face does not match the badge. Please see staff."
+NO_FACE_MESSAGE = "No face was seen in time. Please show your badge again."
 
 
-@dataclass
-class _Pending:
-    """The liveness check is asking an allowed person for more: who, and their latest
-    frame and face (the snapshot if the attempt ends without them)."""
-
-    person: Person
-    distance: float
-    frame: Frame
-    face: FaceResult
-    lost_since: float | None = None
-
-
-def _snapshot(rgb: ImageArray, box: Box) -> bytes | None:
-    """JPEG of the face with some margin: what the log keeps when snapshots are kept."""
-    height, width = rgb.shape[:2]
-    margin = 0.4 * max(box.width, box.height)
-    crop = Box(box.x1 - margin, box.y1 - margin, box.x2 + margin, box.y2 + margin)
-    c = crop.clipped(width, height)
-    part = rgb[int(c.y1) : int(c.y2), int(c.x1) : int(c.x2)]
-    if part.size == 0:
-        return None
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(part, cv2.COLOR_RGB2BGR))
-    return data.tobytes() if ok else None
-
-
-class _DoorWorker:
-    """One daemon thread that runs door jobs in the order given, one at a time.
-
-    The queue is not bounded, but it stays short: a door request follows an ALLOWED
-    decision, and the cooldown keeps one person from being decided on again at once.
-    Daemon, so that a door hanging beyond every timeout cannot keep the process alive."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._work, name="door", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self._jobs.put(job)
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            try:
-                job()
-            except Exception:  # the jobs report their own errors; this is the last net
-                log.exception("door: the door job failed")
-
-    def close(self, timeout: float) -> bool:
-        """Run the jobs already submitted, then end; true when done within ``timeout``."""
-        self._jobs.put(None)
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+def frame_quality(face: FaceResult) -> float:
+    """How much a frame counts in the fused embedding: the enrollment quality score
+    (size, sharpness, light, pose, detector confidence), 0..1."""
+    return assess_face(face.face, face.chip).score
 
 
 class KioskLoop:
@@ -301,18 +92,20 @@ class KioskLoop:
 
     ``load_recognizer`` and ``open_store`` are called inside :meth:`run`, so that the
     slow model load happens in the loop's thread, not the caller's; ``make_gallery``
-    turns (embeddings, labels) into a searcher (normally ``Gallery``).
+    turns (embeddings, labels) into a searcher (normally ``Gallery``); ``quality`` weighs
+    a frame (:func:`frame_quality` by default).
 
     While :meth:`run` runs, the door is opened from a worker thread (:meth:`door_worker`);
-    a caller driving :meth:`step` itself (tests, benchmarks) gets the door opened inline,
+    a caller driving :meth:`step` itself (tests, evaluations) gets the door opened inline,
     its :class:`DoorReport` emitted before ``step`` returns, unless it opens
-    :meth:`door_worker` too."""
+    :meth:`door_worker` too. :meth:`claim` (a badge typed at the screen) may be called
+    from any thread."""
 
     def __init__(
         self,
         settings: Settings,
         slot: FrameSlot,
-        emit: Callable[[object], None],
+        emit: Callable[[LoopMessage], None],
         *,
         load_recognizer: Callable[[], Recognizer],
         store: AccessStore,
@@ -321,6 +114,7 @@ class KioskLoop:
         liveness: LivenessCheck | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        quality: Callable[[FaceResult], float] = frame_quality,
     ) -> None:
         self.settings = settings
         self.slot = slot
@@ -328,30 +122,39 @@ class KioskLoop:
         self._load_recognizer = load_recognizer
         self.store = store
         self.door = door
-        #: the threshold of the latest search (recorded with the events it decided)
-        self._threshold: float | None = None
         self._make_gallery = make_gallery
-        self.liveness = liveness or NoLivenessCheck()
+        self.liveness: LivenessCheck = liveness or NoLiveness()
         self.clock = clock
         self.now = now
+        self.quality = quality
         d = settings.decision
         try:
-            rule = VotingRule(d.votes_needed, d.vote_window, d.vote_seconds, d.cooldown_seconds)
+            self.pace = DecisionPace(d.decision_seconds, d.min_frames, d.max_frames)
         except ValueError as exc:
             raise ConfigError(f"[decision]: {exc}") from None
-        self.voter = Voter(rule)
         self.recognizer: Recognizer | None = None
         self.gallery: Searcher | None = None
+        self._templates: tuple[FloatArray, np.ndarray] = (np.zeros((0, 0), np.float32), np.zeros(0))
         self._gallery_time = -1e9
-        self._face_since: float | None = None
-        self._pending: _Pending | None = None  # a liveness check is asking for more
-        self._recent: deque[float] = deque(maxlen=RATE_WINDOW)  # recent recognitions
+        self.attempt: Attempt | None = None
+        self._attempts = 0  # attempts so far: the next one's number
+        #: the threshold of the latest search (recorded with the events it decided)
+        self._threshold: float | None = None
+        self._claim: Claim | None = None  # badge + face: whose face is expected
+        self._badges = BadgeInbox()
+        self.rate = RateMeter(RATE_WINDOW)
+        self._slow = False
         self._outage_recorded = False
         self._outage_started: float | None = None
-        self._too_slow_told = False
-        self._doors: _DoorWorker | None = None  # while door_worker() is open
-        # the recognition and door threads both record: one event at a time from this loop
-        self._record_lock = threading.Lock()
+        self.announcer = Announcer(
+            settings,
+            store,
+            door,
+            lambda message: self.emit(message),  # the screen replaces emit after this
+            lambda: self.now(),
+            lambda: self.recognizer.model_info.version if self.recognizer else None,
+            lambda: self._threshold,
+        )
 
     # -- running ------------------------------------------------------------------
 
@@ -382,25 +185,16 @@ class KioskLoop:
                     self.emit(Notice(f"recognition error: {exc}"))
                     stop.wait(0.5)
 
-    @contextmanager
-    def door_worker(self) -> Iterator[None]:
+    def door_worker(self) -> AbstractContextManager[None]:
         """Within the block, :meth:`step` hands door requests to one background thread
-        (in order, one at a time) and goes on recognising; the door's report is emitted
-        and a failure recorded from that thread. At the end of the block the requests
-        still pending are finished before it returns, within the door's timeout plus a
-        grace in all, so that a person let in at shutdown is not left at a closed door
-        (a request still hung after that is left to its daemon thread, and logged).
+        and goes on recognising (see :meth:`Announcer.door_worker`). Enter it in the
+        thread that calls :meth:`step`."""
+        return self.announcer.door_worker()
 
-        Enter it in the thread that calls :meth:`step`."""
-        worker = _DoorWorker()
-        self._doors = worker
-        try:
-            yield
-        finally:
-            self._doors = None
-            timeout = self.settings.door.timeout_seconds + DOOR_STOP_GRACE_SECONDS
-            if not worker.close(timeout):
-                log.error("door: a door request was still running after %.0f s at stop", timeout)
+    def claim(self, badge: str) -> None:
+        """Badge + face mode: a badge number (or PIN) was read or typed at the screen.
+        Thread-safe; the loop takes it up at its next frame."""
+        self._badges.put(badge)
 
     def _refresh_gallery(self, force: bool = False) -> None:
         if not force and self.clock() - self._gallery_time < GALLERY_REFRESH_SECONDS:
@@ -409,6 +203,7 @@ class KioskLoop:
         self._gallery_time = self.clock()
         embeddings, labels = self.store.load_gallery(self.recognizer.model_info)
         self.gallery = self._make_gallery(embeddings, labels)
+        self._templates = (embeddings, np.asarray(labels, np.int64))
         enrolled = self.store.people_count()
         model = self.recognizer.model_info
         self.emit(LoopReady(self.recognizer.device, f"{model.name} {model.version}", enrolled))
@@ -426,15 +221,12 @@ class KioskLoop:
             reason = status.message if offline else "the camera stopped sending frames"
             self._outage_recorded = True
             self._outage_started = self.clock()
-            self.voter.reset()
-            self.liveness.reset()
-            self._pending = None
-            self._face_since = None
-            self._record(Decision.ERROR, f"camera offline: {reason}")
+            self._end_attempt(face_left=False)
+            self.announcer.record(Decision.ERROR, f"camera offline: {reason}")
         elif status.online and not stalled and self._outage_recorded:
             lasted = self.clock() - (self._outage_started or self.clock())
             self._outage_recorded = False
-            self._record(Decision.ERROR, f"camera back online after {lasted:.0f} s")
+            self.announcer.record(Decision.ERROR, f"camera back online after {lasted:.0f} s")
 
     # -- one frame ----------------------------------------------------------------
 
@@ -442,42 +234,16 @@ class KioskLoop:
         """Recognise one frame and act on it."""
         assert self.recognizer is not None
         self._refresh_gallery()
-        assert self.gallery is not None
-        vision = self.settings.vision
         faces = self.recognizer.detect(frame.rgb)
         boxes = tuple(f.box for f in faces)
         chosen = choose_face(boxes, frame.width, frame.height, self.settings.decision.region)
-        verdict: Verdict | None = None
-        result: FaceResult | None = None
+        self._take_badges(frame.time)
         if chosen is None:
-            self.voter.expire(frame.time)
-            if self._pending is not None:
-                self._face_missing(frame.time)
-            elif self._face_since is not None:
-                self.liveness.reset()
-                self._face_since = None
-            state = "checking" if self._pending is not None else "idle"
+            state, analysed = self._no_face(frame.time), False
         else:
-            if self._face_since is None:
-                self._face_since = frame.time
-            result = self.recognizer.analyze(frame.rgb, [faces[chosen]])[0]
-            match = self.gallery.search(
-                result.embedding[None, :], vision.threshold, vision.ambiguity_margin
-            )[0]
-            self.liveness.observe(frame, result)
-            if self._pending is not None:
-                self._pending.frame, self._pending.face = frame, result
-                self._pending.lost_since = None
-            self._threshold = None if match.threshold is None else float(match.threshold)
-            person_id = match.label if match.is_match else None
-            verdict = self.voter.add(Vote(frame.time, person_id, float(match.distance)))
-            state = "checking"
+            state, analysed = self._face(frame, faces[chosen])
         done = self.clock()
-        self._recent.append(done)
-        rate = 0.0
-        if len(self._recent) > 1 and self._recent[-1] > self._recent[0]:
-            rate = (len(self._recent) - 1) / (self._recent[-1] - self._recent[0])
-        self._check_rate(rate)
+        period = self._measure(done, analysed)
         self.emit(
             Analysis(
                 frame.seq,
@@ -487,216 +253,247 @@ class KioskLoop:
                 chosen,
                 state,
                 (done - frame.time) * 1000.0,
-                rate,
+                1.0 / period if period else 0.0,
+                self.attempt.id if self.attempt is not None else None,
+                self._slow,
             )
         )
-        if verdict is not None and result is not None:
-            self._decide(verdict, frame, result)
 
-    def _check_rate(self, rate: float) -> None:
-        """Tell staff once when recognition is too slow for the voting rule: with fewer
-        than ``votes_needed`` recognitions in ``vote_seconds`` nobody is ever decided on."""
-        rule = self.voter.rule
-        needed = rule.needed / rule.seconds
-        if self._too_slow_told or len(self._recent) < RATE_WINDOW or rate >= needed:
-            return
-        self._too_slow_told = True
-        message = (
-            f"recognition runs at {rate:.1f}/s, too slow for {rule.needed} votes in "
-            f"{rule.seconds:g} s: raise [decision] vote_seconds or use a faster machine"
+    def _measure(self, done: float, analysed: bool) -> float | None:
+        """Keep the recognition period; tell when it is too slow to keep the promised
+        decision time, and when it is fast enough again."""
+        self.rate.add(done, analysed)
+        period = self.rate.period
+        if period is not None and self.rate.samples >= 3 and self.pace.slow(period) != self._slow:
+            self._slow = not self._slow
+            rate, needed, seconds = 1.0 / period, self.pace.rate_needed, self.pace.seconds
+            if self._slow:
+                log.warning("kiosk: %.1f recognitions/s, under the %.1f/s needed", rate, needed)
+            self.emit(PaceChanged(self._slow, rate, needed, seconds))
+        return period
+
+    def _no_face(self, now: float) -> LoopState:
+        attempt = self.attempt
+        if attempt is None:
+            return LoopState.IDLE
+        grace = max(FACE_LOST_GRACE_SECONDS, 2.0 * (self.rate.period or 0.0))
+        if attempt.missing(now) < grace:
+            return LoopState.DECIDED if attempt.outcome is not None else LoopState.CHECKING
+        self._end_attempt()
+        return LoopState.IDLE
+
+    def _face(self, frame: Frame, face: DetectedFace) -> tuple[LoopState, bool]:
+        """The decided-on face in this frame: follow it, recognise it, decide on it."""
+        attempt = self.attempt
+        if attempt is not None and not same_face(attempt.box, face.box):
+            self._end_attempt()  # another face took its place
+        elif attempt is not None and attempt.may_retry(
+            frame.time, self.settings.decision.cooldown_seconds
+        ):
+            self._end_attempt()  # decided long ago and still there: decide again
+        if self.attempt is None:
+            self._attempts += 1
+            self.liveness.reset()
+            self.attempt = Attempt(self._attempts, frame.time, face.box)
+        attempt = self.attempt
+        attempt.seen(face.box)
+        if attempt.outcome is not None:
+            return LoopState.DECIDED, False
+        badge_mode = self.settings.decision.mode == "badge+face"
+        if badge_mode and self._claim is None:
+            return LoopState.BADGE, False
+        assert self.recognizer is not None
+        result = self.recognizer.analyze(frame.rgb, [face])[0]
+        search = self._searcher()
+        label, distance = search(result.embedding)
+        recognition = Recognition(
+            frame.time, result.embedding, self.quality(result), label, distance
         )
-        log.warning("kiosk: %s", message)
-        self.emit(Notice(message))
+        attempt.add(recognition, frame, result)
+        self.liveness.observe(frame, result)
+        if attempt.pending is not None:
+            self._ask_liveness(attempt, attempt.pending.person, attempt.pending.distance)
+        else:
+            elapsed = frame.time - attempt.since
+            frames = len(attempt.recognitions)
+            period = self.rate.period or (elapsed / (frames - 1) if frames > 1 else 0.0)
+            if self.pace.ready(frames, elapsed, period):
+                method = self.settings.decision.method
+                self._decide(attempt, identify(attempt.recognitions, method, search))
+        state = LoopState.CHECKING if attempt.outcome is None else LoopState.DECIDED
+        return state, True
 
-    def _decide(self, verdict: Verdict, frame: Frame, face: FaceResult) -> None:
-        pending = self._pending
-        if pending is not None and not verdict.repeat and verdict.person_id != pending.person.id:
-            # the face under the liveness check became someone else, or nobody the gallery
-            # knows (a picture tilted until it no longer matches): the check fails
-            self._deny_pending(
-                CHANGED_MESSAGE,
-                "liveness failed: the face changed during the liveness check",
-                self.clock(),
-            )
-            return
+    def _searcher(self) -> Callable[[FloatArray], tuple[int | None, float]]:
+        """1:N over the gallery; in badge + face mode, 1:1 against the badge's holder, at
+        the threshold of the whole gallery: the badge is chosen by whoever shows it, so a
+        stranger can pick the person he looks most like (a one-person gallery's own
+        threshold would be looser)."""
+        vision = self.settings.vision
+        gallery = self.gallery
+        assert gallery is not None
+        claim = self._claim
+        holder: Searcher | None = None
+        if claim is not None:
+            embeddings, labels = self._templates
+            mask = labels == claim.person.id
+            holder = self._make_gallery(embeddings[mask], [int(x) for x in labels[mask]])
+
+        def search(embedding: FloatArray) -> tuple[int | None, float]:
+            match = gallery.search(embedding[None, :], vision.threshold, vision.ambiguity_margin)[0]
+            if match.threshold is not None:
+                self._threshold = float(match.threshold)  # recorded with the decision
+            if holder is not None:
+                match = holder.search(embedding[None, :], match.threshold, 0.0)[0]
+            return (match.label if match.is_match else None), float(match.distance)
+
+        return search
+
+    # -- deciding -----------------------------------------------------------------
+
+    def _decide(self, attempt: Attempt, identity: Identity) -> None:
+        claim = self._claim
         person: Person | None = None
-        if verdict.person_id is not None:
+        if identity.person_id is not None:
             try:
-                person = self.store.get_person(verdict.person_id)
+                person = self.store.get_person(identity.person_id)
             except KioskError:
                 person = None  # erased since the gallery was loaded
-        when = self.now()
-        detail = ""
         if person is None:
-            decision, message = Decision.DENIED_UNKNOWN, UNKNOWN_MESSAGE
+            if claim is not None:  # someone else's face with this badge: staff want a name
+                self._conclude(
+                    attempt, Decision.DENIED_UNKNOWN, NOT_BADGE_HOLDER_MESSAGE, None,
+                    identity.distance, log_person=claim.person,
+                    detail=f"badge {claim.badge!r}: the face is not its holder's",
+                )  # fmt: skip
+            else:
+                self._conclude(
+                    attempt, Decision.DENIED_UNKNOWN, UNKNOWN_MESSAGE, None, identity.distance
+                )
+            return
+        check = check_access(person, self._schedule(person), self.now())
+        if not check.decision.allowed:
+            self._conclude(attempt, check.decision, check.reason, person, identity.distance)
+            return
+        self._ask_liveness(attempt, person, identity.distance)
+
+    def _schedule(self, person: Person) -> AccessSchedule | None:
+        return self.store.get_schedule(person.group) if person.group else None
+
+    def _ask_liveness(self, attempt: Attempt, person: Person, distance: float) -> None:
+        """The frames name an allowed person: the liveness check has the last word. Asked
+        at every frame while it is pending; there is no way around it."""
+        verdict = self.liveness.assess()
+        if verdict.pending:
+            pending = attempt.pending
+            if pending is None:
+                pending = attempt.pending = Pending(person, distance)
+            now = self.clock()
+            if verdict.prompt and (
+                verdict.prompt != pending.prompt
+                or now - pending.prompted_at >= PROMPT_REPEAT_SECONDS
+            ):  # a check that asks nothing just keeps "checking"
+                pending.prompt, pending.prompted_at = verdict.prompt, now
+                self.emit(
+                    LivenessPrompt(verdict.prompt, person.name, verdict.move or "", attempt.id)
+                )
+            return
+        if verdict.live:
+            self._conclude(attempt, Decision.ALLOWED, f"Welcome, {person.name}!", person, distance)
         else:
-            schedule = self.store.get_schedule(person.group) if person.group else None
-            check = check_access(person, schedule, when)
-            decision, message = check.decision, check.reason
-            if decision.allowed and not verdict.repeat:
-                liveness = self.liveness.assess()
-                if liveness.pending:
-                    # not decided yet: no verdict counts, so the next agreement is fresh
-                    self.voter.forget(person.id)
-                    self._pending = _Pending(person, verdict.distance, frame, face)
-                    if liveness.prompt:  # a check that asks nothing just keeps "checking"
-                        move = getattr(liveness, "move", None) or ""
-                        self.emit(LivenessPrompt(liveness.prompt, person.name, move))
-                    return
-                if not liveness.live:
-                    decision = Decision.DENIED_SPOOF
-                    message = liveness.reason or "Please look at the camera yourself."
-                    # what the check measured, for staff reading the log
-                    detail = getattr(liveness, "detail", "") or ""
-        since_face = (
-            (self.clock() - self._face_since) * 1000.0 if self._face_since is not None else None
-        )
-        self.emit(
-            Decided(
-                decision,
-                message,
-                person.name if person else None,
-                person.id if person else None,
-                verdict.distance,
-                verdict.repeat,
-                since_face,
-                when,
+            reason = verdict.reason or "Please look at the camera yourself."
+            self._conclude(
+                attempt, Decision.DENIED_SPOOF, reason, person, distance, detail=verdict.detail
             )
-        )
-        self.liveness.reset()
-        self._face_since = None
-        self._pending = None
-        if verdict.repeat:
-            return
-        log.info(
-            "kiosk: %s %s (distance %.2f)",
-            decision.value,
-            person.name if person else "unknown face",
-            verdict.distance,
-        )
-        keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
-        self._record(
-            decision,
-            f"{message} ({detail})" if detail else message,
-            person_id=person.id if person else None,
-            score=verdict.distance,
-            latency_ms=since_face,
-            snapshot=_snapshot(frame.rgb, face.face.box) if keep else None,
-        )
-        if decision.allowed and person is not None:
-            self._open_door(person, when)
 
-    def _face_missing(self, now: float) -> None:
-        """No face while the liveness check asks for more: wait a moment, then end the
-        attempt as a failed check, recorded as a spoof (a picture pulled away when it
-        could not answer leaves a trace, like one that answered wrongly)."""
-        pending = self._pending
-        assert pending is not None
-        if pending.lost_since is None:
-            pending.lost_since = now
-        if now - pending.lost_since < FACE_LOST_GRACE_SECONDS:
-            return
-        answer = self.liveness.abandon()
-        if answer is None:  # nothing was being asked (or it had passed): end quietly
-            self.liveness.reset()
-            self._pending = None
-            self._face_since = None
-            return
-        detail = getattr(answer, "detail", "")
-        reason = "the face left during the liveness check"
-        self._deny_pending(
-            LEFT_MESSAGE, f"{reason}; {detail}" if detail else reason, pending.lost_since
-        )
-
-    def _deny_pending(self, message: str, reason: str, ended: float) -> None:
-        """End the attempt under the liveness check as a failed check (a spoof), shown,
-        recorded with ``reason`` for staff, and never as an entry."""
-        pending = self._pending
-        assert pending is not None
-        when = self.now()
-        since_face = (ended - self._face_since) * 1000.0 if self._face_since is not None else None
-        person = pending.person
-        self.emit(
-            Decided(
-                Decision.DENIED_SPOOF,
-                message,
-                person.name,
-                person.id,
-                pending.distance,
-                False,
-                since_face,
-                when,
-            )
-        )
-        self.liveness.reset()
-        self._pending = None
-        self._face_since = None
-        log.info("kiosk: denied-spoof %s (%s)", person.name, reason)
-        keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
-        self._record(
-            Decision.DENIED_SPOOF,
-            f"{message} ({reason})",
-            person_id=person.id,
-            score=pending.distance,
-            latency_ms=since_face,
-            snapshot=_snapshot(pending.frame.rgb, pending.face.face.box) if keep else None,
-        )
-
-    def _open_door(self, person: Person, when: datetime) -> None:
-        """Open the door for ``person``: on the door thread while :meth:`door_worker` is
-        open (the :class:`Decided` is already out, so its report follows it), else here."""
-        request = DoorRequest(
-            self.settings.kiosk_id, person.id, person.name, when, self.settings.door.open_seconds
-        )
-
-        def job() -> None:
-            report = self._ask_door(request)
-            self.emit(report)
-            if not report.ok:
-                self._record(Decision.ERROR, report.message, person_id=person.id)
-
-        doors = self._doors
-        if doors is None:
-            job()
-        else:
-            doors.submit(job)
-
-    def _ask_door(self, request: DoorRequest) -> DoorReport:
-        try:
-            result = self.door.open(request)
-        except Exception as exc:  # a door must not stop the kiosk, even a buggy one
-            log.exception("door: unexpected error")
-            result = DoorResult(False, f"door error: {exc}")
-        if not result.ok:
-            log.error("door: %s", result.message)
-        return DoorReport(result.ok, result.message, request.person_id)
-
-    def _record(
+    def _conclude(
         self,
+        attempt: Attempt,
         decision: Decision,
-        reason: str,
+        message: str,
+        person: Person | None,
+        distance: float,
         *,
-        person_id: int | None = None,
-        score: float | None = None,
-        latency_ms: float | None = None,
-        snapshot: bytes | None = None,
+        detail: str = "",
+        log_person: Person | None = None,
+        over: bool = False,
     ) -> None:
-        model = self.recognizer.model_info if self.recognizer is not None else None
-        event = AccessEvent(
-            time=self.now(),
-            kiosk_id=self.settings.kiosk_id,
-            decision=decision,
-            person_id=person_id,
-            score=None if score is None or not np.isfinite(score) else score,
-            threshold=self._threshold,
-            model_version=model.version if model else None,
-            latency_ms=latency_ms,
-            reason=reason,
-            snapshot_jpeg=snapshot,
+        """The attempt's one decision: shown, logged, and the door opened if allowed."""
+        end = attempt.lost_since if over and attempt.lost_since is not None else self.clock()
+        attempt.decided(decision, attempt.frame.time if attempt.frame else attempt.since)
+        self._claim = None  # a badge is good for one decision
+        frame, face = attempt.frame, attempt.face
+        self.announcer.announce(
+            decision,
+            message,
+            person,
+            distance,
+            attempt=attempt.id,
+            over=over,
+            since_face_ms=(end - attempt.since) * 1000.0,
+            detail=detail,
+            log_person=log_person,
+            snapshot=(frame.rgb, face.face.box) if frame and face else None,
         )
-        try:
-            with self._record_lock:
-                self.store.record_event(event)
-        except Exception as exc:
-            log.exception("kiosk: cannot record the event")
-            self.emit(Notice(f"cannot write the access log: {exc}"))
+
+    def _end_attempt(self, *, face_left: bool = True) -> None:
+        """The face left, another took its place, or the camera went away. When the face
+        left while the liveness check was still asking, that is a failed check: recorded
+        as a spoof (a picture pulled away when it could not answer leaves a trace, like
+        one that answered wrongly)."""
+        attempt = self.attempt
+        if attempt is None:
+            return
+        pending = attempt.pending if face_left else None
+        answer = self.liveness.abandon() if pending is not None else None
+        if pending is not None and answer is not None:
+            reason = "the face left during the liveness check"
+            detail = f"{reason}; {answer.detail}" if answer.detail else reason
+            self._conclude(
+                attempt, Decision.DENIED_SPOOF, LEFT_MESSAGE, pending.person,
+                pending.distance, detail=detail, over=True,
+            )  # fmt: skip
+        self.liveness.reset()
+        self.attempt = None
+
+    # -- badge + face ---------------------------------------------------------------
+
+    def _take_badges(self, now: float) -> None:
+        """Badges typed since the last frame (the last one counts), and a badge whose
+        face did not come in time."""
+        badge = self._badges.latest()
+        claim, attempt = self._claim, self.attempt
+        face_came = attempt is not None and bool(attempt.recognitions)
+        if badge is None and claim is not None and now > claim.until and not face_came:
+            self._badge_denied(
+                NO_FACE_MESSAGE, claim.person, f"badge {claim.badge!r}: no face in time"
+            )
+        if badge is None or self.settings.decision.mode != "badge+face":
+            return
+        person = self.store.person_by_badge(badge)
+        if person is None:
+            self._badge_denied(UNKNOWN_BADGE_MESSAGE, None, f"unknown badge {badge!r}")
+            return
+        seconds = self.settings.decision.badge_seconds
+        if attempt is not None and attempt.outcome is not None and not attempt.spoofed:
+            self._end_attempt()  # a new badge is a new attempt for the same face
+        self._claim = Claim(person, badge, now + seconds)
+        if self.attempt is not None and not self.attempt.recognitions:
+            self.attempt.since = now  # the face waited for the badge: time it from here
+        self.emit(BadgeRead(seconds))
+
+    def _badge_denied(self, message: str, holder: Person | None, detail: str) -> None:
+        """A badge that names nobody, or whose face did not come: denied, logged (with
+        the badge's holder, for staff), shown to whoever is in front of the kiosk."""
+        attempt = self.attempt
+        self._claim = None
+        self.announcer.announce(
+            Decision.DENIED_UNKNOWN,
+            message,
+            None,
+            float("nan"),
+            attempt=attempt.id if attempt is not None else None,
+            over=attempt is None,
+            since_face_ms=None,
+            detail=detail,
+            log_person=holder,
+        )

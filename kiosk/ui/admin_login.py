@@ -1,5 +1,8 @@
 """The admin login of the kiosk screen: a password dialog, then a short menu (leave full
-screen, close the kiosk). The full admin console is a later issue."""
+screen, close the kiosk). The full admin console is a later issue.
+
+Both are sized for a touch screen: text, fields and buttons follow the screen's height
+(a finger, not a mouse pointer), and the name starts empty (no guessable name offered)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -64,6 +68,24 @@ def env_password_check(expected: str | None) -> PasswordCheck:
     return check
 
 
+def touch_sized(dialog: QDialog, parent: QWidget | None) -> None:
+    """Text about 3 % of the screen's height, fields and buttons a finger tall, the
+    dialog a good part of the screen: usable on a full-screen touch kiosk."""
+    screen = parent.screen() if parent is not None else QGuiApplication.primaryScreen()
+    height = screen.geometry().height() if screen is not None else 800
+    width = screen.geometry().width() if screen is not None else 1280
+    text = max(18, int(height * 0.028))
+    dialog.setStyleSheet(
+        f"QDialog {{ font-size: {text}px; }}"
+        f" QLabel {{ font-size: {text}px; }}"
+        f" QLineEdit {{ font-size: {text}px; min-height: {int(text * 2.0)}px;"
+        "  padding: 0 10px; }"
+        f" QPushButton {{ font-size: {text}px; min-height: {int(text * 2.6)}px;"
+        f"  min-width: {int(text * 6)}px; padding: 0 16px; }}"
+    )
+    dialog.setMinimumWidth(min(width - 40, max(480, int(width * 0.4))))
+
+
 class AdminLoginDialog(QDialog):
     """Asks for an admin's name and password; accepted only when ``check`` agrees."""
 
@@ -72,7 +94,8 @@ class AdminLoginDialog(QDialog):
         self.setWindowTitle("Admin login")
         self.setModal(True)
         self._check = check
-        self.username = QLineEdit("admin")
+        self.username = QLineEdit()
+        self.username.setPlaceholderText("your admin name")
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.error = QLabel("")
@@ -84,6 +107,9 @@ class AdminLoginDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Sign in")
+        ok.setDefault(True)
         buttons.accepted.connect(self._try_login)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -91,7 +117,9 @@ class AdminLoginDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-        self.password.setFocus()
+        self.error.setWordWrap(True)
+        touch_sized(self, parent)
+        self.username.setFocus()
 
     def _try_login(self) -> None:
         message = "Wrong name or password. Try again."
@@ -135,6 +163,7 @@ class AdminMenu(QDialog):
         cancel.setDefault(True)
         layout.addWidget(cancel)
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+        touch_sized(self, parent)
 
     def _leave(self) -> None:
         self.choice = AdminChoice.LEAVE_FULL_SCREEN

@@ -74,6 +74,8 @@ class KioskApp:
         self.threads = KioskThreads(camera, self.loop, door)
         # a queued connection to a method of a GUI-thread object, not a lambda
         self.threads.worker.update.connect(self.window.on_update)
+        # badge + face: a badge read at the screen; the loop's claim is thread-safe
+        self.window.badge_entered.connect(self.loop.claim)
 
     def start(self) -> None:
         self.threads.start()

@@ -12,8 +12,9 @@ import threading
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from kiosk.camera.reader import CameraReader
+from kiosk.services.announce import DOOR_STOP_GRACE_SECONDS
 from kiosk.services.door import Door
-from kiosk.services.kiosk_loop import DOOR_STOP_GRACE_SECONDS, KioskLoop
+from kiosk.services.kiosk_loop import KioskLoop
 
 log = logging.getLogger(__name__)
 

@@ -81,3 +81,19 @@ def test_admin_accounts_of_the_database_replace_the_environment_password(
         accounts.add_admin(actor, "reader", "Auditing-Only-7", Role.AUDITOR)
         with pytest.raises(KioskError, match="auditor"):
             check("reader", "Auditing-Only-7")  # may read the log, not close the kiosk
+
+
+def test_the_sign_in_is_touch_sized_and_offers_no_name(qtbot: Any, window: KioskWindow) -> None:
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    dialog = AdminLoginDialog(env_password_check("s3cret"), window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.username.text() == "" and dialog.focusWidget() is dialog.username
+    box = dialog.findChild(QDialogButtonBox)
+    assert box is not None
+    sign_in = box.button(QDialogButtonBox.StandardButton.Ok)
+    assert sign_in.text() == "Sign in"
+    assert sign_in.height() >= 48 and dialog.password.height() >= 36  # a finger, not a mouse
+    assert dialog.width() >= 480

@@ -9,29 +9,49 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.domain.faces import Box
-from kiosk.services.kiosk_loop import Analysis, Decided, DoorReport, LivenessPrompt, LoopReady
+from kiosk.services.loop_messages import (
+    Analysis,
+    BadgeRead,
+    Decided,
+    DoorReport,
+    LivenessPrompt,
+    LoopReady,
+    LoopState,
+    Notice,
+    PaceChanged,
+)
 from kiosk.ui.admin_login import env_password_check
 from kiosk.ui.kiosk_window import KioskWindow, ScreenState
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ONLINE = CameraStatus(True, "", "0", (640, 480, 30.0), (640, 480, 30.0), label="webcam 0")
+BOX = Box(1, 1, 90, 90)
 
 
-@pytest.fixture
-def screen(qtbot: Any, settings: Settings) -> tuple[KioskWindow, FrameSlot]:
+def _window(qtbot: Any, settings: Settings, **decision: Any) -> tuple[KioskWindow, FrameSlot]:
     settings = dataclasses.replace(
-        settings, screen=dataclasses.replace(settings.screen, result_seconds=0.5)
+        settings,
+        screen=dataclasses.replace(settings.screen, result_seconds=0.5),
+        decision=dataclasses.replace(settings.decision, **decision),
     )
     slot = FrameSlot(ONLINE)
     window = KioskWindow(settings, slot, password_check=env_password_check(None), full_screen=False)
     qtbot.addWidget(window)
     window.show_kiosk()
+    _frame(slot, 1)
+    window.on_update(LoopReady("cpu", "m 1", 3))
     return window, slot
+
+
+@pytest.fixture
+def screen(qtbot: Any, settings: Settings) -> tuple[KioskWindow, FrameSlot]:
+    return _window(qtbot, settings)
 
 
 def _frame(slot: FrameSlot, seq: int) -> None:
@@ -40,45 +60,86 @@ def _frame(slot: FrameSlot, seq: int) -> None:
     slot.publish(Frame(seq, time.monotonic(), rgb))
 
 
-def _decided(decision: Decision, person: int | None, repeat: bool = False) -> Decided:
+def _seen(
+    attempt: int | None, state: LoopState = LoopState.CHECKING, slow: bool = False
+) -> Analysis:
+    boxes = (BOX,) if attempt is not None else ()
+    chosen = 0 if attempt is not None else None
+    return Analysis(1, 640, 480, boxes, chosen, state, 80.0, 9.0, attempt, slow)
+
+
+def _decided(decision: Decision, person: int | None, attempt: int | None = 1) -> Decided:
     message = "Welcome, Ada!" if decision.allowed else "Outside your access hours."
-    return Decided(decision, message, "Ada" if person else None, person, 0.4, repeat, 500.0, NOW)
+    name = "Ada" if person else None
+    return Decided(decision, message, name, person, 0.4, 500.0, NOW, attempt)
 
 
 def test_a_decision_shows_then_the_screen_returns_to_idle(
     qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
 ) -> None:
     window, slot = screen
-    _frame(slot, 1)
-    window.on_update(LoopReady("cpu", "m 1", 3))
     qtbot.waitUntil(lambda: window.state is ScreenState.IDLE)
-    window.on_update(Analysis(1, 640, 480, (Box(1, 1, 90, 90),), 0, "checking", 80.0, 9.0))
+    window.on_update(_seen(1))
     assert window.state is ScreenState.CHECKING
     window.on_update(_decided(Decision.ALLOWED, 7))
     assert window.state is ScreenState.ALLOWED
     assert window.banner.title.text() == "ALLOWED  ·  Ada"
+    window.on_update(_seen(1, LoopState.DECIDED))  # she is still there: the result stays
+    assert window.state is ScreenState.ALLOWED
     qtbot.waitUntil(lambda: window.state is ScreenState.IDLE, timeout=5000)
-    # within the cooldown the same person is not shown again
-    window.on_update(_decided(Decision.ALLOWED, 7, repeat=True))
-    assert window.state is ScreenState.IDLE
-    window.on_update(_decided(Decision.DENIED_SCHEDULE, 8))
+    window.on_update(_decided(Decision.DENIED_SCHEDULE, 8, attempt=2))
     assert window.state is ScreenState.DENIED
     assert window.banner.message.text() == "Outside your access hours."
 
 
-def test_camera_offline_overrides_everything_and_recovers(
+def test_a_result_is_cleared_when_the_face_leaves(qtbot: Any, settings: Settings) -> None:
+    window, _ = _window(qtbot, dataclasses.replace(settings, screen=settings.screen))
+    window.on_update(_seen(1))
+    window.on_update(_decided(Decision.ALLOWED, 7))
+    assert window.state is ScreenState.ALLOWED
+    window.on_update(_seen(None, LoopState.IDLE))  # the loop says her attempt is over
+    assert window.state is ScreenState.IDLE
+
+
+def test_the_next_person_never_sees_the_last_persons_result(qtbot: Any, settings: Settings) -> None:
+    window, _ = _window(qtbot, dataclasses.replace(settings, screen=settings.screen))
+    window.on_update(_seen(1))
+    window.on_update(_decided(Decision.ALLOWED, 7, attempt=1))
+    window.on_update(_seen(2))  # another face took her place
+    assert window.state is ScreenState.CHECKING
+    assert "Ada" not in window.banner.title.text()
+
+
+def test_a_spoof_stays_denied_while_it_stays_in_front_of_the_kiosk(
     qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
 ) -> None:
     window, slot = screen
-    _frame(slot, 1)
-    window.on_update(LoopReady("cpu", "m 1", 3))
+    window.on_update(_seen(1))
+    spoof = Decided(
+        Decision.DENIED_SPOOF, "A photo or a screen was seen.", "Ada", 7, 0.3, 900.0, NOW, 1
+    )
+    window.on_update(spoof)
+    deadline = time.monotonic() + 1.5  # three times the result time
+    while time.monotonic() < deadline:
+        window.on_update(_seen(1, LoopState.DECIDED))
+        qtbot.wait(50)
+        assert window.state is ScreenState.DENIED
+    window.on_update(_seen(None, LoopState.IDLE))
+    assert window.state is ScreenState.IDLE
+
+
+def test_a_failed_door_is_amber_please_see_staff(
+    qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
+) -> None:
+    window, _ = screen
+    window.on_update(_seen(1))
     window.on_update(_decided(Decision.ALLOWED, 7))
-    slot.set_status(dataclasses.replace(ONLINE, online=False, offline_since=1.0, attempts=2))
-    qtbot.waitUntil(lambda: window.state is ScreenState.OFFLINE)
-    assert "attempt 2" in window.banner.message.text()
-    slot.set_status(ONLINE)
-    _frame(slot, 2)
-    qtbot.waitUntil(lambda: window.state is not ScreenState.OFFLINE)
+    window.on_update(DoorReport(False, "door webhook answered HTTP 503", person_id=7))
+    assert window.state is ScreenState.DOOR_FAILED
+    assert window.banner.title.text().startswith("Please see staff")
+    assert window.banner.message.text() == "The door did not open."
+    assert "ALLOWED" not in window.banner.title.text()
+    assert window.staff_bar.isVisible() and "503" in window.staff_bar.text()
 
 
 def test_staff_are_told_when_nobody_is_enrolled(
@@ -86,17 +147,35 @@ def test_staff_are_told_when_nobody_is_enrolled(
 ) -> None:
     window, _ = screen
     window.on_update(LoopReady("cpu", "m 1", 0))
-    assert window.staff_warning.isVisible() and "nobody is enrolled" in window.staff_warning.text()
+    assert window.staff_bar.isVisible() and "nobody is enrolled" in window.staff_bar.text()
     window.on_update(LoopReady("cpu", "m 1", 2))
-    assert not window.staff_warning.isVisible()
+    assert not window.staff_bar.isVisible()
+
+
+def test_a_slow_machine_asks_the_person_to_hold_still_and_tells_staff_legibly(
+    qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
+) -> None:
+    window, _ = screen
+    window.resize(1280, 800)
+    qtbot.wait(50)
+    window.on_update(PaceChanged(True, 1.4, 1.6, 1.5))
+    window.on_update(_seen(1, slow=True))
+    assert window.state is ScreenState.CHECKING
+    assert window.banner.title.text() == "Please hold still"
+    bar = window.staff_bar
+    assert bar.isVisible() and "1.4 a second" in bar.text()
+    assert bar.wordWrap() and bar.font().pixelSize() >= 16  # not 9 px, not cut off
+    assert bar.geometry().top() == 0  # along the top, away from the banner
+    assert bar.geometry().right() <= window.width()
+    window.on_update(PaceChanged(False, 3.0, 1.6, 1.5))
+    window.on_update(_seen(1))
+    assert window.banner.title.text() == "Checking…" and not bar.isVisible()
 
 
 def test_a_liveness_prompt_is_shown_while_checking(
     qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
 ) -> None:
-    window, slot = screen
-    _frame(slot, 1)
-    window.on_update(LoopReady("cpu", "m 1", 3))
+    window, _ = screen
     window.on_update(LivenessPrompt("Turn your head left.", "Ada"))
     assert window.state is ScreenState.CHECKING
     assert window.banner.message.text() == "Turn your head left."
@@ -105,16 +184,51 @@ def test_a_liveness_prompt_is_shown_while_checking(
 def test_a_late_door_answer_is_not_shown_on_the_next_persons_screen(
     qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
 ) -> None:
-    window, slot = screen
-    _frame(slot, 1)
-    window.on_update(LoopReady("cpu", "m 1", 3))
+    window, _ = screen
     window.on_update(_decided(Decision.ALLOWED, 7))
     window.on_update(DoorReport(True, "ok", person_id=7))
     assert window.banner.message.text() == "Welcome, Ada!  Please come in."
-    bo = Decided(Decision.ALLOWED, "Welcome, Bo!", "Bo", 8, 0.4, False, 500.0, NOW)
+    bo = Decided(Decision.ALLOWED, "Welcome, Bo!", "Bo", 8, 0.4, 500.0, NOW, 2)
     window.on_update(bo)
     window.on_update(DoorReport(False, "door webhook answered HTTP 503", person_id=7))
     assert window.banner.message.text() == "Welcome, Bo!"  # Ada's door is not Bo's
-    assert window.staff_warning.isVisible() and "503" in window.staff_warning.text()
+    assert window.state is ScreenState.ALLOWED
+    assert window.staff_bar.isVisible() and "503" in window.staff_bar.text()
     window.on_update(DoorReport(True, "ok", person_id=8))
     assert window.banner.message.text() == "Welcome, Bo!  Please come in."
+    assert not window.staff_bar.isVisible()
+
+
+def test_a_fatal_notice_puts_the_kiosk_out_of_order(
+    qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
+) -> None:
+    window, _ = screen
+    window.on_update(Notice("recognition cannot start: no weights", fatal=True))
+    assert window.state is ScreenState.OUT_OF_ORDER
+    assert "no weights" in window.staff_bar.text()
+
+
+def test_badge_mode_takes_a_card_reader_or_the_keypad(qtbot: Any, settings: Settings) -> None:
+    window, _ = _window(qtbot, settings, mode="badge+face")
+    qtbot.waitUntil(lambda: window.state is ScreenState.IDLE)
+    assert window.banner.title.text() == "Show your badge"
+    assert window.keypad.isVisible()
+    entered: list[str] = []
+    window.badge_entered.connect(entered.append)
+    qtbot.keyClicks(window, "B-44")  # a keyboard wedge types the badge, then Enter
+    qtbot.keyClick(window, Qt.Key.Key_Return)
+    assert entered == ["B-44"]
+    assert not window.status_line.isVisible()  # "S" was not taken for the status line
+    for key in "1234":
+        window.keypad.buttons[key].click()
+    assert window.keypad.display.text() == "●●●●"  # a PIN is not shown
+    window.keypad.buttons["⌫"].click()
+    window.keypad.buttons["OK"].click()
+    assert entered == ["B-44", "123"] and window.keypad.display.text() == ""
+    assert min(b.height() for b in window.keypad.buttons.values()) >= 56  # finger-sized
+    window.on_update(BadgeRead(10.0))
+    assert window.banner.title.text() == "Look at the camera"
+    assert "Badge read" in window.banner.message.text()
+    assert not window.keypad.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_F2)
+    assert window.status_line.isVisible()

@@ -1,5 +1,5 @@
-"""The recognition loop's logic with a fake recogniser and store (fast); the real
-pipeline runs in tests/ui and tests/e2e."""
+"""The recognition loop's logic with a fake recogniser, gallery and store (fast); the real
+pipeline runs in tests/ui, tests/liveness and tests/e2e."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,20 +26,33 @@ from kiosk.domain.faces import (
     MatchKind,
     ModelInfo,
 )
+from kiosk.domain.liveness import LivenessVerdict
 from kiosk.errors import InputError
 from kiosk.services.door import DoorRequest, DoorResult
-from kiosk.services.kiosk_loop import (
+from kiosk.services.kiosk_loop import KioskLoop
+from kiosk.services.loop_messages import (
     Analysis,
+    BadgeRead,
     Decided,
     DoorReport,
-    KioskLoop,
     LivenessPrompt,
-    LivenessVerdict,
     LoopReady,
+    LoopState,
+    Notice,
+    PaceChanged,
 )
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 FACE = DetectedFace(Box(100, 100, 200, 220), 0.99, np.zeros((5, 2), np.float32))
+ELSEWHERE = DetectedFace(Box(400, 100, 500, 220), 0.99, np.zeros((5, 2), np.float32))
+
+
+def _embedding(who: int) -> FloatArray:
+    """Person ``who``'s face: one axis each, so different people are far apart (0 is a
+    stranger: enrolled nowhere)."""
+    e = np.zeros(128, np.float32)
+    e[who] = 1.0
+    return e
 
 
 class FakeRecognizer:
@@ -47,6 +61,7 @@ class FakeRecognizer:
 
     def __init__(self) -> None:
         self.faces: list[DetectedFace] = [FACE]
+        self.analysed = 0
 
     def detect(self, rgb: ImageArray) -> list[DetectedFace]:
         return list(self.faces)
@@ -55,17 +70,25 @@ class FakeRecognizer:
         self, rgb: ImageArray, faces: Sequence[DetectedFace] | None = None
     ) -> list[FaceResult]:
         assert faces is not None
-        # the frame's first pixel says who it is: the fake gallery reads it back
-        emb = np.full(128, float(rgb[0, 0, 0]), np.float32)
+        self.analysed += 1
+        # the frame's first pixel says who it is
+        emb = _embedding(int(rgb[0, 0, 0]))
         return [FaceResult(f, np.zeros((150, 150, 3), np.uint8), emb) for f in faces]
 
 
 class FakeGallery:
+    """Nearest template by euclidean distance, a match under the threshold."""
+
+    def __init__(self, embeddings: FloatArray, labels: list[int]) -> None:
+        self.embeddings, self.labels = embeddings, labels
+
     def search(self, queries: FloatArray, threshold: float, margin: float = 0.0) -> list[Match]:
-        who = int(queries[0, 0])
-        if who == 0:
-            return [Match(MatchKind.UNKNOWN, 1, 0.9, None, threshold)]
-        return [Match(MatchKind.MATCH, who, 0.4, 0.9, threshold)]
+        if not self.labels:
+            return [Match(MatchKind.UNKNOWN, None, float("inf"), None, threshold)]
+        d = np.linalg.norm(self.embeddings - queries[0][None, :], axis=1)
+        best = int(np.argmin(d))
+        kind = MatchKind.MATCH if d[best] <= threshold else MatchKind.UNKNOWN
+        return [Match(kind, self.labels[best], float(d[best]), None, threshold)]
 
 
 class FakeStore:
@@ -74,12 +97,17 @@ class FakeStore:
         self.events: list[AccessEvent] = []
 
     def load_gallery(self, model: ModelInfo | None = None) -> tuple[FloatArray, list[int]]:
-        return np.zeros((0, 128), np.float32), []
+        ids = sorted(self.people)
+        emb = np.stack([_embedding(i) for i in ids]) if ids else np.zeros((0, 128), np.float32)
+        return emb, ids
 
     def get_person(self, person_id: int) -> Person:
         if person_id not in self.people:
             raise InputError("gone")
         return self.people[person_id]
+
+    def person_by_badge(self, badge: str) -> Person | None:
+        return next((p for p in self.people.values() if p.badge == badge), None)
 
     def get_schedule(self, group: str) -> AccessSchedule | None:
         return AccessSchedule(windows=(), holidays=frozenset({NOW.date()}))
@@ -140,7 +168,7 @@ class Clock:
 
 
 def _loop(store: FakeStore, door: FakeDoor, **decision: object) -> tuple[KioskLoop, list, Clock]:  # type: ignore[type-arg]
-    settings = Settings(home=__import__("pathlib").Path("/nonexistent"))
+    settings = Settings(home=Path("/nonexistent"))
     settings = replace(settings, decision=replace(settings.decision, **decision))  # type: ignore[arg-type]
     out: list[object] = []
     clock = Clock()
@@ -151,9 +179,10 @@ def _loop(store: FakeStore, door: FakeDoor, **decision: object) -> tuple[KioskLo
         load_recognizer=FakeRecognizer,
         store=store,
         door=door,
-        make_gallery=lambda e, labels: FakeGallery(),
+        make_gallery=FakeGallery,
         clock=clock,
         now=lambda: NOW,
+        quality=lambda face: 1.0,
     )
     loop.recognizer = FakeRecognizer()
     loop._refresh_gallery(force=True)
@@ -165,58 +194,101 @@ def _frame(seq: int, who: int, t: float) -> Frame:
     return Frame(seq, t, rgb)
 
 
-def _feed(loop: KioskLoop, clock: Clock, who: int, n: int, start_seq: int = 1) -> None:
+def _feed(
+    loop: KioskLoop, clock: Clock, who: int, n: int, start_seq: int = 1, period: float = 0.1
+) -> None:
+    """``n`` frames of ``who``, one recognition each ``period`` seconds: each frame is
+    taken when the last recognition ended and recognised one period later."""
     for i in range(n):
-        clock.t += 0.1
-        loop.step(_frame(start_seq + i, who, clock.t - 0.05))
+        taken = clock.t
+        clock.t += period
+        loop.step(_frame(start_seq + i, who, taken))
 
 
-def test_known_person_is_allowed_after_three_agreeing_frames() -> None:
+def _gone(loop: KioskLoop, clock: Clock, seconds: float = 1.5, start_seq: int = 500) -> None:
+    """Nobody in front of the kiosk for ``seconds``: the attempt ends."""
+    faces = loop.recognizer.faces  # type: ignore[union-attr]
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 0, int(seconds / 0.1), start_seq=start_seq)
+    loop.recognizer.faces = faces  # type: ignore[union-attr]
+
+
+def _decided(out: list[object]) -> list[Decided]:
+    return [o for o in out if isinstance(o, Decided)]
+
+
+def test_known_person_is_allowed_on_the_frames_of_her_face() -> None:
     store = FakeStore([Person(7, "Ada Lovelace", "B7")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door)
     assert isinstance(out[0], LoopReady) and out[0].enrolled == 1
-    _feed(loop, clock, 7, 2)
-    assert not any(isinstance(o, Decided) for o in out)
-    assert [o.state for o in out if isinstance(o, Analysis)] == ["checking", "checking"]
-    _feed(loop, clock, 7, 1, start_seq=3)
-    decided = [o for o in out if isinstance(o, Decided)]
+    _feed(loop, clock, 7, 4)
+    assert not _decided(out)  # at 10 a second, 5 frames fit in the 1.5 s promised
+    assert {o.state for o in out if isinstance(o, Analysis)} == {LoopState.CHECKING}
+    _feed(loop, clock, 7, 1, start_seq=5)
+    decided = _decided(out)
     assert len(decided) == 1
     assert decided[0].decision is Decision.ALLOWED and decided[0].name == "Ada Lovelace"
-    assert decided[0].since_face_ms == pytest.approx(250.0)
+    assert decided[0].since_face_ms == pytest.approx(500.0)
     assert [d.name for d in door.requests] == ["Ada Lovelace"]
-    assert isinstance(out[-1], DoorReport) and out[-1].ok
+    assert isinstance(out[-2], DoorReport) and out[-2].ok  # then the frame's Analysis
     assert [e.decision for e in store.events] == [Decision.ALLOWED]
     assert store.events[0].person_id == 7 and store.events[0].snapshot_jpeg
 
 
-def test_cooldown_shows_again_without_logging_or_opening() -> None:
+def test_a_face_that_stays_is_decided_once_then_again_after_the_cooldown() -> None:
     store = FakeStore([Person(7, "Ada", "B7")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door, cooldown_seconds=10.0)
-    _feed(loop, clock, 7, 9)
-    decided = [o for o in out if isinstance(o, Decided)]
-    assert [d.repeat for d in decided] == [False, True, True]
-    assert len(store.events) == 1 and len(door.requests) == 1
+    _feed(loop, clock, 7, 60)  # 6 s: one decision, then the face is followed only
+    assert len(_decided(out)) == 1 and len(store.events) == 1 and len(door.requests) == 1
+    analysed = loop.recognizer.analysed  # type: ignore[union-attr]
+    assert analysed == 5  # a decided face is not embedded again
+    assert [o.state for o in out if isinstance(o, Analysis)][-1] is LoopState.DECIDED
+    _feed(loop, clock, 7, 60, start_seq=100)  # still there 10 s after: a new attempt
+    decided = _decided(out)
+    assert len(decided) == 2 and decided[1].attempt == decided[0].attempt + 1  # type: ignore[operator]
+    assert len(store.events) == 2 and len(door.requests) == 2
+
+
+def test_one_wrong_frame_does_not_change_the_fused_identity() -> None:
+    store = FakeStore([Person(7, "Ada", "B7"), Person(8, "Bo", "B8")])
+    loop, out, clock = _loop(store, FakeDoor())
+    for i, who in enumerate([7, 7, 8, 7, 7]):
+        _feed(loop, clock, who, 1, start_seq=i + 1)
+    decided = _decided(out)
+    assert len(decided) == 1 and decided[0].person_id == 7
+    assert decided[0].decision is Decision.ALLOWED
 
 
 def test_unknown_face_is_denied_and_logged_without_door() -> None:
-    store = FakeStore([])
+    store = FakeStore([Person(7, "Ada", "B7")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door)
-    _feed(loop, clock, 0, 3)
-    decided = [o for o in out if isinstance(o, Decided)]
+    _feed(loop, clock, 0, 5)
+    decided = _decided(out)
     assert decided[0].decision is Decision.DENIED_UNKNOWN and decided[0].name is None
     assert store.events[0].decision is Decision.DENIED_UNKNOWN
     assert door.requests == []
 
 
+@pytest.mark.parametrize("method", ["fused", "mean", "vote"])
+def test_every_method_tells_a_person_from_a_stranger(method: str) -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor(), method=method)
+    _feed(loop, clock, 7, 5)
+    _gone(loop, clock)
+    _feed(loop, clock, 0, 5, start_seq=100)
+    assert [d.decision for d in _decided(out)] == [Decision.ALLOWED, Decision.DENIED_UNKNOWN]
+
+
 def test_rules_deny_with_a_reason() -> None:
     store = FakeStore([Person(5, "Bo", "B5", active=False), Person(6, "Cy", "B6", group="day")])
     loop, out, clock = _loop(store, FakeDoor())
-    _feed(loop, clock, 5, 3)
-    _feed(loop, clock, 6, 3, start_seq=10)
-    decided = [o for o in out if isinstance(o, Decided)]
+    _feed(loop, clock, 5, 5)
+    _gone(loop, clock)
+    _feed(loop, clock, 6, 5, start_seq=10)
+    decided = _decided(out)
     assert [d.decision for d in decided] == [Decision.DENIED_INACTIVE, Decision.DENIED_SCHEDULE]
     assert "deactivated" in decided[0].message
     assert "access hours" in decided[1].message
@@ -227,52 +299,110 @@ def test_no_face_stays_idle() -> None:
     loop, out, clock = _loop(store, FakeDoor())
     loop.recognizer.faces = []  # type: ignore[union-attr]
     _feed(loop, clock, 7, 6)
-    assert {o.state for o in out if isinstance(o, Analysis)} == {"idle"}
-    assert not any(isinstance(o, Decided) for o in out) and store.events == []
+    analyses = [o for o in out if isinstance(o, Analysis)]
+    assert {a.state for a in analyses} == {LoopState.IDLE}
+    assert {a.attempt for a in analyses} == {None}
+    assert not _decided(out) and store.events == []
 
 
 def test_face_outside_the_region_is_not_decided_on() -> None:
     store = FakeStore([Person(7, "Ada", "B7")])
     loop, out, clock = _loop(store, FakeDoor(), region=(0.5, 0.0, 1.0, 1.0))
-    _feed(loop, clock, 7, 5)
+    _feed(loop, clock, 7, 8)
     analyses = [o for o in out if isinstance(o, Analysis)]
     assert all(a.chosen is None and len(a.boxes) == 1 for a in analyses)
-    assert not any(isinstance(o, Decided) for o in out)
+    assert not _decided(out)
+
+
+def test_another_face_arriving_is_a_new_attempt_with_its_own_decision() -> None:
+    store = FakeStore([Person(7, "Ada", "B7"), Person(8, "Bo", "B8")])
+    loop, out, clock = _loop(store, FakeDoor())
+    _feed(loop, clock, 7, 6)
+    first = [o.attempt for o in out if isinstance(o, Analysis)][-1]
+    loop.recognizer.faces = [ELSEWHERE]  # type: ignore[union-attr]
+    _feed(loop, clock, 8, 1, start_seq=10)
+    second = [o.attempt for o in out if isinstance(o, Analysis)][-1]
+    assert first is not None and second == first + 1  # the screen clears Ada's result
+    _feed(loop, clock, 8, 4, start_seq=11)
+    assert [(d.name, d.attempt) for d in _decided(out)] == [("Ada", first), ("Bo", second)]
+
+
+class Scripted:
+    """A liveness check that answers from a list (the last answer repeats) and counts."""
+
+    def __init__(self, *answers: LivenessVerdict, abandon: LivenessVerdict | None = None) -> None:
+        self.answers = list(answers)
+        self.abandon_answer = abandon
+        self.observed = self.assessed = self.resets = self.abandoned = 0
+
+    def observe(self, frame: Frame, face: FaceResult) -> None:
+        self.observed += 1
+
+    def assess(self) -> LivenessVerdict:
+        self.assessed += 1
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def abandon(self) -> LivenessVerdict | None:
+        self.abandoned += 1
+        return self.abandon_answer
+
+
+SPOOF = LivenessVerdict(False, "Photo detected.", detail="a picture's edges framed the face")
+PENDING = LivenessVerdict(False, pending=True, prompt="Turn your head left", move="left")
 
 
 def test_liveness_failure_denies_and_keeps_the_door_shut() -> None:
-    class Spoofed:
-        observed = 0
-
-        def observe(self, frame: Frame, face: FaceResult) -> None:
-            self.observed += 1
-
-        def assess(self) -> LivenessVerdict:
-            return LivenessVerdict(False, "Photo detected.")
-
-        def reset(self) -> None:
-            pass
-
-        def abandon(self) -> LivenessVerdict | None:
-            return None
-
     store = FakeStore([Person(7, "Ada", "B7")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door)
-    check = Spoofed()
+    check = Scripted(SPOOF)
     loop.liveness = check
-    _feed(loop, clock, 7, 3)
-    decided = [o for o in out if isinstance(o, Decided)]
-    assert decided[0].decision is Decision.DENIED_SPOOF and check.observed == 3
+    _feed(loop, clock, 7, 5)
+    decided = _decided(out)
+    assert decided[0].decision is Decision.DENIED_SPOOF and check.observed == 5
+    assert "framed the face" in store.events[0].reason  # what was measured, for staff
     assert door.requests == []
+
+
+def test_a_face_denied_as_a_spoof_stays_denied_until_it_leaves() -> None:
+    """Issue 11: a repeat never skips the check, and never turns a denial into ALLOWED."""
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door, cooldown_seconds=2.0)
+    check = Scripted(SPOOF, LivenessVerdict(True))  # would pass if it were asked again
+    loop.liveness = check
+    _feed(loop, clock, 7, 200)  # 20 s in front of the kiosk, ten cooldowns
+    decided = _decided(out)
+    assert [d.decision for d in decided] == [Decision.DENIED_SPOOF]
+    assert check.assessed == 1 and door.requests == []
+    assert [e.decision for e in store.events] == [Decision.DENIED_SPOOF]
+    _gone(loop, clock)  # it leaves and comes back: a new attempt, checked again
+    _feed(loop, clock, 7, 5, start_seq=1000)
+    assert [d.decision for d in _decided(out)] == [Decision.DENIED_SPOOF, Decision.ALLOWED]
+    assert check.assessed == 2 and len(door.requests) == 1
+
+
+def test_a_new_decision_for_a_face_that_stays_is_checked_again() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door, cooldown_seconds=2.0)
+    check = Scripted(LivenessVerdict(True), SPOOF)
+    loop.liveness = check
+    _feed(loop, clock, 7, 40)  # allowed, then after the cooldown decided again: spoof
+    assert [d.decision for d in _decided(out)] == [Decision.ALLOWED, Decision.DENIED_SPOOF]
+    assert check.assessed == 2 and len(door.requests) == 1
 
 
 def test_door_failure_is_reported_and_recorded() -> None:
     store = FakeStore([Person(7, "Ada", "B7")])
     loop, out, clock = _loop(store, FakeDoor(ok=False))
-    _feed(loop, clock, 7, 3)
+    _feed(loop, clock, 7, 5)
     reports = [o for o in out if isinstance(o, DoorReport)]
     assert reports and not reports[0].ok and "503" in reports[0].message
+    assert reports[0].person_id == 7
     assert [e.decision for e in store.events] == [Decision.ALLOWED, Decision.ERROR]
     assert "503" in store.events[1].reason
 
@@ -294,93 +424,56 @@ def test_camera_outage_is_recorded_once_and_its_end_too() -> None:
 
 
 def test_a_pending_liveness_check_holds_the_door_until_it_decides() -> None:
-    class Challenge:
-        answers = [
-            LivenessVerdict(False, pending=True, prompt="Turn your head left."),
-            LivenessVerdict(True),
-        ]
-
-        def observe(self, frame: Frame, face: FaceResult) -> None:
-            pass
-
-        def assess(self) -> LivenessVerdict:
-            return self.answers.pop(0)
-
-        def reset(self) -> None:
-            pass
-
-        def abandon(self) -> LivenessVerdict | None:
-            return None
-
     store = FakeStore([Person(7, "Ada", "B7")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door)
-    loop.liveness = Challenge()
-    _feed(loop, clock, 7, 3)
+    loop.liveness = Scripted(PENDING, PENDING, PENDING, LivenessVerdict(True))
+    _feed(loop, clock, 7, 5)
     prompts = [o for o in out if isinstance(o, LivenessPrompt)]
-    assert [p.prompt for p in prompts] == ["Turn your head left."]
-    assert not any(isinstance(o, Decided) for o in out)
-    assert store.events == [] and door.requests == []
-    _feed(loop, clock, 7, 3, start_seq=10)  # more votes: asked again, now live
-    decided = [o for o in out if isinstance(o, Decided)]
+    assert [(p.prompt, p.move) for p in prompts] == [("Turn your head left", "left")]
+    assert not _decided(out) and store.events == [] and door.requests == []
+    _feed(loop, clock, 7, 3, start_seq=10)  # asked at every frame: live at the third
+    decided = _decided(out)
     assert len(decided) == 1 and decided[0].decision is Decision.ALLOWED
-    assert not decided[0].repeat  # the pending round did not start a cooldown
     assert len(door.requests) == 1
-
-
-class AlwaysPending:
-    """A challenge that never ends by itself; ``abandon`` says what was asked."""
-
-    def __init__(self) -> None:
-        self.resets = 0
-        self.abandoned = 0
-
-    def observe(self, frame: Frame, face: FaceResult) -> None:
-        pass
-
-    def assess(self) -> LivenessVerdict:
-        return LivenessVerdict(False, pending=True, prompt="Turn your head left")
-
-    def reset(self) -> None:
-        self.resets += 1
-
-    def abandon(self) -> LivenessVerdict | None:
-        self.abandoned += 1
-        return LivenessVerdict(False, "Please turn your head as shown.")
 
 
 def test_a_face_gone_briefly_during_the_challenge_is_waited_for() -> None:
     store = FakeStore([Person(7, "Ada", "B7")])
     loop, out, clock = _loop(store, FakeDoor())
-    check = AlwaysPending()
+    check = Scripted(PENDING, abandon=LivenessVerdict(False, "Please turn your head as shown."))
     loop.liveness = check
-    _feed(loop, clock, 7, 3)
+    _feed(loop, clock, 7, 5)
     assert any(isinstance(o, LivenessPrompt) for o in out)
+    resets = check.resets
     loop.recognizer.faces = []  # type: ignore[union-attr]
     _feed(loop, clock, 7, 8, start_seq=10)  # 0.8 s without the face: within the grace
-    assert check.resets == 0 and check.abandoned == 0
-    assert [o.state for o in out if isinstance(o, Analysis)][-1] == "checking"
+    assert check.resets == resets and check.abandoned == 0
+    assert [o.state for o in out if isinstance(o, Analysis)][-1] is LoopState.CHECKING
     loop.recognizer.faces = [FACE]  # type: ignore[union-attr]
     _feed(loop, clock, 7, 2, start_seq=20)
     loop.recognizer.faces = []  # type: ignore[union-attr]
     _feed(loop, clock, 7, 8, start_seq=30)  # the grace starts again from the last face
     assert check.abandoned == 0 and store.events == []
-    assert not any(isinstance(o, Decided) for o in out)
+    assert not _decided(out)
 
 
 def test_a_face_that_leaves_during_the_challenge_is_recorded_as_a_spoof() -> None:
     store = FakeStore([Person(7, "Ada", "B7")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door)
-    check = AlwaysPending()
+    check = Scripted(
+        PENDING, abandon=LivenessVerdict(False, "Please turn your head as shown.", detail="1/2")
+    )
     loop.liveness = check
-    _feed(loop, clock, 7, 3)
+    _feed(loop, clock, 7, 5)
     loop.recognizer.faces = []  # type: ignore[union-attr]
     _feed(loop, clock, 7, 15, start_seq=10)  # 1.5 s without a face
-    assert check.abandoned == 1 and check.resets >= 1
-    decided = [o for o in out if isinstance(o, Decided)]
+    assert check.abandoned == 1
+    decided = _decided(out)
     assert len(decided) == 1 and decided[0].decision is Decision.DENIED_SPOOF
     assert decided[0].name == "Ada" and "not finished" in decided[0].message
+    assert decided[0].attempt_over  # nobody is there to see it; the next person won't
     assert [e.decision for e in store.events] == [Decision.DENIED_SPOOF]
     event = store.events[0]
     assert event.person_id == 7 and "the face left during the liveness check" in event.reason
@@ -390,20 +483,49 @@ def test_a_face_that_leaves_during_the_challenge_is_recorded_as_a_spoof() -> Non
     assert len(store.events) == 1 and check.abandoned == 1
 
 
-def test_staff_are_told_once_when_recognition_is_too_slow_to_ever_decide() -> None:
-    from kiosk.services.kiosk_loop import Notice
-
-    loop, out, clock = _loop(FakeStore([]), FakeDoor(), votes_needed=3, vote_seconds=2.0)
+def test_at_one_and_a_half_recognitions_a_second_a_person_is_decided_within_two_seconds() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door)
+    period = 1 / 1.5
     loop.recognizer.faces = []  # type: ignore[union-attr]
-    for i in range(25):  # one recognition a second: 3 in 2 s can never happen
-        clock.t += 1.0
-        loop.step(_frame(i + 1, 0, clock.t - 0.5))
-    notices = [o for o in out if isinstance(o, Notice)]
-    assert len(notices) == 1 and "too slow" in notices[0].message
-    fast, out2, clock2 = _loop(FakeStore([]), FakeDoor())
-    fast.recognizer.faces = []  # type: ignore[union-attr]
-    _feed(fast, clock2, 0, 25)  # ten a second
-    assert not any(isinstance(o, Notice) for o in out2)
+    _feed(loop, clock, 0, 4, period=period)  # the corridor: the loop knows its rate
+    loop.recognizer.faces = [FACE]  # type: ignore[union-attr]
+    appeared = clock.t  # the first frame with her face is taken now
+    for seq in range(10, 20):
+        _feed(loop, clock, 7, 1, start_seq=seq, period=period)
+        if _decided(out):
+            break
+    decided = _decided(out)
+    assert decided and decided[0].decision is Decision.ALLOWED and decided[0].person_id == 7
+    assert clock.t - appeared <= 2.0
+    assert decided[0].since_face_ms is not None and decided[0].since_face_ms <= 2000.0
+    # too slow to promise 1.5 s: the screen asks her to hold still and staff are told
+    paces = [o for o in out if isinstance(o, PaceChanged)]
+    assert [p.slow for p in paces] == [True]
+    assert paces[0].rate == pytest.approx(1.5) and paces[0].needed > 1.5
+    assert [o.slow for o in out if isinstance(o, Analysis)][-1]
+
+
+def test_at_two_recognitions_a_second_the_decision_comes_within_one_and_a_half() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor())
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 0, 4, period=0.5)
+    loop.recognizer.faces = [FACE]  # type: ignore[union-attr]
+    _feed(loop, clock, 7, 4, start_seq=10, period=0.5)
+    decided = _decided(out)
+    assert decided[0].since_face_ms is not None and decided[0].since_face_ms <= 1500.0
+    assert not any(isinstance(o, PaceChanged) for o in out)  # fast enough: nobody told
+    assert not any(o.slow for o in out if isinstance(o, Analysis))
+
+
+def test_staff_are_told_when_the_rate_recovers() -> None:
+    loop, out, clock = _loop(FakeStore([]), FakeDoor())
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 0, 6, period=1.0)
+    _feed(loop, clock, 0, 12, start_seq=20, period=0.1)
+    assert [p.slow for p in out if isinstance(p, PaceChanged)] == [True, False]
 
 
 def test_a_slow_door_does_not_hold_up_recognition() -> None:
@@ -411,16 +533,19 @@ def test_a_slow_door_does_not_hold_up_recognition() -> None:
     door = BlockingDoor(ok=False)
     loop, out, clock = _loop(store, door)
     with loop.door_worker():
-        _feed(loop, clock, 7, 3)  # Ada is let in; her door hangs
+        _feed(loop, clock, 7, 5)  # Ada is let in; her door hangs
         assert door.started.wait(5.0)
         assert not any(isinstance(o, DoorReport) for o in out)
-        _feed(loop, clock, 8, 3, start_seq=10)  # recognition goes on: Bo is decided on too
-        decided = [o for o in out if isinstance(o, Decided)]
+        loop.recognizer.faces = [ELSEWHERE]  # type: ignore[union-attr]
+        _feed(loop, clock, 8, 5, start_seq=10)  # recognition goes on: Bo is decided on too
+        decided = _decided(out)
         assert [(d.name, d.decision) for d in decided] == [
             ("Ada", Decision.ALLOWED),
             ("Bo", Decision.ALLOWED),
         ]
-        assert [o.frame_seq for o in out if isinstance(o, Analysis)] == [1, 2, 3, 10, 11, 12]
+        assert [o.frame_seq for o in out if isinstance(o, Analysis)] == [1, 2, 3, 4, 5] + list(
+            range(10, 15)
+        )
         assert door.calls == ["Ada"]  # one request at a time: Bo's waits for Ada's
         assert [e.decision for e in store.events] == [Decision.ALLOWED] * 2
         door.release.set()
@@ -437,7 +562,7 @@ def test_a_slow_door_does_not_hold_up_recognition() -> None:
 def test_stopping_the_loop_finishes_a_pending_door_request() -> None:
     store = FakeStore([Person(7, "Ada", "B7")])
     door = BlockingDoor(ok=False)
-    loop, out, clock = _loop(store, door)
+    loop, out, clock = _loop(store, door, max_frames=3)
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,), name="recognition")
 
@@ -471,21 +596,79 @@ def test_passive_mode_after_a_missed_frame_asks_nothing_and_logs_no_spoof() -> N
 
     store = FakeStore([Person(7, "Ada", "B7")])
     door = FakeDoor()
-    loop, out, clock = _loop(store, door)
+    loop, out, clock = _loop(store, door, max_frames=2)
     loop.liveness = PassiveLiveness(LivenessSettings(mode="passive"))
-    _feed(loop, clock, 7, 2)
-    loop.recognizer.faces = []  # type: ignore[union-attr]
-    _feed(loop, clock, 7, 1, start_seq=3)  # one missed detection resets the check
-    loop.recognizer.faces = [FACE]  # type: ignore[union-attr]
-    _feed(loop, clock, 7, 1, start_seq=4)  # the votes agree; the check has seen 1 frame
+    _feed(loop, clock, 7, 2)  # the frames name Ada; the check wants a third frame
     assert not any(isinstance(o, (LivenessPrompt, Decided)) for o in out)  # no empty prompt
-    assert [o.state for o in out if isinstance(o, Analysis)][-1] == "checking"
-    loop.recognizer.faces = []  # type: ignore[union-attr]
-    _feed(loop, clock, 7, 15, start_seq=10)  # Ada steps away: no spoof is recorded
-    assert store.events == [] and not any(isinstance(o, Decided) for o in out)
-    assert [o.state for o in out if isinstance(o, Analysis)][-1] == "idle"
-    loop.recognizer.faces = [FACE]  # type: ignore[union-attr]
+    assert [o.state for o in out if isinstance(o, Analysis)][-1] is LoopState.CHECKING
+    _gone(loop, clock)  # Ada steps away: no spoof is recorded
+    assert store.events == [] and not _decided(out)
+    assert [o.state for o in out if isinstance(o, Analysis)][-1] is LoopState.IDLE
     _feed(loop, clock, 7, 3, start_seq=30)  # back: 3 frames without a picture's frame
-    decided = [o for o in out if isinstance(o, Decided)]
+    decided = _decided(out)
     assert len(decided) == 1 and decided[0].decision is Decision.ALLOWED
     assert len(door.requests) == 1
+
+
+# --- badge + face --------------------------------------------------------------------
+
+
+def test_badge_and_face_checks_the_face_against_the_badge_holder_only() -> None:
+    store = FakeStore([Person(7, "Ada", "B7"), Person(8, "Bo", "B8")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door, mode="badge+face")
+    _feed(loop, clock, 8, 5)  # Bo's face without a badge: nothing is decided
+    assert not _decided(out) and loop.recognizer.analysed == 0  # type: ignore[union-attr]
+    assert [o.state for o in out if isinstance(o, Analysis)][-1] is LoopState.BADGE
+    loop.claim("B7\n")  # Ada's badge, shown by Bo
+    _feed(loop, clock, 8, 5, start_seq=10)
+    assert any(isinstance(o, BadgeRead) for o in out)
+    decided = _decided(out)
+    assert [d.decision for d in decided] == [Decision.DENIED_UNKNOWN]
+    assert decided[0].name is None and "does not match the badge" in decided[0].message
+    assert store.events[0].person_id == 7  # staff see whose badge it was
+    assert door.requests == []
+    _gone(loop, clock)
+    loop.claim("B8")  # his own badge
+    _feed(loop, clock, 8, 5, start_seq=100)
+    decided = _decided(out)
+    assert [(d.decision, d.name) for d in decided][-1] == (Decision.ALLOWED, "Bo")
+    assert [r.name for r in door.requests] == ["Bo"]
+
+
+def test_an_unknown_badge_is_denied_and_a_badge_without_a_face_expires() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor(), mode="badge+face", badge_seconds=3.0)
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    loop.claim("B9")
+    _feed(loop, clock, 0, 1)
+    loop.claim("B7")
+    _feed(loop, clock, 0, 40, start_seq=2)  # 4 s and no face
+    decided = _decided(out)
+    assert [d.message for d in decided] == [
+        "Badge not recognised. Please see staff.",
+        "No face was seen in time. Please show your badge again.",
+    ]
+    assert all(d.decision is Decision.DENIED_UNKNOWN for d in decided)
+    assert [e.person_id for e in store.events] == [None, 7]
+    assert "unknown badge 'B9'" in store.events[0].reason
+
+
+def test_a_badge_in_face_mode_is_ignored() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor())
+    loop.claim("B7")
+    _feed(loop, clock, 0, 5)
+    assert [d.decision for d in _decided(out)] == [Decision.DENIED_UNKNOWN]
+    assert not any(isinstance(o, BadgeRead) for o in out)
+
+
+def test_store_errors_reach_staff() -> None:
+    class Failing(FakeStore):
+        def record_event(self, event: AccessEvent) -> int:
+            raise OSError("disk full")
+
+    loop, out, clock = _loop(Failing([Person(7, "Ada", "B7")]), FakeDoor())
+    _feed(loop, clock, 7, 5)
+    notices = [o for o in out if isinstance(o, Notice)]
+    assert notices and "disk full" in notices[0].message
