@@ -61,3 +61,46 @@ def write_video(
             writer.write(image)
     writer.release()
     return path
+
+
+def tablet(photo: Path, pipeline: object, size: tuple[int, int] = (480, 360)) -> np.ndarray:
+    """A presentation attack: ``photo`` on a tablet held upright in front of a wall, its
+    face cropped as a selfie would show it (about 2.5 face widths across), the dark
+    bezel around it (BGR). ``pipeline`` finds the face to crop around."""
+    image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(photo)
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    face = max(pipeline.detect(rgb), key=lambda f: f.box.area).box  # type: ignore[attr-defined]
+    fw, (cx, cy) = face.width, face.center
+    margin = int(4 * fw)
+    padded = cv2.copyMakeBorder(image, margin, margin, margin, margin, cv2.BORDER_REPLICATE)
+    x1, x2 = int(cx - 1.25 * fw) + margin, int(cx + 1.25 * fw) + margin
+    y1, y2 = int(cy - 1.3 * fw) + margin, int(cy + 2.0 * fw) + margin
+    crop = padded[y1:y2, x1:x2]
+    width, height = size
+    ramp = np.linspace(150, 190, width, dtype=np.uint8)
+    wall = np.repeat(np.repeat(ramp[None, :, None], height, 0), 3, 2).copy()
+    th = int(height * 0.9)
+    tw = int(th * crop.shape[1] / crop.shape[0])
+    x0, y0 = (width - tw) // 2, (height - th) // 2
+    wall[y0 : y0 + th, x0 : x0 + tw] = 20  # the bezel
+    screen = cv2.resize(crop, (tw - 16, th - 16), interpolation=cv2.INTER_AREA)
+    wall[y0 + 8 : y0 + th - 8, x0 + 8 : x0 + tw - 8] = screen
+    return wall
+
+
+def write_frames(
+    path: Path, frame: np.ndarray, *, seconds: float, blank_before: float = 0.5, fps: float = 15.0
+) -> Path:
+    """Blank frames, then ``frame`` (BGR) held still for ``seconds``. MJPG in AVI."""
+    height, width = frame.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot write {path}")
+    for _ in range(int(blank_before * fps)):
+        writer.write(blank((width, height)))
+    for _ in range(int(seconds * fps)):
+        writer.write(frame)
+    writer.release()
+    return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -18,11 +19,20 @@ from kiosk.app import build_kiosk
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.services.access import open_access_service
-from kiosk.services.kiosk_loop import Analysis
+from kiosk.services.door import DoorRequest, DoorResult
+from kiosk.services.loop_messages import Analysis
 from kiosk.ui.admin_login import env_password_check
 from kiosk.ui.kiosk_app import KioskApp
 from kiosk.ui.kiosk_window import ScreenState
-from tests.support.videos import BIDEN_ENROLL, BIDEN_VISIT, OBAMA_ENROLL, OBAMA_VISIT, write_video
+from tests.support.videos import (
+    BIDEN_ENROLL,
+    BIDEN_VISIT,
+    OBAMA_ENROLL,
+    OBAMA_VISIT,
+    tablet,
+    write_frames,
+    write_video,
+)
 
 DECISION_TIMEOUT_MS = 120_000  # seconds per recognition when the 2 cores are busy
 
@@ -32,7 +42,7 @@ def run_kiosk(qtbot: Any, settings: Settings, pipeline: Any) -> Iterator[Callabl
     """Start a kiosk on a camera source; stopped (and checked) after the test."""
     started: list[tuple[KioskApp, Any]] = []
 
-    def start(camera: str, settings: Settings = settings) -> KioskApp:
+    def start(camera: str, settings: Settings = settings, **parts: Any) -> KioskApp:
         service = open_access_service(settings)
         app = build_kiosk(
             settings,
@@ -41,6 +51,7 @@ def run_kiosk(qtbot: Any, settings: Settings, pipeline: Any) -> Iterator[Callabl
             camera=camera,
             full_screen=False,
             load_recognizer=lambda: pipeline,
+            **parts,
         )
         qtbot.addWidget(app.window)
         started.append((app, service))
@@ -217,14 +228,91 @@ def test_webhook_door_is_called_and_its_failure_handled(
     assert body["kiosk_id"] == "test-kiosk" and body["open_seconds"] == 3.0
     qtbot.waitUntil(lambda: window._door is not None, timeout=10_000)
     if answer == 200:
-        assert not window.staff_warning.isVisible()
+        assert not window.staff_bar.isVisible()
         assert [e.decision for e in logged()] == [Decision.ALLOWED]
     else:
-        assert window.staff_warning.isVisible()
-        assert "HTTP 503" in window.staff_warning.text()
-        if window.state is ScreenState.ALLOWED:
-            assert "door did not open" in window.banner.message.text()
+        assert window.staff_bar.isVisible()
+        assert "HTTP 503" in window.staff_bar.text()
+        if window.state is not ScreenState.IDLE:  # still on screen: amber, not ALLOWED
+            assert window.state is ScreenState.DOOR_FAILED
+            assert window.banner.title.text().startswith("Please see staff")
         qtbot.waitUntil(lambda: len(logged()) >= 2, timeout=10_000)
         events = logged()
         assert [e.decision for e in events] == [Decision.ALLOWED, Decision.ERROR]
         assert "HTTP 503" in events[1].reason
+
+
+class Door:
+    """A door that records whom it was asked to open."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    def open(self, request: DoorRequest) -> DoorResult:
+        self.opened.append(request.name)
+        return DoorResult(True, "door: recorded")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_photo_denied_as_a_spoof_is_never_shown_or_logged_as_allowed(
+    qtbot: Any,
+    run_kiosk: Callable[..., KioskApp],
+    settings: Settings,
+    enroll: Any,
+    faces: Path,
+    pipeline: Any,
+    tmp_path: Path,
+    logged: Any,
+) -> None:
+    """Issue 11: a repeat inside the cooldown skipped the liveness check and the screen
+    showed ALLOWED (green, the name) over a photo just denied as a spoof. A tablet shows
+    an enrolled man's photo to the camera, still, for 6 s at a time (the video loops);
+    the cooldown is 1 s, so the old loop would have let it in within the first attempt."""
+    from kiosk.config import LivenessSettings
+    from kiosk.liveness.check import make_liveness
+
+    enroll("Barack Obama", "B-44", OBAMA_ENROLL)
+    attack = tablet(faces / "obama/tests_obama3.jpg", pipeline)
+    video = write_frames(tmp_path / "tablet.avi", attack, seconds=6.0)
+    liveness = LivenessSettings(mode="active")
+    settings = dataclasses.replace(
+        settings,
+        liveness=liveness,
+        decision=dataclasses.replace(settings.decision, cooldown_seconds=1.0),
+    )
+    door = Door()
+    app = run_kiosk(str(video), settings, liveness=make_liveness(liveness), door=door)
+    window = app.window
+    shown: list[ScreenState] = []
+    show = window._show
+
+    def record(state: ScreenState) -> None:
+        shown.append(state)
+        show(state)
+
+    window._show = record  # type: ignore[method-assign]
+    qtbot.waitUntil(_state(app, ScreenState.DENIED), timeout=DECISION_TIMEOUT_MS)
+    denied = window.last_decision
+    assert denied is not None and denied.decision is Decision.DENIED_SPOOF
+    assert denied.name == "Barack Obama"  # recognised, and still not let in
+    # the picture stays: several cooldowns' worth of frames of the same face
+    seen: set[int] = set()
+
+    def frames_after(n: int) -> Callable[[], bool]:
+        def enough() -> bool:
+            if window.analysis is not None:
+                seen.add(window.analysis.frame_seq)
+            return len(seen) >= n
+
+        return enough
+
+    start = time.monotonic()
+    qtbot.waitUntil(frames_after(12), timeout=DECISION_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: time.monotonic() - start > 3.0, timeout=10_000)
+    assert ScreenState.ALLOWED not in shown and window.state is not ScreenState.ALLOWED
+    assert door.opened == []
+    events = logged()
+    assert events and {e.decision for e in events} == {Decision.DENIED_SPOOF}
+    assert "a picture's edges framed the face" in events[0].reason
