@@ -19,6 +19,9 @@ configured ``[vision]`` threshold and margin; no distance is written here):
   are searched with that person left out of the gallery (strangers). Everyone enrolled
   from the photo sets is in the gallery too.
 
+Badge + face: each attempt shows a badge first, its own, or for a stranger the badge of
+the enrolled person he looks most like, and the face is checked 1:1 against that person.
+
 Rates: frames arrive at a simulated recognition rate (1.5, 2, 3 and 6 a second); a frame
 is decided on when it has been recognised, one recognition period after it was taken.
 
@@ -703,6 +706,19 @@ class Config:
     rate: float
     max_frames: int
     part: float = 1.0  # the threshold, as a part of the configured one
+    badge: bool = False  # badge + face: a stranger shows the badge of his look-alike
+
+
+def badge_for(trial: Trial, gallery: Gallery) -> int | None:
+    """The badge shown: one's own, or, for a stranger, the badge of the enrolled person
+    whose templates are nearest to his face (the worst case: he knows whom he resembles
+    and has that badge)."""
+    if trial.truth is not None:
+        return trial.truth
+    first = next((r for r in trial.rows if r.ok), None)
+    if first is None:
+        return None
+    return gallery.search(first.emb[None, :], float("inf"))[0].label
 
 
 def configurations(quick: bool) -> list[Config]:
@@ -716,6 +732,9 @@ def configurations(quick: bool) -> list[Config]:
     for method in ("fused", "vote"):
         for frames in (3, 8):
             out.append(Config(f"{method} @ 6/s, up to {frames} frames", method, 6.0, frames))
+    for part in (0.7, 0.8, 0.9, 1.0):
+        name = f"badge + face, fused @ 6/s x{part:g}"
+        out.append(Config(name, "fused", 6.0, default.max_frames, part, badge=True))
     for part in SWEEP:
         if part == 1.0:
             continue
@@ -742,13 +761,17 @@ def evaluate(data: Data, base: Settings, quick: bool) -> dict[str, dict[str, Tal
         decision = base.decision
         if config.method is not None:
             decision = replace(decision, method=config.method, max_frames=config.max_frames)
+        if config.badge:
+            decision = replace(decision, mode="badge+face")
         settings = replace(base, keep_snapshots=False, vision=vision, decision=decision)
         t0 = time.monotonic()
         for trial in data.trials:
             if config.method is None:
                 outcome = single_frame(trial, galleries[trial.gallery], settings)
             else:
-                outcome = run_attempt(settings, stores[trial.gallery], trial.rows, config.rate)
+                badge = badge_for(trial, galleries[trial.gallery]) if config.badge else None
+                store = stores[trial.gallery]
+                outcome = run_attempt(settings, store, trial.rows, config.rate, badge)
             scopes.setdefault(trial.scope, {}).setdefault(config.name, Tally()).add(
                 trial.truth, outcome
             )

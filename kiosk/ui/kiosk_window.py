@@ -1,15 +1,11 @@
-"""The kiosk screen: the live camera image with face boxes, one large state banner
-(colour + icon + words), a staff bar along the top, a status line, the badge keypad (badge
-+ face mode) and the admin login.
+"""The kiosk screen: the live picture with face boxes, one large state banner, a staff
+bar along the top, a status line, the badge keypad (badge + face mode), the admin login.
 
-It lives in the GUI thread and never waits for anything: a timer shows the camera's
-newest frame from the slot, and the recognition's results arrive as queued signals
-carrying the loop's messages (:meth:`KioskWindow.on_update`).
-
-A result is shown for ``[screen] result_seconds``, and taken away at once when its face
-leaves or another face arrives (a new person never sees the last one's result); a face
-denied as a spoof keeps its DENIED while it stays. ALLOWED means the door was told to
-open; if it did not, the screen turns amber: "Please see staff".
+It lives in the GUI thread and never waits: a timer shows the camera's newest frame from
+the slot; the loop's messages arrive as queued signals (:meth:`KioskWindow.on_update`).
+A result is shown for ``[screen] result_seconds`` and taken away at once when its face
+leaves or another face arrives; a spoof's DENIED stays while the face stays. ALLOWED
+means the door was told to open; if it did not, the screen turns amber.
 """
 
 from __future__ import annotations
@@ -327,10 +323,10 @@ class KioskWindow(QWidget):
                 self._slow = update.slow
                 self.staff_bar.set_notice(
                     "pace",
-                    f"recognition runs at {update.rate:.1f} a second, under the "
-                    f"{update.needed:.1f} a decision within {update.seconds:g} s needs: "
-                    "people are asked to hold still. A faster machine or a GPU helps, or "
-                    "[vision] min_face_size = 80."
+                    f"recognition is slow: {update.rate:.1f} a second, {update.needed:.1f} "
+                    f"needed to decide within {update.seconds:g} s, so people are asked to "
+                    "hold still. A GPU or a faster machine helps, or [vision] "
+                    "min_face_size = 80."
                     if update.slow
                     else None,
                 )

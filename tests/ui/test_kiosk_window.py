@@ -163,7 +163,7 @@ def test_a_slow_machine_asks_the_person_to_hold_still_and_tells_staff_legibly(
     assert window.state is ScreenState.CHECKING
     assert window.banner.title.text() == "Please hold still"
     bar = window.staff_bar
-    assert bar.isVisible() and "1.4 a second" in bar.text()
+    assert bar.isVisible() and "slow: 1.4 a second" in bar.text()
     assert bar.wordWrap() and bar.font().pixelSize() >= 16  # not 9 px, not cut off
     assert bar.geometry().top() == 0  # along the top, away from the banner
     assert bar.geometry().right() <= window.width()
