@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kiosk.domain.policy import FUSION_METHODS
 from kiosk.errors import ConfigError
 
 #: The embedding networks (``[vision] network``) and the range an explicit distance
@@ -109,6 +108,11 @@ class CaptureSettings:
     loop_files: bool = True  # a video file or image folder starts again at its end
 
 
+#: How the frames of one face add up to one identity (``[decision] method``; see
+#: ``kiosk.domain.policy``): ``fused`` searches the quality-weighted mean of their
+#: embeddings, ``mean`` the plain mean, ``vote`` takes the person more than half name.
+FUSION_METHODS = ("fused", "mean", "vote")
+
 #: How the kiosk knows who is at the door (``[decision] mode``): ``face`` searches every
 #: enrolled person (1:N); ``badge+face`` waits for a badge read by a card reader that
 #: types its number (a keyboard wedge) or typed on the screen's keypad, and checks the
@@ -124,7 +128,7 @@ class DecisionSettings:
     that face, fused by ``method``, within ``decision_seconds`` of its first frame when the
     machine recognises fast enough, on ``min_frames`` to ``max_frames`` frames."""
 
-    method: str = "fused"  # fused | mean | vote (kiosk.domain.policy.FUSION_METHODS)
+    method: str = "fused"  # fused | mean | vote (FUSION_METHODS)
     decision_seconds: float = 1.5
     min_frames: int = 2
     max_frames: int = 5

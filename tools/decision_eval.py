@@ -4,7 +4,8 @@
 
 Attempts are made from ``../shared/faces`` and go through the same decision code as the
 kiosk's loop (:class:`kiosk.domain.policy.Attempt` rules, the gallery's search with the
-configured ``[vision]`` threshold and margin; no distance is written here):
+configured ``[vision]`` threshold or the operating point for the gallery's size, and the
+margin; no distance is written here):
 
 - **photo sets** (deepface, face_recognition, faceapi_bbt, orl, lfw_dev): of the people
   with at least 4 photos, every other one (by name) is enrolled with their first 3
@@ -53,16 +54,16 @@ import cv2
 import numpy as np
 
 from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
-from kiosk.config import DecisionSettings, Settings
+from kiosk.config import FUSION_METHODS, DecisionSettings, Settings
 from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, Person
 from kiosk.domain.faces import Box, DetectedFace, FaceResult, FloatArray, ImageArray, ModelInfo
-from kiosk.domain.policy import FUSION_METHODS, choose_face
+from kiosk.domain.policy import choose_face
 from kiosk.errors import KioskError
 from kiosk.services.door import DoorRequest, DoorResult
 from kiosk.services.kiosk_loop import KioskLoop
 from kiosk.services.loop_messages import Decided
 from kiosk.vision.imageio import read_image
-from kiosk.vision.matcher import Gallery
+from kiosk.vision.matcher import Gallery, build_gallery
 from kiosk.vision.pipeline import FacePipeline, main_face_index
 from kiosk.vision.quality import assess_face
 
@@ -344,8 +345,8 @@ def embed_all(pipeline: FacePipeline, faces: Path, cache: Path, quick: bool = Fa
 
 
 def _dim(pipeline: FacePipeline) -> int:
-    chip = np.zeros((150, 150, 3), np.uint8)
-    return int(pipeline.embed([chip]).shape[1])
+    size = pipeline.embedder.chip_size
+    return int(pipeline.embed([np.zeros((size, size, 3), np.uint8)]).shape[1])
 
 
 # --- attempts ---------------------------------------------------------------------
@@ -544,11 +545,42 @@ class Outcome:
     ms: float | None
 
 
+class Fixed:
+    """A gallery searched at ``threshold`` whenever the caller leaves the threshold to the
+    gallery (the sweep replaces the operating point this way, without a range check)."""
+
+    def __init__(self, gallery: Gallery, threshold: float) -> None:
+        self.gallery, self.threshold = gallery, threshold
+
+    def search(self, queries: FloatArray, threshold: float | None = None, margin: float = 0.0):  # type: ignore[no-untyped-def]
+        return self.gallery.search(
+            queries, self.threshold if threshold is None else threshold, margin
+        )
+
+
+def make_searcher(settings: Settings, threshold: float | None) -> Any:
+    """How the loop builds its galleries: as the kiosk does (``build_gallery``: the
+    network's scoring, the operating point for the gallery's size), with the sweep's
+    ``threshold`` in its place when given."""
+
+    def make(emb: FloatArray, labels: list[int]) -> Any:
+        gallery = build_gallery(emb, labels, settings.vision)
+        return gallery if threshold is None else Fixed(gallery, threshold)
+
+    return make
+
+
 def run_attempt(
-    settings: Settings, store: Store, rows: Sequence[Row], rate: float, badge: int | None = None
+    settings: Settings,
+    store: Store,
+    rows: Sequence[Row],
+    rate: float,
+    badge: int | None = None,
+    threshold: float | None = None,
 ) -> Outcome:
     """The kiosk's loop on ``rows`` at ``rate`` recognitions a second: each recognition
-    takes the newest frame and is done one period later."""
+    takes the newest frame and is done one period later. ``threshold``: instead of the
+    configured one (the sweep)."""
     out: list[object] = []
     replay, clock = Replay(), Clock()
     loop = KioskLoop(
@@ -558,7 +590,7 @@ def run_attempt(
         load_recognizer=lambda: replay,
         store=store,
         door=Door(),
-        make_gallery=lambda emb, labels: Gallery(emb, labels),
+        make_gallery=make_searcher(settings, threshold),
         clock=clock,
         now=lambda: NOW,
         quality=lambda result: replay.row.quality if replay.row is not None else 0.0,
@@ -679,7 +711,7 @@ class Tally:
         }
 
 
-def single_frame(trial: Trial, gallery: Gallery, settings: Settings) -> Outcome:
+def single_frame(trial: Trial, gallery: Any, settings: Settings) -> Outcome:
     """The first frame with a face, alone (the baseline a fused decision must beat)."""
     first = next((r for r in trial.rows if r.ok), None)
     if first is None:
@@ -749,29 +781,43 @@ def configurations(quick: bool) -> list[Config]:
     return out
 
 
+def effective_threshold(gallery: Gallery, settings: Settings) -> float:
+    """The threshold the kiosk would use with this gallery: the explicit one, or the
+    operating point for its size at the configured level."""
+    if settings.vision.threshold is not None:
+        return float(settings.vision.threshold)
+    assert gallery.operating_point is not None
+    return float(gallery.operating_point.threshold)
+
+
 def evaluate(data: Data, base: Settings, quick: bool) -> dict[str, dict[str, Tally]]:
     stores = {
         name: Store(np.asarray(emb, np.float32).reshape(len(labels), -1), labels)
         for name, (emb, labels) in data.galleries.items()
     }
-    galleries = {name: Gallery(s.emb, s.labels) for name, s in stores.items()}
+    galleries = {name: build_gallery(s.emb, s.labels, base.vision) for name, s in stores.items()}
+    configured = {name: effective_threshold(g, base) for name, g in galleries.items()}
     scopes: dict[str, dict[str, Tally]] = {}
     for config in configurations(quick):
-        vision = replace(base.vision, threshold=base.vision.threshold * config.part)
         decision = base.decision
         if config.method is not None:
             decision = replace(decision, method=config.method, max_frames=config.max_frames)
         if config.badge:
             decision = replace(decision, mode="badge+face")
-        settings = replace(base, keep_snapshots=False, vision=vision, decision=decision)
+        settings = replace(base, keep_snapshots=False, decision=decision)
         t0 = time.monotonic()
         for trial in data.trials:
+            gallery: Any = galleries[trial.gallery]
+            threshold = None
+            if config.part != 1.0:
+                threshold = config.part * configured[trial.gallery]
+                gallery = Fixed(gallery, threshold)
             if config.method is None:
-                outcome = single_frame(trial, galleries[trial.gallery], settings)
+                outcome = single_frame(trial, gallery, settings)
             else:
                 badge = badge_for(trial, galleries[trial.gallery]) if config.badge else None
                 store = stores[trial.gallery]
-                outcome = run_attempt(settings, store, trial.rows, config.rate, badge)
+                outcome = run_attempt(settings, store, trial.rows, config.rate, badge, threshold)
             scopes.setdefault(trial.scope, {}).setdefault(config.name, Tally()).add(
                 trial.truth, outcome
             )
@@ -849,6 +895,11 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _stacked(gallery: tuple[list[FloatArray], list[int]]) -> tuple[FloatArray, list[int]]:
+    emb, labels = gallery
+    return np.asarray(emb, np.float32).reshape(len(labels), -1), labels
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faces", type=Path, default=default_faces_dir(), help="../shared/faces")
@@ -882,6 +933,13 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "model": f"{pipeline.model_info.name} {pipeline.model_info.version}",
         "threshold": settings.vision.threshold,
+        "level": settings.vision.level,
+        "threshold_all_in_one_gallery": round(
+            effective_threshold(
+                build_gallery(*_stacked(data.galleries["all"]), settings.vision), settings
+            ),
+            4,
+        ),
         "ambiguity_margin": settings.vision.ambiguity_margin,
         "decision": asdict(settings.decision),
         "frames_per_photo": FRAMES,
@@ -891,7 +949,10 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - t0),
         "results": results,
     }
-    print(f"threshold {settings.vision.threshold} ({out['model']}), attempts {len(data.trials)}")
+    print(
+        f"{out['model']}, level {settings.vision.level}, threshold of the all-in-one gallery "
+        f"{out['threshold_all_in_one_gallery']}, attempts {len(data.trials)}"
+    )
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")

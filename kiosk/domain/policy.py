@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.config import FUSION_METHODS  # how frames add up: fused | mean | vote
 from kiosk.domain.faces import Box, FloatArray
 
 #: The region of the frame a face must be in to be decided on, as fractions of the
@@ -25,10 +26,6 @@ Region = tuple[float, float, float, float]
 
 FULL_FRAME: Region = (0.0, 0.0, 1.0, 1.0)
 
-#: How the frames of one face add up to one identity (``[decision] method``):
-#: ``fused`` searches the quality-weighted mean of their embeddings, ``mean`` the plain
-#: mean, ``vote`` takes the person that more than half of the frames name on their own.
-FUSION_METHODS = ("fused", "mean", "vote")
 
 #: A face in the next frame is the same face when its centre moved by at most this many
 #: face widths and its size changed by at most this factor (people walk up; at one
@@ -135,7 +132,9 @@ def vote(recognitions: Sequence[Recognition]) -> Identity:
 
 
 def identify(recognitions: Sequence[Recognition], method: str, search: Search) -> Identity:
-    """The identity of one attempt from its frames, by ``method`` (see FUSION_METHODS)."""
+    """The identity of one attempt from its frames, by ``method``: ``fused`` searches the
+    quality-weighted mean of their embeddings, ``mean`` the plain mean, ``vote`` takes
+    the person that more than half of the frames name on their own."""
     if method == "vote":
         return vote(recognitions)
     if method not in FUSION_METHODS:

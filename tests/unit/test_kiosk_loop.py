@@ -77,18 +77,32 @@ class FakeRecognizer:
 
 
 class FakeGallery:
-    """Nearest template by euclidean distance, a match under the threshold."""
+    """Nearest template by euclidean distance, a match under the threshold (its own
+    operating point when none is given: the fake's people are sqrt(2) apart)."""
 
     def __init__(self, embeddings: FloatArray, labels: list[int]) -> None:
         self.embeddings, self.labels = embeddings, labels
+        self.operating_threshold = 0.6
 
-    def search(self, queries: FloatArray, threshold: float, margin: float = 0.0) -> list[Match]:
+    def search(
+        self, queries: FloatArray, threshold: float | None, margin: float = 0.0
+    ) -> list[Match]:
+        threshold = self.operating_threshold if threshold is None else threshold
         if not self.labels:
             return [Match(MatchKind.UNKNOWN, None, float("inf"), None, threshold)]
         d = np.linalg.norm(self.embeddings - queries[0][None, :], axis=1)
         best = int(np.argmin(d))
         kind = MatchKind.MATCH if d[best] <= threshold else MatchKind.UNKNOWN
         return [Match(kind, self.labels[best], float(d[best]), None, threshold)]
+
+
+class LooseWhenAlone(FakeGallery):
+    """A gallery whose operating point follows its size, as the real one does: for one
+    person it would be loose enough to let anyone in."""
+
+    def __init__(self, embeddings: FloatArray, labels: list[int]) -> None:
+        super().__init__(embeddings, labels)
+        self.operating_threshold = 0.6 if len(set(labels)) > 1 else 1.5
 
 
 class FakeStore:
@@ -617,6 +631,8 @@ def test_badge_and_face_checks_the_face_against_the_badge_holder_only() -> None:
     store = FakeStore([Person(7, "Ada", "B7"), Person(8, "Bo", "B8")])
     door = FakeDoor()
     loop, out, clock = _loop(store, door, mode="badge+face")
+    loop._make_gallery = LooseWhenAlone
+    loop._refresh_gallery(force=True)
     _feed(loop, clock, 8, 5)  # Bo's face without a badge: nothing is decided
     assert not _decided(out) and loop.recognizer.analysed == 0  # type: ignore[union-attr]
     assert [o.state for o in out if isinstance(o, Analysis)][-1] is LoopState.BADGE
@@ -627,6 +643,8 @@ def test_badge_and_face_checks_the_face_against_the_badge_holder_only() -> None:
     assert [d.decision for d in decided] == [Decision.DENIED_UNKNOWN]
     assert decided[0].name is None and "does not match the badge" in decided[0].message
     assert store.events[0].person_id == 7  # staff see whose badge it was
+    # checked at the whole gallery's threshold, not a one-person gallery's looser one
+    assert store.events[0].threshold == pytest.approx(0.6)
     assert door.requests == []
     _gone(loop, clock)
     loop.claim("B8")  # his own badge
