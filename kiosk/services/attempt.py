@@ -20,6 +20,7 @@ class Pending:
 
     person: Person
     distance: float
+    since: int  # the attempt's recognitions from this one on are under the check
     prompt: str = ""  # the last prompt shown, and when (it is shown again now and then)
     prompted_at: float = float("-inf")
 

@@ -6,10 +6,9 @@ into one identity when enough are in (``kiosk.domain.policy``) -> access rules -
 liveness -> door -> access log. One decision per attempt. Everything it has to say leaves
 through ``emit`` as a :data:`~kiosk.services.loop_messages.LoopMessage`.
 
-It runs in its own thread (the caller's): the screen never waits for it, and it always
-works on the freshest frame, so latency does not grow when it is slower than the camera.
-The door is opened from one more thread (see :meth:`KioskLoop.door_worker`); what follows
-a decision (screen, log, door) is :class:`~kiosk.services.announce.Announcer`'s.
+It runs in its own thread: the screen never waits for it, and it works on the freshest
+frame, so latency does not grow when it is slower than the camera. What follows a
+decision (screen, log, door on a door thread) is ``kiosk.services.announce``'s.
 """
 
 from __future__ import annotations
@@ -38,10 +37,12 @@ from kiosk.domain.policy import (
     same_face,
 )
 from kiosk.errors import ConfigError, KioskError
+from kiosk.services import loop_messages as words
 from kiosk.services.announce import Announcer
 from kiosk.services.attempt import Attempt, BadgeInbox, Claim, Pending
 from kiosk.services.door import Door
 from kiosk.services.loop_messages import (
+    LEFT_MESSAGE,
     Analysis,
     BadgeRead,
     Decided,
@@ -52,12 +53,17 @@ from kiosk.services.loop_messages import (
     Notice,
     PaceChanged,
 )
-from kiosk.services.loop_ports import AccessStore, LivenessCheck, Recognizer, Searcher
-from kiosk.vision.quality import assess_face
+from kiosk.services.loop_ports import (
+    AccessStore,
+    LivenessCheck,
+    Recognizer,
+    Searcher,
+    frame_quality,
+)
 
-# read from here too: the messages (older callers), the ports (the composition root)
-__all__ = ["AccessStore", "Decided", "KioskLoop", "LivenessCheck", "LivenessPrompt"]
-__all__ += ["LoopMessage", "Recognizer", "Searcher"]
+# read from here too: some messages (older callers), the ports (the composition root)
+__all__ = ["AccessStore", "Decided", "KioskLoop", "LEFT_MESSAGE", "LivenessCheck"]
+__all__ += ["LivenessPrompt", "LoopMessage", "Recognizer", "Searcher"]
 
 log = logging.getLogger(__name__)
 
@@ -73,33 +79,15 @@ FACE_LOST_GRACE_SECONDS = 1.0
 #: A liveness prompt is sent again this often while it stays the same.
 PROMPT_REPEAT_SECONDS = 1.0
 
-UNKNOWN_MESSAGE = "Face not recognised. Please see staff."
-#: on the screen when the face left during the liveness check (recorded as a spoof)
-LEFT_MESSAGE = "The liveness check was not finished. Please look at the camera and try again."
-UNKNOWN_BADGE_MESSAGE = "Badge not recognised. Please see staff."
-NOT_BADGE_HOLDER_MESSAGE = "Your face does not match the badge. Please see staff."
-NO_FACE_MESSAGE = "No face was seen in time. Please show your badge again."
-
-
-def frame_quality(face: FaceResult) -> float:
-    """How much a frame counts in the fused embedding: the enrollment quality score
-    (size, sharpness, light, pose, detector confidence), 0..1."""
-    return assess_face(face.face, face.chip).score
-
 
 class KioskLoop:
     """The kiosk's recognition loop; :meth:`run` until the stop event is set.
 
-    ``load_recognizer`` and ``open_store`` are called inside :meth:`run`, so that the
-    slow model load happens in the loop's thread, not the caller's; ``make_gallery``
-    turns (embeddings, labels) into a searcher (normally ``Gallery``); ``quality`` weighs
-    a frame (:func:`frame_quality` by default).
-
-    While :meth:`run` runs, the door is opened from a worker thread (:meth:`door_worker`);
-    a caller driving :meth:`step` itself (tests, evaluations) gets the door opened inline,
-    its :class:`DoorReport` emitted before ``step`` returns, unless it opens
-    :meth:`door_worker` too. :meth:`claim` (a badge typed at the screen) may be called
-    from any thread."""
+    ``load_recognizer`` is called inside :meth:`run` (the slow model load happens in the
+    loop's thread); ``make_gallery`` turns (embeddings, labels) into a searcher;
+    ``quality`` weighs a frame. While :meth:`run` runs, the door is opened from a worker
+    thread; a caller driving :meth:`step` itself gets it opened inline, unless it opens
+    :meth:`door_worker` too. :meth:`claim` may be called from any thread."""
 
     def __init__(
         self,
@@ -311,8 +299,14 @@ class KioskLoop:
         )
         attempt.add(recognition, frame, result)
         self.liveness.observe(frame, result)
-        if attempt.pending is not None:
-            self._ask_liveness(attempt, attempt.pending.person, attempt.pending.distance)
+        pending = attempt.pending
+        if pending is not None and self._face_changed(attempt, pending):
+            self._conclude(
+                attempt, Decision.DENIED_SPOOF, words.CHANGED_MESSAGE, pending.person,
+                pending.distance, detail="liveness failed: the face changed during the check",
+            )  # fmt: skip
+        elif pending is not None:
+            self._ask_liveness(attempt, pending.person, pending.distance)
         else:
             elapsed = frame.time - attempt.since
             frames = len(attempt.recognitions)
@@ -322,6 +316,13 @@ class KioskLoop:
                 self._decide(attempt, identify(attempt.recognitions, method, search))
         state = LoopState.CHECKING if attempt.outcome is None else LoopState.DECIDED
         return state, True
+
+    def _face_changed(self, attempt: Attempt, pending: Pending) -> bool:
+        """Under the liveness check, most of the last frames (as many as a decision
+        takes) name someone else or nobody: a picture swapped or tilted away."""
+        recent = attempt.recognitions[pending.since :][-self.pace.max_frames :]
+        others = sum(r.label != pending.person.id for r in recent)
+        return len(recent) >= self.pace.max_frames and 2 * others > len(recent)
 
     def _searcher(self) -> Callable[[FloatArray], tuple[int | None, float]]:
         """1:N over the gallery; in badge + face mode, 1:1 against the badge's holder, at
@@ -361,13 +362,13 @@ class KioskLoop:
         if person is None:
             if claim is not None:  # someone else's face with this badge: staff want a name
                 self._conclude(
-                    attempt, Decision.DENIED_UNKNOWN, NOT_BADGE_HOLDER_MESSAGE, None,
+                    attempt, Decision.DENIED_UNKNOWN, words.NOT_BADGE_HOLDER_MESSAGE, None,
                     identity.distance, log_person=claim.person,
                     detail=f"badge {claim.badge!r}: the face is not its holder's",
                 )  # fmt: skip
             else:
                 self._conclude(
-                    attempt, Decision.DENIED_UNKNOWN, UNKNOWN_MESSAGE, None, identity.distance
+                    attempt, Decision.DENIED_UNKNOWN, words.UNKNOWN_MESSAGE, None, identity.distance
                 )
             return
         check = check_access(person, self._schedule(person), self.now())
@@ -386,7 +387,7 @@ class KioskLoop:
         if verdict.pending:
             pending = attempt.pending
             if pending is None:
-                pending = attempt.pending = Pending(person, distance)
+                pending = attempt.pending = Pending(person, distance, len(attempt.recognitions))
             now = self.clock()
             if verdict.prompt and (
                 verdict.prompt != pending.prompt
@@ -465,13 +466,13 @@ class KioskLoop:
         face_came = attempt is not None and bool(attempt.recognitions)
         if badge is None and claim is not None and now > claim.until and not face_came:
             self._badge_denied(
-                NO_FACE_MESSAGE, claim.person, f"badge {claim.badge!r}: no face in time"
+                words.NO_FACE_MESSAGE, claim.person, f"badge {claim.badge!r}: no face in time"
             )
         if badge is None or self.settings.decision.mode != "badge+face":
             return
         person = self.store.person_by_badge(badge)
         if person is None:
-            self._badge_denied(UNKNOWN_BADGE_MESSAGE, None, f"unknown badge {badge!r}")
+            self._badge_denied(words.UNKNOWN_BADGE_MESSAGE, None, f"unknown badge {badge!r}")
             return
         seconds = self.settings.decision.badge_seconds
         if attempt is not None and attempt.outcome is not None and not attempt.spoofed:

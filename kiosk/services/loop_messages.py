@@ -11,6 +11,16 @@ from datetime import datetime
 from kiosk.domain.access import Decision
 from kiosk.domain.faces import Box
 
+# the words for the person at the door that the loop itself chooses
+UNKNOWN_MESSAGE = "Face not recognised. Please see staff."
+#: on the screen when the face left during the liveness check (recorded as a spoof)
+LEFT_MESSAGE = "The liveness check was not finished. Please look at the camera and try again."
+UNKNOWN_BADGE_MESSAGE = "Badge not recognised. Please see staff."
+NOT_BADGE_HOLDER_MESSAGE = "Your face does not match the badge. Please see staff."
+NO_FACE_MESSAGE = "No face was seen in time. Please show your badge again."
+#: the face under the liveness check was no longer the person's (recorded as a spoof)
+CHANGED_MESSAGE = "Please turn your head as shown."
+
 
 class LoopState(enum.StrEnum):
     """What the loop is doing with the face in front of it."""

@@ -11,6 +11,7 @@ from kiosk.camera.frames import Frame
 from kiosk.domain.access import AccessEvent, AccessSchedule, Person
 from kiosk.domain.faces import DetectedFace, FaceResult, FloatArray, ImageArray, ModelInfo
 from kiosk.domain.liveness import LivenessVerdict
+from kiosk.vision.quality import assess_face
 
 
 class Recognizer(Protocol):
@@ -73,3 +74,9 @@ class LivenessCheck(Protocol):
     def reset(self) -> None: ...
 
     def abandon(self) -> LivenessVerdict | None: ...
+
+
+def frame_quality(face: FaceResult) -> float:
+    """How much a frame counts in the fused embedding (the loop's default weighing): the
+    enrollment quality score (size, sharpness, light, pose, detector confidence), 0..1."""
+    return assess_face(face.face, face.chip).score

@@ -23,8 +23,8 @@ from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.domain.faces import Box
-from kiosk.services.kiosk_loop import LEFT_MESSAGE
 from kiosk.services.loop_messages import (
+    LEFT_MESSAGE,
     Analysis,
     BadgeRead,
     Decided,

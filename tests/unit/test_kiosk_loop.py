@@ -452,6 +452,22 @@ def test_a_pending_liveness_check_holds_the_door_until_it_decides() -> None:
     assert len(door.requests) == 1
 
 
+def test_a_face_that_becomes_someone_else_under_the_check_is_a_spoof() -> None:
+    store = FakeStore([Person(7, "Ada", "B7"), Person(8, "Bo", "B8")])
+    door = FakeDoor()
+    loop, out, clock = _loop(store, door)
+    check = Scripted(PENDING)
+    loop.liveness = check
+    _feed(loop, clock, 7, 5)  # Ada matched; the check asks her to turn
+    _feed(loop, clock, 7, 2, start_seq=10)
+    _feed(loop, clock, 8, 2, start_seq=20)  # two frames of Bo: not yet most of them
+    assert not _decided(out)
+    _feed(loop, clock, 0, 1, start_seq=30)  # and a stranger: three of the last five
+    decided = _decided(out)
+    assert [(d.decision, d.name) for d in decided] == [(Decision.DENIED_SPOOF, "Ada")]
+    assert "the face changed" in store.events[0].reason and door.requests == []
+
+
 def test_a_face_gone_briefly_during_the_challenge_is_waited_for() -> None:
     store = FakeStore([Person(7, "Ada", "B7")])
     loop, out, clock = _loop(store, FakeDoor())
