@@ -45,6 +45,8 @@ class Attempt:
     pending: Pending | None = None
     outcome: Decision | None = None
     decided_at: float | None = None
+    label: int | None = None  # whom the decision named (None: nobody)
+    others: int = 0  # frames in a row since the decision that were not them
 
     def seen(self, box: Box) -> None:
         """The face is in this frame (at ``box``)."""
@@ -61,8 +63,8 @@ class Attempt:
         self.recognitions.append(recognition)
         self.frame, self.face = frame, face
 
-    def decided(self, outcome: Decision, now: float) -> None:
-        self.outcome, self.decided_at, self.pending = outcome, now, None
+    def decided(self, outcome: Decision, now: float, label: int | None) -> None:
+        self.outcome, self.decided_at, self.label, self.pending = outcome, now, label, None
 
     @property
     def spoofed(self) -> bool:

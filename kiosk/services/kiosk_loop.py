@@ -40,11 +40,11 @@ from kiosk.errors import ConfigError, KioskError
 from kiosk.services import loop_messages as words
 from kiosk.services.announce import Announcer
 from kiosk.services.attempt import Attempt, BadgeInbox, Claim, Pending
+from kiosk.services.badge_mode import BadgeMode
 from kiosk.services.door import Door
 from kiosk.services.loop_messages import (
     LEFT_MESSAGE,
     Analysis,
-    BadgeRead,
     Decided,
     LivenessPrompt,
     LoopMessage,
@@ -67,6 +67,8 @@ __all__ += ["LivenessPrompt", "LoopMessage", "Recognizer", "Searcher"]
 
 log = logging.getLogger(__name__)
 
+Found = tuple[int | None, float]  # whom a search names (or nobody), at what distance
+
 #: How often the gallery and the people count are re-read, so that people enrolled or
 #: deactivated while the kiosk runs are seen without a restart.
 GALLERY_REFRESH_SECONDS = 30.0
@@ -80,7 +82,7 @@ FACE_LOST_GRACE_SECONDS = 1.0
 PROMPT_REPEAT_SECONDS = 1.0
 
 
-class KioskLoop:
+class KioskLoop(BadgeMode):
     """The kiosk's recognition loop; :meth:`run` until the stop event is set.
 
     ``load_recognizer`` is called inside :meth:`run` (the slow model load happens in the
@@ -179,11 +181,6 @@ class KioskLoop:
         thread that calls :meth:`step`."""
         return self.announcer.door_worker()
 
-    def claim(self, badge: str) -> None:
-        """Badge + face mode: a badge number (or PIN) was read or typed at the screen.
-        Thread-safe; the loop takes it up at its next frame."""
-        self._badges.put(badge)
-
     def _refresh_gallery(self, force: bool = False) -> None:
         if not force and self.clock() - self._gallery_time < GALLERY_REFRESH_SECONDS:
             return
@@ -279,20 +276,18 @@ class KioskLoop:
             frame.time, self.settings.decision.cooldown_seconds
         ):
             self._end_attempt()  # decided long ago and still there: decide again
-        if self.attempt is None:
-            self._attempts += 1
-            self.liveness.reset()
-            self.attempt = Attempt(self._attempts, frame.time, face.box)
-        attempt = self.attempt
-        attempt.seen(face.box)
+        attempt = self._follow(frame, face)
         if attempt.outcome is not None:
-            return LoopState.DECIDED, False
-        badge_mode = self.settings.decision.mode == "badge+face"
-        if badge_mode and self._claim is None:
+            if self.badge_mode or not self._someone_else(frame, face, attempt):
+                return LoopState.DECIDED, not self.badge_mode
+            self._end_attempt()  # another face in the same place: its own attempt
+            attempt = self._follow(frame, face)
+        if self.badge_mode and self._claim is None:
             return LoopState.BADGE, False
         assert self.recognizer is not None
         result = self.recognizer.analyze(frame.rgb, [face])[0]
-        search = self._searcher()
+        holder = self._claim.person.id if self._claim is not None else None
+        search = self._searcher(holder)
         label, distance = search(result.embedding)
         recognition = Recognition(
             frame.time, result.embedding, self.quality(result), label, distance
@@ -317,6 +312,26 @@ class KioskLoop:
         state = LoopState.CHECKING if attempt.outcome is None else LoopState.DECIDED
         return state, True
 
+    def _follow(self, frame: Frame, face: DetectedFace) -> Attempt:
+        """The attempt this face belongs to: the current one, or a new one."""
+        if self.attempt is None:
+            self._attempts += 1
+            self.liveness.reset()
+            self.attempt = Attempt(self._attempts, frame.time, face.box)
+        self.attempt.seen(face.box)
+        return self.attempt
+
+    def _someone_else(self, frame: Frame, face: DetectedFace, attempt: Attempt) -> bool:
+        """A decided face is still recognised: when as many frames in a row as a decision
+        takes are not the decided person (or, after an unknown face, are someone), another
+        person has taken the place without the box showing it (one steps in as the other
+        steps out)."""
+        assert self.recognizer is not None
+        result = self.recognizer.analyze(frame.rgb, [face])[0]
+        label, _ = self._searcher(attempt.label)(result.embedding)
+        attempt.others = 0 if label == attempt.label else attempt.others + 1
+        return attempt.others >= self.pace.max_frames
+
     def _face_changed(self, attempt: Attempt, pending: Pending) -> bool:
         """Under the liveness check, most of the last frames (as many as a decision
         takes) name someone else or nobody: a picture swapped or tilted away."""
@@ -324,22 +339,21 @@ class KioskLoop:
         others = sum(r.label != pending.person.id for r in recent)
         return len(recent) >= self.pace.max_frames and 2 * others > len(recent)
 
-    def _searcher(self) -> Callable[[FloatArray], tuple[int | None, float]]:
-        """1:N over the gallery; in badge + face mode, 1:1 against the badge's holder, at
+    def _searcher(self, person: int | None = None) -> Callable[[FloatArray], Found]:
+        """1:N over the gallery; with ``person`` (a badge's holder), 1:1 against them, at
         the threshold of the whole gallery: the badge is chosen by whoever shows it, so a
         stranger can pick the person he looks most like (a one-person gallery's own
         threshold would be looser)."""
         vision = self.settings.vision
         gallery = self.gallery
         assert gallery is not None
-        claim = self._claim
         holder: Searcher | None = None
-        if claim is not None:
+        if person is not None:
             embeddings, labels = self._templates
-            mask = labels == claim.person.id
+            mask = labels == person
             holder = self._make_gallery(embeddings[mask], [int(x) for x in labels[mask]])
 
-        def search(embedding: FloatArray) -> tuple[int | None, float]:
+        def search(embedding: FloatArray) -> Found:
             match = gallery.search(embedding[None, :], vision.threshold, vision.ambiguity_margin)[0]
             if match.threshold is not None:
                 self._threshold = float(match.threshold)  # recorded with the decision
@@ -420,7 +434,8 @@ class KioskLoop:
     ) -> None:
         """The attempt's one decision: shown, logged, and the door opened if allowed."""
         end = attempt.lost_since if over and attempt.lost_since is not None else self.clock()
-        attempt.decided(decision, attempt.frame.time if attempt.frame else attempt.since)
+        when = attempt.frame.time if attempt.frame else attempt.since
+        attempt.decided(decision, when, person.id if person else None)
         self._claim = None  # a badge is good for one decision
         frame, face = attempt.frame, attempt.face
         self.announcer.announce(
@@ -455,46 +470,3 @@ class KioskLoop:
             )  # fmt: skip
         self.liveness.reset()
         self.attempt = None
-
-    # -- badge + face ---------------------------------------------------------------
-
-    def _take_badges(self, now: float) -> None:
-        """Badges typed since the last frame (the last one counts), and a badge whose
-        face did not come in time."""
-        badge = self._badges.latest()
-        claim, attempt = self._claim, self.attempt
-        face_came = attempt is not None and bool(attempt.recognitions)
-        if badge is None and claim is not None and now > claim.until and not face_came:
-            self._badge_denied(
-                words.NO_FACE_MESSAGE, claim.person, f"badge {claim.badge!r}: no face in time"
-            )
-        if badge is None or self.settings.decision.mode != "badge+face":
-            return
-        person = self.store.person_by_badge(badge)
-        if person is None:
-            self._badge_denied(words.UNKNOWN_BADGE_MESSAGE, None, f"unknown badge {badge!r}")
-            return
-        seconds = self.settings.decision.badge_seconds
-        if attempt is not None and attempt.outcome is not None and not attempt.spoofed:
-            self._end_attempt()  # a new badge is a new attempt for the same face
-        self._claim = Claim(person, badge, now + seconds)
-        if self.attempt is not None and not self.attempt.recognitions:
-            self.attempt.since = now  # the face waited for the badge: time it from here
-        self.emit(BadgeRead(seconds))
-
-    def _badge_denied(self, message: str, holder: Person | None, detail: str) -> None:
-        """A badge that names nobody, or whose face did not come: denied, logged (with
-        the badge's holder, for staff), shown to whoever is in front of the kiosk."""
-        attempt = self.attempt
-        self._claim = None
-        self.announcer.announce(
-            Decision.DENIED_UNKNOWN,
-            message,
-            None,
-            float("nan"),
-            attempt=attempt.id if attempt is not None else None,
-            over=attempt is None,
-            since_face_ms=None,
-            detail=detail,
-            log_person=holder,
-        )
