@@ -765,8 +765,8 @@ def configurations(quick: bool) -> list[Config]:
         for frames in (3, 8):
             out.append(Config(f"{method} @ 6/s, up to {frames} frames", method, 6.0, frames))
     for part in (0.7, 0.8, 0.9, 1.0):
-        name = f"badge + face, fused @ 6/s x{part:g}"
-        out.append(Config(name, "fused", 6.0, default.max_frames, part, badge=True))
+        name = f"badge + face, {default.method} @ 6/s x{part:g}"
+        out.append(Config(name, default.method, 6.0, default.max_frames, part, badge=True))
     for part in SWEEP:
         if part == 1.0:
             continue

@@ -1,7 +1,7 @@
 """The recognition loop of the kiosk screen, free of Qt.
 
 Newest frame -> detect -> the face in the decision region, followed from frame to frame
-(an :class:`~kiosk.services.attempt.Attempt`) -> align and embed it -> its frames fused
+(an :class:`~kiosk.services.attempt.Attempt`) -> align and embed it -> its frames added up
 into one identity when enough are in (``kiosk.domain.policy``) -> access rules ->
 liveness -> door -> access log. One decision per attempt. Everything it has to say leaves
 through ``emit`` as a :data:`~kiosk.services.loop_messages.LoopMessage`.
@@ -262,10 +262,22 @@ class KioskLoop(BadgeMode):
         if attempt is None:
             return LoopState.IDLE
         grace = max(FACE_LOST_GRACE_SECONDS, 2.0 * (self.rate.period or 0.0))
-        if attempt.missing(now) < grace:
-            return LoopState.DECIDED if attempt.outcome is not None else LoopState.CHECKING
-        self._end_attempt()
-        return LoopState.IDLE
+        if attempt.missing(now) >= grace:
+            self._end_attempt()
+            return LoopState.IDLE
+        if attempt.outcome is None and attempt.pending is None and attempt.recognitions:
+            self._decide_if_ready(attempt, now)  # a missed detection must not make it late
+        return LoopState.DECIDED if attempt.outcome is not None else LoopState.CHECKING
+
+    def _decide_if_ready(self, attempt: Attempt, now: float) -> None:
+        """Decide on the frames in when the pace says so (``now``: this frame's time)."""
+        elapsed = now - attempt.since
+        frames = len(attempt.recognitions)
+        period = self.rate.period or (elapsed / (frames - 1) if frames > 1 else 0.0)
+        if self.pace.ready(frames, elapsed, period):
+            search = self._searcher(self._claim.person.id if self._claim else None)
+            method = self.settings.decision.method
+            self._decide(attempt, identify(attempt.recognitions, method, search))
 
     def _face(self, frame: Frame, face: DetectedFace) -> tuple[LoopState, bool]:
         """The decided-on face in this frame: follow it, recognise it, decide on it."""
@@ -303,12 +315,7 @@ class KioskLoop(BadgeMode):
         elif pending is not None:
             self._ask_liveness(attempt, pending.person, pending.distance)
         else:
-            elapsed = frame.time - attempt.since
-            frames = len(attempt.recognitions)
-            period = self.rate.period or (elapsed / (frames - 1) if frames > 1 else 0.0)
-            if self.pace.ready(frames, elapsed, period):
-                method = self.settings.decision.method
-                self._decide(attempt, identify(attempt.recognitions, method, search))
+            self._decide_if_ready(attempt, frame.time)
         state = LoopState.CHECKING if attempt.outcome is None else LoopState.DECIDED
         return state, True
 

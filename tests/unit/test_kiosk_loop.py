@@ -573,6 +573,23 @@ def test_at_two_recognitions_a_second_the_decision_comes_within_one_and_a_half()
     assert not any(o.slow for o in out if isinstance(o, Analysis))
 
 
+def test_missed_detections_do_not_make_the_decision_late() -> None:
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor())
+    period = 1 / 3
+    loop.recognizer.faces = []  # type: ignore[union-attr]
+    _feed(loop, clock, 0, 4, period=period)
+    appeared = clock.t
+    for seq, seen in enumerate([True, True, False, False, True, True], start=10):
+        loop.recognizer.faces = [FACE] if seen else []  # type: ignore[union-attr]
+        _feed(loop, clock, 7, 1, start_seq=seq, period=period)
+        if _decided(out):
+            break
+    decided = _decided(out)
+    assert decided and decided[0].decision is Decision.ALLOWED
+    assert clock.t - appeared <= 1.5  # decided on the two frames in, while the face hid
+
+
 def test_staff_are_told_when_the_rate_recovers() -> None:
     loop, out, clock = _loop(FakeStore([]), FakeDoor())
     loop.recognizer.faces = []  # type: ignore[union-attr]
