@@ -325,8 +325,8 @@ class KioskWindow(QWidget):
                     "pace",
                     f"recognition is slow: {update.rate:.1f} a second, {update.needed:.1f} "
                     f"needed to decide within {update.seconds:g} s, so people are asked to "
-                    "hold still. A GPU or a faster machine helps, or [vision] "
-                    "min_face_size = 80."
+                    "hold still. A GPU or a faster machine helps, or a larger [vision] "
+                    "kiosk_min_face_size."
                     if update.slow
                     else None,
                 )
