@@ -62,6 +62,10 @@ class VisionSettings:
     #: (keep it only where `python -m tools.bench --device cuda` shows it faster and
     #: within 1e-3 of fp32); the CPU always runs fp32.
     precision: str = "fp32"
+    #: search through the site-adapted head trained on the enrolled people (``kiosk
+    #: adapt``), when there is one for the gallery as it is; off by default: on the
+    #: development sets it did not beat the plain network (README, "Site adaptation")
+    adaptation: bool = False
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:

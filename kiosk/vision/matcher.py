@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -113,16 +114,55 @@ class Gallery:
         return matches
 
 
+class Projection(Protocol):
+    """A site-adapted head (``kiosk.vision.head.Head``): raw embeddings in, unit vectors
+    out, and the threshold measured for its own distances."""
+
+    def project(self, embeddings: FloatArray) -> FloatArray: ...
+
+    def operating_point(self, vision: VisionSettings, people: int) -> OperatingPoint: ...
+
+
+class ProjectedGallery(Gallery):
+    """A gallery searched through a head: the templates are projected once, each query
+    when it is searched. The raw embeddings are not changed."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        embeddings: FloatArray,
+        labels: Sequence[int],
+        device: torch.device | str = "cpu",
+        *,
+        scoring: str = "centre",
+    ) -> None:
+        raw = np.asarray(embeddings, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+        super().__init__(projection.project(raw), labels, device, scoring=scoring, unit=True)
+        self.projection = projection
+
+    def person_distances(self, queries: FloatArray) -> torch.Tensor:
+        return super().person_distances(self.projection.project(queries))
+
+
 def build_gallery(
     embeddings: FloatArray,
     labels: Sequence[int],
     vision: VisionSettings,
     device: torch.device | str = "cpu",
+    projection: Projection | None = None,
 ) -> Gallery:
     """The gallery the kiosk searches, as configured: the network's scoring, and the
-    threshold chosen for this many people at the configured level (or the explicit one)."""
+    threshold chosen for this many people at the configured level (or the explicit one).
+    With a site-adapted head (``projection``), searched through it, at the threshold
+    measured for it."""
     from kiosk.vision.calibration import operating_point
     from kiosk.vision.networks import network
+
+    if projection is not None:
+        # the head's threshold was measured with people scored by their centre
+        projected = ProjectedGallery(projection, embeddings, labels, device, scoring="centre")
+        projected.operating_point = projection.operating_point(vision, projected.num_people)
+        return projected
 
     gallery = Gallery(
         embeddings,
