@@ -104,14 +104,23 @@ class LazyPipeline:
         return self.get().analyze(rgb)
 
 
-def gallery_maker(settings: Settings) -> Callable[[FloatArray, list[int]], Searcher]:
+def gallery_maker(
+    settings: Settings, store: Store | None = None
+) -> Callable[[FloatArray, list[int]], Searcher]:
     """How the kiosk builds its in-memory 1:N search over the enrolled templates (again
-    each time the enrolled people change)."""
+    each time the enrolled people change). With ``[vision] adaptation`` on, through the
+    site head stored in ``store`` when it belongs to these templates (else plain, with a
+    warning in the log)."""
 
     def make(embeddings: FloatArray, labels: list[int]) -> Searcher:
         from kiosk.vision.matcher import build_gallery
 
-        return build_gallery(embeddings, labels, settings.vision)
+        head = None
+        if store is not None and settings.vision.adaptation:
+            from kiosk.services.adaptation import AdaptationService
+
+            head = AdaptationService(store, settings).head_for_gallery(embeddings, labels)
+        return build_gallery(embeddings, labels, settings.vision, projection=head)
 
     return make
 
@@ -161,6 +170,7 @@ def admin_services(
     for enrollment (default: loaded on first need)."""
     from kiosk.services.access_rules import AccessRulesService
     from kiosk.services.accounts import AccountService
+    from kiosk.services.adaptation import AdaptationService
     from kiosk.services.admin import AdminServices
     from kiosk.services.admin_console import AdminConsole
     from kiosk.services.enrollment import EnrollmentService
@@ -171,18 +181,23 @@ def admin_services(
     def open_camera(source: str) -> CameraReader:
         return make_camera(settings, source)
 
+    faces = analyzer if analyzer is not None else LazyPipeline(settings)
+
+    def embedder() -> FacePipeline:  # training a site head embeds augmented crops
+        return faces.get() if isinstance(faces, LazyPipeline) else faces  # type: ignore[return-value]
+
     return AdminServices(
         settings=settings,
         accounts=AccountService(store),
         people=PeopleService(store),
-        enrollment=EnrollmentService(
-            store, analyzer if analyzer is not None else LazyPipeline(settings), settings
-        ),
+        enrollment=EnrollmentService(store, faces, settings),
         rules=AccessRulesService(store),
         log=LogBrowser(store),
         security=AdminConsole(store, settings),
         open_camera=open_camera,
-        security_level=SecurityLevelService(store, settings),
+        security_level=SecurityLevelService(
+            store, settings, AdaptationService(store, settings, embedder)
+        ),
     )
 
 
@@ -232,7 +247,7 @@ def build_kiosk(
         camera=reader,
         door=door if door is not None else make_door(settings),
         load_recognizer=load_recognizer or _stream_loader(settings),
-        make_gallery=gallery_maker(settings),
+        make_gallery=gallery_maker(settings, getattr(store, "store", None)),
         liveness=liveness,
         password_check=password_check,
         full_screen=full_screen,
@@ -242,6 +257,7 @@ def build_kiosk(
 
 def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None) -> int:
     """Run the kiosk screen until it is closed; 0 when every thread stopped cleanly."""
+    from kiosk.services.adaptation import AdaptationService
     from kiosk.services.network_switch import reembed
     from kiosk.services.security_level import people_with_templates, record_effective_settings
     from kiosk.ui.admin_login import account_password_check, env_password_check
@@ -255,8 +271,13 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     try:
         # what this kiosk runs with, and from where; a change made outside the console is
         # recorded and shown to the admin (security page, `threshold`)
+        people = people_with_templates(service.store, settings)
+        head = AdaptationService(service.store, settings).in_force()
         note = record_effective_settings(
-            service.store, settings, people_with_templates(service.store, settings)
+            service.store,
+            settings,
+            people,
+            None if head is None else head.operating_point(settings.vision, people),
         )
         if note:
             log.warning("settings changed outside the console: %s", note)

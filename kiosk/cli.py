@@ -20,7 +20,7 @@ from kiosk.config import Settings
 from kiosk.errors import KioskError
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
-PLUGINS = ("kiosk.cli_admin", "kiosk.cli_windows", "kiosk.cli_rules")
+PLUGINS = ("kiosk.cli_admin", "kiosk.cli_windows", "kiosk.cli_rules", "kiosk.cli_adapt")
 
 
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:

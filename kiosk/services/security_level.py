@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,8 +41,19 @@ from kiosk.storage.store import Store
 from kiosk.vision.calibration import operating_point
 from kiosk.vision.networks import network
 
+if TYPE_CHECKING:
+    from kiosk.services.adaptation import AdaptationService
+    from kiosk.vision.head import Head
+
 #: the settings recorded at each start, and compared for changes made outside
-WATCHED = ("vision.network", "vision.level", "vision.threshold", "vision.scoring", "liveness.mode")
+WATCHED = (
+    "vision.network",
+    "vision.level",
+    "vision.threshold",
+    "vision.scoring",
+    "vision.adaptation",
+    "liveness.mode",
+)
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,9 @@ class SecurityState:
     people: int
     point: OperatingPoint
     outside_change: str | None  # a recorded change that did not come through the console
+    #: the site head in force (its threshold and figures are measured on this site's
+    #: people, not on the development photos); None: the plain network
+    head_version: str | None = None
 
     @property
     def level_title(self) -> str:
@@ -184,9 +198,17 @@ class SecurityState:
 class SecurityLevelService:
     """The security page's and the ``threshold`` command's use cases."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, adaptation: AdaptationService | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        #: the site-adapted head (``kiosk adapt``): while one is in force, the threshold
+        #: and the site's figures are its own
+        self.adaptation = adaptation
+
+    def _head(self) -> Head | None:
+        return None if self.adaptation is None else self.adaptation.in_force()
 
     @property
     def config_path(self) -> Path:
@@ -200,16 +222,19 @@ class SecurityLevelService:
         v = self.settings.vision
         n = self.enrolled_people() if people is None else people
         sources = {key: self.settings.source_of(key) for key in WATCHED}
+        head = self._head()
         return SecurityState(
             network=v.network,
-            network_title=network(v.network).title,
-            scoring=v.scoring,
+            network_title=network(v.network).title
+            + ("" if head is None else f" + site head {head.version}"),
+            scoring=v.scoring if head is None else "centre",
             level=v.level,
             explicit_threshold=v.threshold,
             sources=sources,
             people=n,
-            point=operating_point(v, n),
+            point=operating_point(v, n) if head is None else head.operating_point(v, n),
             outside_change=self.outside_change(),
+            head_version=None if head is None else head.version,
         )
 
     def point_for(self, people: int, level: str | None, threshold: float | None) -> OperatingPoint:
@@ -219,11 +244,19 @@ class SecurityLevelService:
         vision = replace(
             self.settings.vision, level=level or self.settings.vision.level, threshold=threshold
         )
-        return operating_point(vision, people)
+        head = self._head()
+        return (
+            operating_point(vision, people)
+            if head is None
+            else head.operating_point(vision, people)
+        )
 
     def site(self, actor: Actor, *, max_templates: int = 3000) -> SiteFigures:
         actor.require(Role.ADMIN)
         v = self.settings.vision
+        head = self._head()
+        if head is not None:  # measured with heads that did not see each photo's person
+            return head_site_figures(head, v.ambiguity_margin)
         with self.store.unit_of_work() as uow:
             embeddings, labels = uow.templates.gallery(network(v.network).sha256)
         return site_figures(
@@ -262,12 +295,22 @@ class SecurityLevelService:
         self._record(actor, "threshold", old=old, new=f"threshold {value:.3f}")
         return path
 
+    def set_adaptation(self, actor: Actor, on: bool) -> Path:
+        """Search through the site-adapted head (``on``) or not, from the next kiosk start
+        (a running kiosk keeps what it started with)."""
+        actor.require(Role.ADMIN)
+        old = "site adaptation " + ("on" if self.settings.vision.adaptation else "off")
+        path = self._write({"adaptation": "true" if on else "false"})
+        self._record(actor, "threshold", old=old, new="site adaptation " + ("on" if on else "off"))
+        return path
+
     def overridden_by_environment(self) -> list[str]:
         """Environment variables that override what the console writes to the file."""
         return [
             src.removeprefix("environment ")
             for key, src in ((k, self.settings.source_of(k)) for k in WATCHED)
-            if key in ("vision.level", "vision.threshold") and src.startswith("environment")
+            if key in ("vision.level", "vision.threshold", "vision.adaptation")
+            and src.startswith("environment")
         ]
 
     def history(self, actor: Actor, limit: int = 20) -> list[tuple[datetime, str, str]]:
@@ -335,18 +378,39 @@ def people_with_templates(store: Store, settings: Settings) -> int:
     return sum(1 for same, _ in counts.values() if same > 0)
 
 
-def record_effective_settings(store: Store, settings: Settings, people: int) -> str | None:
+def head_site_figures(head: Head, margin: float) -> SiteFigures:
+    """The site's figures measured for a head when it was trained: each photo searched by
+    a head trained without its person (leave-people-out)."""
+    site = head.site
+    own = site["own"]
+    return SiteFigures(
+        people=head.people,
+        templates=head.templates,
+        margin=margin,
+        own=own,
+        best_other=site["best_other"],
+        second_other=site["second_other"],
+        mated=np.isfinite(own),
+        impostor=site["impostor_sample"],
+        sampled=False,
+    )
+
+
+def record_effective_settings(
+    store: Store, settings: Settings, people: int, point: OperatingPoint | None = None
+) -> str | None:
     """Record what this kiosk runs with (network, level, threshold in force, liveness
     mode, and where each came from). When it differs from the previous start and no admin
     changed it through the console or the command line since, record that too and return
     a one-line description for staff (None otherwise)."""
     v = settings.vision
-    point = operating_point(v, people)
+    point = point or operating_point(v, people)
     now: dict[str, Any] = {
         "vision.network": v.network,
         "vision.level": v.level,
         "vision.threshold": None if v.threshold is None else round(v.threshold, 3),
         "vision.scoring": v.scoring,
+        "vision.adaptation": v.adaptation,
         "liveness.mode": settings.liveness.mode,
     }
     sources = {key: settings.source_of(key) for key in WATCHED}
