@@ -27,6 +27,7 @@ from kiosk.domain.operating import LEVELS, OperatingPoint
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.security_level import SecurityLevelService, SecurityState, SiteFigures
+from kiosk.ui.admin.adaptation import AdaptationPanel
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
 
 GENUINE = QColor("#2e86de")
@@ -222,6 +223,10 @@ class SecurityPage(QWidget):
         controls.addWidget(self.message)
         controls.addWidget(QLabel("<b>Recent changes</b>"))
         controls.addWidget(self.history)
+        self.adaptation: AdaptationPanel | None = None
+        if service.adaptation is not None:
+            self.adaptation = AdaptationPanel(service, service.adaptation, actor, self.load)
+            controls.addWidget(self.adaptation)
         controls.addStretch(1)
         layout = QHBoxLayout(self)
         layout.addWidget(self.plot, 3)
@@ -346,12 +351,20 @@ class SecurityPage(QWidget):
             )
         else:
             self.level_words.setText(LEVELS[self.choice].purpose + ".")
+        head = self.state.head_version
         lines = [
             f"<b>At threshold {point.threshold:.3f}, with {point.people:,} enrolled "
             f"{'person' if point.people == 1 else 'people'}</b>",
-            "<u>Development photos</u> (faces of other people, measured before shipping):",
+            "<u>Development photos</u> (faces of other people, measured before shipping):"
+            if head is None
+            else f"<u>Site head {head}</u>: its threshold comes from this site's photos, each "
+            "searched by a head trained without its person:",
             ("• " if point.expected_fpir < 0.01 else "• <span style='color:#a4161a'><b>")
-            + point.fpir_text()
+            + (
+                point.fpir_text()
+                if head is None
+                else point.fpir_text().replace("development", "site's")
+            )
             + ("" if point.expected_fpir < 0.01 else " This lets strangers in.</b></span>"),
             "• An enrolled person's single photo not recognised: "
             f"{point.genuine_missed.text()} (a kiosk decides on several frames).",
@@ -420,3 +433,5 @@ class SecurityPage(QWidget):
     def close_threads(self) -> None:
         if self._task is not None:
             self._task.stop()
+        if self.adaptation is not None:
+            self.adaptation.close_threads()
