@@ -80,6 +80,7 @@ def cmd_adapt(args: argparse.Namespace, settings: Settings) -> int:
         print("this site's people, each searched by a head trained without them:")
         for line in c.lines():
             print(f"  {line}")
+        print(c.verdict())
         if not result.matches_now:
             print("warning: the enrolled people changed while training: train again")
         print(

@@ -125,6 +125,27 @@ class SiteComparison:
     head_missed: Rate
     plain_missed: Rate
 
+    @property
+    def better(self) -> bool:
+        """Fewer misses and no more strangers let in, or fewer strangers and no more
+        misses, each at its own threshold."""
+        hs, ps = self.head_strangers.events, self.plain_strangers.events
+        hm, pm = self.head_missed.events, self.plain_missed.events
+        return (hs <= ps and hm <= pm) and (hs < ps or hm < pm)
+
+    def verdict(self) -> str:
+        if self.better:
+            return "On this site's people the head did better than the plain network."
+        same = (
+            self.head_strangers.events == self.plain_strangers.events
+            and self.head_missed.events == self.plain_missed.events
+        )
+        return (
+            "On this site's people the head made no difference: keep it off."
+            if same
+            else "On this site's people the head did worse than the plain network: keep it off."
+        )
+
     def lines(self) -> list[str]:
         p = self.head_point
         return [

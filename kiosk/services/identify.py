@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,10 +12,11 @@ import numpy as np
 
 from kiosk.config import Settings, VisionSettings
 from kiosk.domain.access import Decision, check_access
-from kiosk.domain.faces import MatchKind
+from kiosk.domain.faces import FloatArray, MatchKind
 from kiosk.services.access import AccessService
+from kiosk.services.adaptation import AdaptationService
 from kiosk.services.enrollment import FaceAnalyzer, ImageLoader, default_loader
-from kiosk.vision.matcher import Gallery, build_gallery
+from kiosk.vision.matcher import Gallery, Projection, build_gallery
 from kiosk.vision.pipeline import main_face_index
 
 
@@ -25,12 +27,19 @@ class EnrolledGallery:
 
     @classmethod
     def load(
-        cls, service: AccessService, analyzer: FaceAnalyzer, vision: VisionSettings
+        cls,
+        service: AccessService,
+        analyzer: FaceAnalyzer,
+        vision: VisionSettings,
+        head_for: Callable[[FloatArray, list[int]], Projection | None] | None = None,
     ) -> EnrolledGallery:
+        """``head_for``: the site head for these templates, as the kiosk's gallery maker
+        finds it (None: plain)."""
         embeddings, labels = service.load_gallery(analyzer.model_info)
         if not labels:
             return cls(None, 0)
-        gallery = build_gallery(embeddings, labels, vision)
+        head = head_for(embeddings, labels) if head_for is not None else None
+        gallery = build_gallery(embeddings, labels, vision, projection=head)
         return cls(gallery, gallery.num_people)
 
 
@@ -47,7 +56,9 @@ class Identifier:
         self.analyzer = analyzer
         self.settings = settings
         self.loader = loader or default_loader(settings.vision.max_image_side)
-        self.enrolled = EnrolledGallery.load(service, analyzer, settings.vision)
+        # searched as the kiosk searches: through the site head when one is in force
+        head_for = AdaptationService(service.store, settings).head_for_gallery
+        self.enrolled = EnrolledGallery.load(service, analyzer, settings.vision, head_for)
 
     def identify(self, path: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """One JSON-ready row per face: path, face, main, name (None when unknown), badge,

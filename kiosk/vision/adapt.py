@@ -65,8 +65,8 @@ class AdaptConfig:
 
     kind: str = "linear"  # linear | mlp
     hidden: int = 256  # the mlp's hidden width
-    margin: float = 1.2  # negatives pushed beyond this distance
-    pos_margin: float = 0.5  # positives pulled within this distance
+    margin: float = 1.4  # negatives pushed beyond this distance
+    pos_margin: float = 0.3  # positives pulled within this distance
     hard: int = 8  # the closest negatives of each anchor that count
     lr: float = 1e-3
     weight_decay: float = 1e-2  # towards the identity

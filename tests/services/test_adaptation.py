@@ -16,9 +16,11 @@ import pytest
 from kiosk import cli
 from kiosk.app import gallery_maker
 from kiosk.config import Settings
+from kiosk.services.access import AccessService
 from kiosk.services.accounts import Actor
 from kiosk.services.adaptation import META_KEY, AdaptationService
 from kiosk.services.enrollment import EnrollmentService
+from kiosk.services.identify import Identifier
 from kiosk.services.people import NewPerson
 from kiosk.services.security_level import SecurityLevelService
 from kiosk.storage.store import Store
@@ -104,6 +106,12 @@ def test_head_in_use_refused_after_the_gallery_changes_until_retrained(
     assert searcher.operating_point == head.operating_point(on.vision, len(PEOPLE))
     matches = searcher.search(np.stack(enrolled), None, on.vision.ambiguity_margin)
     assert len(matches) == len(enrolled)
+    # `kiosk identify` against the enrolled people searches as the kiosk does
+    rows = Identifier(AccessService(store, on), pipeline, on).identify(
+        str(faces_dir / "faceapi_bbt" / "raj" / "raj5.png")
+    )
+    main = next(r for r in rows if r["main"])
+    assert main["threshold"] == round(searcher.operating_point.threshold, 4)
     state = SecurityLevelService(store, on, AdaptationService(store, on)).state()
     assert state.head_version == head.version
     assert state.point == head.operating_point(on.vision, len(PEOPLE))

@@ -182,6 +182,7 @@ class AdaptationPanel(QWidget):
         self.figures.setText(
             "<u>This site's people, each searched by a head trained without them</u>:<br>"
             + "<br>".join("• " + html.escape(line) for line in c.lines())
+            + f"<br><b>{html.escape(c.verdict())}</b>"
         )
         self.refresh()
         self.changed()

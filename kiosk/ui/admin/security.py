@@ -263,6 +263,8 @@ class SecurityPage(QWidget):
     def _loaded(self, value: object) -> None:
         pair: tuple[SecurityState, SiteFigures] = value  # type: ignore[assignment]
         self.state, self.site = pair
+        if self.state.head_version is not None:  # a head's distances reach 2
+            self.plot.x_max = 2.0
         self.plot.set_figures(self.site)
         self._show_state()
         self._update()
@@ -370,8 +372,9 @@ class SecurityPage(QWidget):
             f"{point.genuine_missed.text()} (a kiosk decides on several frames).",
         ]
         if point.floored:
+            measured = "development photos" if head is None else "site's photos"
             lines.append(
-                "• The development photos cannot resolve this level's target with this many "
+                f"• The {measured} cannot resolve this level's target with this many "
                 "people: the threshold is held where they still can, and the chance above is "
                 "what they support."
             )
