@@ -231,16 +231,17 @@ def _batches(
     config: AdaptConfig,
     gen: torch.Generator,
 ) -> list[torch.Tensor]:
-    """Batches of people, each a few random people and their nearest neighbours in the
-    head's current space (hard negatives meet in one batch)."""
-    people = torch.unique(labels)
+    """Batches of people (their labels, on the CPU), each a few random people and their
+    nearest neighbours in the head's current space (hard negatives meet in one batch)."""
+    people = torch.unique(labels).cpu()
     n = len(people)
     if n <= config.batch_people:
         return [people]
     with torch.no_grad():
         centres, order = unit_centres(head(base), labels)
         near = torch.cdist(centres, centres).fill_diagonal_(float("inf"))
-        neighbours = near.topk(3, dim=1, largest=False).indices
+        neighbours = near.topk(3, dim=1, largest=False).indices.cpu()
+        order = order.cpu()
     seeds_per = max(1, config.batch_people // 4)
     seeds = torch.randperm(n, generator=gen)
     out = []
@@ -287,7 +288,9 @@ def train(
         if config.simsiam_weight > 0 and train_views.unlabelled is not None
         else None
     )
-    rows_of = {int(p): torch.nonzero(labels == p).reshape(-1) for p in torch.unique(labels)}
+    # the bookkeeping of which rows to draw stays on the CPU; only the batch moves
+    labels_cpu = torch.from_numpy(train_views.labels)
+    rows_of = {int(p): torch.nonzero(labels_cpu == p).reshape(-1) for p in torch.unique(labels_cpu)}
     total = epochs if epochs is not None else config.max_epochs
     result = Trained(head, 0, 0)
     val_q = val_l = None
