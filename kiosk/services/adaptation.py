@@ -27,6 +27,7 @@ import base64
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -54,6 +55,9 @@ META_KEY = "adaptation_head"
 PURPOSE = b"kiosk/adaptation-head/v1"
 #: augmented views made of each stored crop (random crops, light, blur, JPEG)
 VIEWS_PER_PHOTO = 4
+#: the largest gallery a head is trained on: training and its leave-people-out
+#: measurement grow with the number of people (about a minute for 1,000 photos)
+MAX_TEMPLATES = 20_000
 
 
 class Embeds(Protocol):
@@ -95,6 +99,8 @@ class HeadState:
     def describe(self) -> str:
         """One line for the command line and the security page."""
         switch = "on" if self.enabled else "off"
+        if self.head is None and self.problem is not None:
+            return f"The stored site head is refused: {self.problem}"
         if self.head is None:
             base = "No site head trained"
             return base + (
@@ -343,9 +349,17 @@ class AdaptationService:
             report(AdaptProgress(words, done, total, lo + (hi - lo) * done // max(total, 1)))
 
         tell("reading", "reading the enrolled photos", 0, 1)
+        with self.store.unit_of_work() as uow:
+            count = uow.templates.count(self.checksum)
+        if count > MAX_TEMPLATES:
+            raise InputError(
+                f"site adaptation trains on at most {MAX_TEMPLATES:,} enrolled photos; this "
+                f"site has {count:,} (the plain network needs no training)"
+            )
         embeddings, labels, chips = self._training_set()
-        people = len(set(labels))
-        if people < 3 or sum(1 for p in set(labels) if labels.count(p) >= 3) < 2:
+        per_person = Counter(labels)
+        people = len(per_person)
+        if people < 3 or sum(1 for n in per_person.values() if n >= 3) < 2:
             raise InputError(
                 "too few enrolled photos to train on: at least 3 people, two of them with 3 "
                 "photos or more"
