@@ -1,7 +1,7 @@
 """``kiosk adapt``: train the site head on the enrolled people, show it, switch it on or
 off, remove it (the console's security page calls the same services).
 
-    kiosk adapt                 train (about a minute for 100 people x 10 photos on a CPU)
+    kiosk adapt                 train on every enrolled photo (tools/adapt_bench.py times it)
     kiosk adapt --status        what is stored, whether it is on, whether it still fits
     kiosk adapt --on | --off    search through it from the next kiosk start, or not
     kiosk adapt --remove        delete it
@@ -108,10 +108,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--views",
         type=int,
-        default=4,
+        default=0,
         choices=range(0, 9),
         metavar="N",
-        help="augmented views of each stored crop (0-8, default 4)",
+        help="augmented views of each stored crop (0-8; default 0: they did not help)",
     )
     p.add_argument("--kind", choices=("linear", "mlp"), help="the head (default linear)")
     add_auth_arguments(p)

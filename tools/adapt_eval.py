@@ -242,6 +242,8 @@ def run(
         "head": {k: v for k, v in vars(config).items()},
         "augmented_views_per_photo": per_photo,
         "site_curve_folds": folds,
+        # without the site measurement (--folds 0) a head has no operating point of its own
+        "head_operating_point_measured": folds > 0,
         "protocols": {},
     }
     for proto, enroll in protocols:
@@ -332,6 +334,8 @@ def print_table(report: dict[str, Any]) -> None:
         for n, r in by_variant.items():
             p, o = r["pooled"], r["over_splits"]
             a = p["at_threshold"]
+            if n != "plain" and not report["head_operating_point_measured"]:
+                a = {"fnir_count": "not measured", "fpir_count": "not measured (--folds 0)"}
             print(
                 f"  {n:12s} {p['fpir_1pct']['fnir_count']:>12s} "
                 f"{p['fpir_0.1pct']['fnir_count']:>14s}"
@@ -341,6 +345,8 @@ def print_table(report: dict[str, Any]) -> None:
             )
             for s, v in r["sets"].items():
                 a = v["at_threshold"]
+                if n != "plain" and not report["head_operating_point_measured"]:
+                    a = {"fnir_count": "-", "fpir_count": "-"}
                 print(
                     f"      {s:12s} {v['fpir_1pct']['fnir_count']:>8s} "
                     f"{v['fpir_0.1pct']['fnir_count']:>14s}"

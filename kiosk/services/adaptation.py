@@ -53,10 +53,12 @@ log = logging.getLogger(__name__)
 META_KEY = "adaptation_head"
 #: bound into the encryption tag: a template or crop cannot pass for a head
 PURPOSE = b"kiosk/adaptation-head/v1"
-#: augmented views made of each stored crop (random crops, light, blur, JPEG)
-VIEWS_PER_PHOTO = 4
+#: augmented views made of each stored crop (random crops, light, blur, JPEG); none by
+#: default: on the development sets a head trained with them did no better than one
+#: trained without (README, "Site adaptation")
+VIEWS_PER_PHOTO = 0
 #: the largest gallery a head is trained on: training and its leave-people-out
-#: measurement grow with the number of people (about a minute for 1,000 photos)
+#: measurement grow with the number of people
 MAX_TEMPLATES = 20_000
 
 

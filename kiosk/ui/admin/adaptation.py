@@ -58,8 +58,8 @@ class AdaptationPanel(QWidget):
         self.figures.setTextFormat(Qt.TextFormat.RichText)
         self.train_button = QPushButton("Train on the enrolled people")
         self.train_button.setToolTip(
-            "A small head on top of the network, trained on the enrolled photos (about a "
-            "minute for 100 people on a CPU). It is stored, not switched on."
+            "A small head on top of the network, trained on the enrolled photos. It is "
+            "stored, not switched on."
         )
         self.train_button.clicked.connect(self.train)
         self.stop_button = QPushButton("Stop")
