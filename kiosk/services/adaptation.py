@@ -495,8 +495,11 @@ class AdaptationService:
                 rows_of.setdefault(person, []).append(row)
             by_row: dict[int, ImageArray | None] = {}
             for person, rows in rows_of.items():
+                # the rows the gallery read: this network's, and not damaged (skipped)
                 infos = [
-                    t for t in uow.templates.for_person(person) if t.model_checksum == self.checksum
+                    t
+                    for t in uow.templates.for_person(person)
+                    if t.model_checksum == self.checksum and not t.damaged
                 ]
                 if len(infos) != len(rows):  # pragma: no cover - one transaction
                     raise InputError("the enrolled photos changed while reading them; try again")

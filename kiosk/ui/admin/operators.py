@@ -91,6 +91,8 @@ ACTION_WORDS = {
     "admin-seal": "sealed an account",
     "integrity-upgrade": "sealed the database",
     "reembed": "re-made templates for a new model",
+    "adapt": "trained the site head",
+    "adapt-remove": "removed the site head",
     "kiosk-settings": "a kiosk started with its settings",
     "settings-changed-outside": "settings changed outside the console",
 }
