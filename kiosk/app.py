@@ -108,18 +108,20 @@ def gallery_maker(
     settings: Settings, store: Store | None = None
 ) -> Callable[[FloatArray, list[int]], Searcher]:
     """How the kiosk builds its in-memory 1:N search over the enrolled templates (again
-    each time the enrolled people change). With ``[vision] adaptation`` on, through the
-    site head stored in ``store`` when it belongs to these templates (else plain, with a
-    warning in the log)."""
+    each time the enrolled people change, and for a badge holder's 1:1 check). With
+    ``[vision] adaptation`` on, through the site head stored in ``store`` when it belongs
+    to these templates (else plain, with a warning in the log)."""
+
+    heads = None
+    if store is not None and settings.vision.adaptation:
+        from kiosk.services.adaptation import AdaptationService, GalleryHeads
+
+        heads = GalleryHeads(AdaptationService(store, settings))
 
     def make(embeddings: FloatArray, labels: list[int]) -> Searcher:
         from kiosk.vision.matcher import build_gallery
 
-        head = None
-        if store is not None and settings.vision.adaptation:
-            from kiosk.services.adaptation import AdaptationService
-
-            head = AdaptationService(store, settings).head_for_gallery(embeddings, labels)
+        head = None if heads is None else heads(embeddings, labels)
         return build_gallery(embeddings, labels, settings.vision, projection=head)
 
     return make

@@ -106,6 +106,14 @@ def test_head_in_use_refused_after_the_gallery_changes_until_retrained(
     assert searcher.operating_point == head.operating_point(on.vision, len(PEOPLE))
     matches = searcher.search(np.stack(enrolled), None, on.vision.ambiguity_margin)
     assert len(matches) == len(enrolled)
+    # a badge holder's 1:1 gallery (one person's templates) goes through the same head as
+    # the whole gallery, whose threshold it is searched at
+    make = gallery_maker(on, store)
+    assert isinstance(make(embeddings, labels), ProjectedGallery)
+    one = np.asarray(labels) == labels[0]
+    holder = make(embeddings[one], [labels[0]] * int(one.sum()))
+    assert isinstance(holder, ProjectedGallery)
+    assert holder.projection.version == head.version
     # `kiosk identify` against the enrolled people searches as the kiosk does
     rows = Identifier(AccessService(store, on), pipeline, on).identify(
         str(faces_dir / "faceapi_bbt" / "raj" / "raj5.png")
@@ -121,9 +129,11 @@ def test_head_in_use_refused_after_the_gallery_changes_until_retrained(
     _enroll(store, settings, pipeline, admin, LATER, photos[:4])
     embeddings, labels = _gallery(store)
     caplog.set_level(logging.WARNING)
-    searcher = gallery_maker(on, store)(embeddings, labels)
+    searcher = make(embeddings, labels)  # the running kiosk's next refresh
     assert type(searcher) is Gallery
     assert "refused" in caplog.text and "changed since it was trained" in caplog.text
+    assert labels[0] == labels[1]
+    assert type(make(embeddings[:2], labels[:2])) is Gallery  # and so is a holder's
     state_now = AdaptationService(store, on).state()
     assert not state_now.in_force
     assert state_now.problem is not None and "retrain" in state_now.problem
