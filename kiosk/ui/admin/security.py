@@ -36,6 +36,18 @@ BINS = 50
 EXPLICIT = "explicit"
 
 
+def _warned(text: str, expected: float, bound: float) -> str:
+    """A stranger's chance, in red when it or its bound reaches 1 in 100."""
+    if expected >= 0.01:
+        return f"• <span style='color:#a4161a'><b>{text} This lets strangers in.</b></span>"
+    if bound >= 0.01:
+        return (
+            f"• <span style='color:#a4161a'>{text} <b>The measurements cannot show that fewer "
+            "than 1 stranger in 100 gets in.</b></span>"
+        )
+    return f"• {text}"
+
+
 class DistancePlot(QWidget):
     """This site's distances: each enrolled photo to its own person (blue) and to every
     other person (orange), as a share of the comparisons of each kind per bin, with the
@@ -361,13 +373,13 @@ class SecurityPage(QWidget):
             if head is None
             else f"<u>Site head {head}</u>: its threshold comes from this site's photos, each "
             "searched by a head trained without its person:",
-            ("• " if point.expected_fpir < 0.01 else "• <span style='color:#a4161a'><b>")
-            + (
+            _warned(
                 point.fpir_text()
                 if head is None
-                else point.fpir_text().replace("development", "site's")
-            )
-            + ("" if point.expected_fpir < 0.01 else " This lets strangers in.</b></span>"),
+                else point.fpir_text().replace("development", "site's"),
+                point.expected_fpir,
+                point.fpir_bound,
+            ),
             "• An enrolled person's single photo not recognised: "
             f"{point.genuine_missed.text()} (a kiosk decides on several frames).",
         ]
