@@ -190,25 +190,34 @@ class ScreenSettings:
     show_status: bool = False  # the status line at start (toggled with S)
 
 
-#: The liveness check's modes: ``off`` (every face is taken as live), ``passive`` (no
-#: prompt: a face framed by a picture's edges is denied) and ``active`` (after a match the
-#: screen asks for random head moves, and the border check runs too; see
-#: ``kiosk.liveness``).
+#: The liveness check's modes: ``active`` (the default: after a match the screen asks for
+#: a random head turn, and the border check runs too; see ``kiosk.liveness``), ``passive``
+#: (no prompt: a face framed by a picture's edges is denied; a staff hint, not a check
+#: that stops a photo held close) and ``off`` (every face is taken as live).
 LIVENESS_MODES = ("off", "passive", "active")
 
 
 @dataclass(frozen=True)
 class LivenessSettings:
-    """The liveness check (``[liveness]``): a photo or a screen must not open the door."""
+    """The liveness check (``[liveness]``): a photo or a screen must not open the door.
 
-    mode: str = "off"  # off | passive | active
+    On by default (``active``): a door that lets a printed photo in is worse than one
+    that asks for a head turn. ``off`` is an explicit choice (``mode = "off"`` or
+    ``kiosk --liveness off``), which the kiosk records with where it came from."""
+
+    mode: str = "active"  # off | passive | active
     #: the moves drawn at random for each attempt (comma-separated: left, right, up, down)
     moves: str = "left,right"
-    count: int = 2  # how many moves one challenge asks for
+    #: how many moves one challenge asks for: 1 at the Normal security level, 2 at Secure
+    #: and Most secure (see kiosk.liveness.check.moves_for_level, and the README's
+    #: "Liveness" for what each costs and stops)
+    count: int = 1
     time_limit_seconds: float = 6.0  # from the first prompt to the last move done
-    #: the nose's offset from the plane of eyes and mouth that counts as a head turn, in
-    #: eye-to-mouth distances (see kiosk.liveness.geometry)
-    min_parallax: float = 0.12
+    #: how far a head must turn for the turn to be weighed, as the nose's offset from the
+    #: plane of eyes and mouth in eye-to-mouth distances (see kiosk.liveness.geometry):
+    #: 0.07 is a turn of about 12 to 15 degrees; whether it was three-dimensional is then
+    #: decided by the measured combination of cues (kiosk.liveness.evidence)
+    min_parallax: float = 0.07
     mirrored_camera: bool = False  # the camera image is mirrored (swaps left and right)
     #: deny as a spoof when the straight edges of a picture (paper, phone, tablet) frame
     #: the face on enough frames of the attempt (see kiosk.liveness.cues); switch off

@@ -2,19 +2,20 @@
 
 Pure logic over (time, landmarks, embedding) per frame; no camera, no models, no Qt.
 
-A move counts only when the nose leaves the plane of the eyes and mouth (see
-:func:`kiosk.liveness.geometry.parallax`) in the asked direction and the face's texture
-does not move as one plane either (see :mod:`kiosk.liveness.texture`), on two frames in a row,
-after the face was back near where it started. A photo or screen tilted left and right
-moves as one plane, so it never produces the parallax; a turn the wrong way fails the
-attempt, so that a recording that turns both ways does not answer every challenge; and
-the face must stay the same person on every frame that was embedded.
+A move counts when the head turned the asked way, far enough (the nose's parallax off the
+plane of the eyes and mouth, :func:`kiosk.liveness.geometry.parallax`, at least
+``min_parallax``: about 15 degrees), and the turn was three-dimensional: with the frames'
+pixels, the cues of :mod:`kiosk.liveness.evidence` combined by :data:`COMBINATION` (fitted
+on measured live turns and made attacks) reach its threshold; with the landmarks alone,
+the parallax is large enough for the face plane's tilt. Two frames in a row must count,
+after the face was back near where it started. A turn the wrong way fails the attempt,
+so that a recording that turns both ways does not answer every challenge. The identity
+across the turn is kept by :mod:`kiosk.liveness.identity`.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 import random
 from collections import deque
 from collections.abc import Callable
@@ -22,8 +23,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kiosk.domain.faces import FloatArray
-from kiosk.liveness.geometry import Points, motion, parallax, tilt
+from kiosk.domain.faces import Box
+from kiosk.liveness.evidence import Combination, Evidence
+from kiosk.liveness.geometry import Points, box_offset, head_model_gain, motion, parallax, tilt
+
+#: The fitted combination of the 3-D cues (``python -m tools.liveness.fit``; the fit data
+#: and the operating point are in the README's "Liveness" section).
+COMBINATION = Combination(
+    weights=(17.4725, 1.8586, 0.1471, -0.8930, 7.1151, 0.0000),
+    bias=-2.9385,
+    threshold=2.3298,
+)
+
+
+@dataclass(frozen=True)
+class PixelCues:
+    """The cues measured on a frame's pixels (see :mod:`kiosk.liveness.evidence`)."""
+
+    plane: float
+    surround: float
 
 
 class Move(enum.Enum):
@@ -62,24 +80,13 @@ class ChallengeRules:
     count: int = 2
     time_limit: float = 6.0
     min_parallax: float = 0.12
-    #: a turn counts only when its parallax is at least this times the tilt of the face
-    #: plane (1 - cos of the angle). Measured, this does not separate everything: a live
-    #: head turned far (krzysiek_real, about 45 degrees) shows 0.72-0.86 on the frames that
-    #: count, while the made attacks that got through (3 of 1,200: a tablet and two bent
-    #: prints tilted by 35-50 degrees) faked their turns at 0.60-0.81. 0.8 stopped those
-    #: attacks and rejected that live person, so 0.6 stays
+    #: with the landmarks alone (no frames given), a turn counts only when its parallax is
+    #: at least this times the tilt of the face plane (1 - cos of the angle)
     min_ratio: float = 0.6
-    #: and only when the face's texture does not move as one plane: a frame counts only
-    #: when the best homography maps the reference face onto it with a correlation below
-    #: this (see :mod:`kiosk.liveness.texture`; a flat picture gives about 0.85 to 0.97,
-    #: the genuine clips' heads 0.4 to 0.78 on the frames that counted). Used when the
-    #: check is given the frames; without them, the landmarks alone decide
-    max_plane_fit: float = 0.8
+    #: with the frames, a turned frame counts when the combined cues reach its threshold
+    combination: Combination = COMBINATION
     centre: float = 0.06
     frames_needed: int = 2
-    #: the turned face must stay this close to the matched frame's embedding (SFace's
-    #: scale; dlib's network needs 0.6: see kiosk.vision.networks.Network.same_face)
-    identity_threshold: float = 1.2
     mirrored: bool = False
 
     def __post_init__(self) -> None:
@@ -119,7 +126,7 @@ class ChallengeStatus:
     reason: str = ""
     max_parallax: float = 0.0
     max_motion: float = 0.0
-    #: frames that turned the asked way but whose texture moved as one plane
+    #: frames that turned the asked way but were not three-dimensional enough
     flat_frames: int = 0
     #: how far the latest frame went the asked way, as a fraction of what counts (0 to 1)
     progress: float = 0.0
@@ -131,9 +138,12 @@ class _Sample:
     side: float  # sideways parallax, positive = the person's own left
     down: float  # downwards parallax, positive = chin down
     tilt: float  # tilt of the plane of eyes and mouth (see geometry.tilt)
-    #: the texture's plane fit (kiosk.liveness.texture), measured only on frames that
-    #: could count; None: not measured (no frames given), nan: the fit did not converge
-    plane_fit: float | None = None
+    head: float  # geometry.head_model_gain against the last reference frame
+    outline: float | None  # the nose's move in the face box, image right positive
+    #: the cues of the asked move (measured only on frames that turned the asked way)
+    evidence: Evidence | None = None
+    #: its combined score (with the frames' pixels), or None
+    score: float | None = None
 
 
 @dataclass
@@ -146,21 +156,24 @@ class Challenge:
     rules: ChallengeRules
     start: float
     baseline: list[Points]
-    reference_embedding: FloatArray | None = None
+    baseline_box: Box | None = None
     _done: int = 0
     _recent: deque[_Sample] = field(default_factory=lambda: deque(maxlen=8))
     _last_dir: float = 0.0  # sign of the last completed move's axis value
     _last_axis: str = ""
-    _far_identity: int = 0
+    #: the head was seen near where it started since the current move was asked
+    _rested: bool = False
     _status: ChallengeStatus | None = None
     _max_parallax: float = 0.0
     _max_motion: float = 0.0
     _progress: float = 0.0
     _flat_frames: int = 0
-    #: the texture's plane fit on the frames that turned the asked way, and on those that
-    #: counted a move (when measured)
-    turned_fits: list[float] = field(default_factory=list)
-    counted_fits: list[float] = field(default_factory=list)
+    #: the combined score of the frames that turned the asked way, and of those that
+    #: counted a move (with the frames' pixels)
+    turned_scores: list[float] = field(default_factory=list)
+    counted_scores: list[float] = field(default_factory=list)
+    #: the cues of every frame that turned the asked way (for the measurement)
+    turned: list[Evidence] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.baseline:
@@ -181,38 +194,41 @@ class Challenge:
             side = -side
         return side, down, tilted
 
+    def fail(self, time: float, reason: str) -> ChallengeStatus:
+        """End the challenge as failed (the identity was lost, for instance)."""
+        if self.status.outcome is not Outcome.PENDING:
+            return self.status
+        return self._end(Outcome.FAILED, time - self.start, reason)
+
     def update(
         self,
         time: float,
         points: Points,
-        embedding: FloatArray | None = None,
-        plane_fit: Callable[[], float] | None = None,
+        pixels: Callable[[], PixelCues] | None = None,
+        box: Box | None = None,
     ) -> ChallengeStatus:
-        """Take one frame (``embedding`` may be ``None`` on frames that were not embedded).
-
-        ``plane_fit`` measures the frame's texture against the reference frame's (see
-        :mod:`kiosk.liveness.texture`); it is called only for frames that turned the asked
-        way. Without it, moves are judged on the landmarks alone."""
+        """Take one frame: its landmarks, and (optional) its face box and ``pixels``, which
+        measures the pixel cues against the reference frame (see
+        :mod:`kiosk.liveness.texture`; called only for frames that turned the asked way).
+        Without ``pixels``, moves are judged on the landmarks alone."""
         if self.status.outcome is not Outcome.PENDING:
             return self.status
         elapsed = time - self.start
         rules = self.rules
-        if embedding is not None and self.reference_embedding is not None:
-            distance = float(np.linalg.norm(embedding - self.reference_embedding))
-            self._far_identity = (
-                self._far_identity + 1 if distance > rules.identity_threshold else 0
-            )
-            if self._far_identity >= 2:
-                return self._end(Outcome.FAILED, elapsed, "the face changed during the challenge")
         side, down, tilted = self._measure(points)
         if np.isfinite(side) and np.isfinite(down) and np.isfinite(tilted):
-            sample = _Sample(time, side, down, tilted)
+            outline = None
+            if box is not None and self.baseline_box is not None:
+                outline = box_offset(points, box) - box_offset(self.baseline[-1], self.baseline_box)
+                if rules.mirrored:
+                    outline = -outline
+            head = head_model_gain(self.baseline[-1], points)
+            sample = _Sample(time, side, down, tilted, head, outline)
             asked = self.moves[self._done]
-            if plane_fit is not None and self._turned(asked, sample, rules.min_parallax):
-                sample.plane_fit = plane_fit()
-                self.turned_fits.append(sample.plane_fit)
-                if not self._textured(sample):
-                    self._flat_frames += 1
+            if self._axis_values(asked, sample) < rules.centre:
+                self._rested = True
+            if self._axis_values(asked, sample) > rules.min_parallax:
+                self._weigh(asked, sample, pixels)
             self._recent.append(sample)
             self._max_parallax = max(self._max_parallax, abs(side))
             self._max_motion = max(self._max_motion, motion(self.baseline[0], points))
@@ -238,6 +254,25 @@ class Challenge:
         )
         return self._status
 
+    def _weigh(self, asked: Move, sample: _Sample, pixels: Callable[[], PixelCues] | None) -> None:
+        """The cues of a frame that turned the asked way, and whether it counts."""
+        value = self._axis_values(asked, sample)
+        ratio = value / max(sample.tilt, 1e-3)
+        direction = 1.0 if asked in (Move.LEFT, Move.DOWN) else -1.0
+        outline = None if sample.outline is None else sample.outline * direction
+        if pixels is None:
+            sample.evidence = Evidence(value, ratio, sample.head, outline=outline)
+        else:
+            cues = pixels()
+            sample.evidence = Evidence(
+                value, ratio, sample.head, cues.plane, cues.surround, outline
+            )
+            sample.score = self.rules.combination.score(sample.evidence)
+            self.turned_scores.append(sample.score)
+        self.turned.append(sample.evidence)
+        if not self._three_d(asked, sample):
+            self._flat_frames += 1
+
     def _axis_values(self, move: Move, sample: _Sample) -> float:
         """The sample's value along the move's axis, positive in its direction."""
         if move is Move.LEFT:
@@ -259,16 +294,25 @@ class Challenge:
         for other in Move:
             if other is asked or other.is_turn != asked.is_turn:
                 continue
-            wrong = all(self._turned(other, s, rules.min_parallax * 1.25) for s in last)
+            wrong = all(
+                self._turned(other, s, rules.min_parallax * 1.25)
+                and self._axis_values(other, s) >= rules.min_ratio * s.tilt
+                for s in last
+            )
             if wrong and self._armed(other):
                 return self._end(
                     Outcome.FAILED, elapsed, f"turned {other.value}, asked {asked.value}"
                 )
-        if not self._armed(asked):
+        # a turn counts only when it started after the prompt: a turn already under way
+        # when the move was asked (a replayed video of the person) does not
+        if not (self._rested and self._armed(asked)):
             return None
-        if all(self._turned(asked, s, rules.min_parallax) and self._textured(s) for s in last):
-            self.counted_fits += [s.plane_fit for s in last if s.plane_fit is not None]
+        if all(
+            self._turned(asked, s, rules.min_parallax) and self._three_d(asked, s) for s in last
+        ):
+            self.counted_scores += [s.score for s in last if s.score is not None]
             self._done += 1
+            self._rested = False
             self._last_axis = asked.value
             self._recent.clear()  # the next move is judged on frames after this one
             if self._done == len(self.moves):
@@ -276,16 +320,16 @@ class Challenge:
         return None
 
     def _turned(self, move: Move, sample: _Sample, threshold: float) -> bool:
-        """The sample shows a 3-D move: enough parallax, and enough for the tilt."""
-        value = self._axis_values(move, sample)
-        return value > threshold and value >= self.rules.min_ratio * sample.tilt
+        """The sample turned ``move``'s way by more than ``threshold`` (parallax)."""
+        return self._axis_values(move, sample) > threshold
 
-    def _textured(self, sample: _Sample) -> bool:
-        """The sample's texture did not move as one plane (or was not measured)."""
-        fit = sample.plane_fit
-        if fit is None:
-            return True
-        return not math.isnan(fit) and fit < self.rules.max_plane_fit
+    def _three_d(self, move: Move, sample: _Sample) -> bool:
+        """The sample's turn was three-dimensional: the combined cues reach the threshold
+        (with the pixels); with the landmarks alone, the parallax is large enough for the
+        face plane's tilt."""
+        if sample.score is not None:
+            return sample.score >= self.rules.combination.threshold
+        return self._axis_values(move, sample) >= self.rules.min_ratio * sample.tilt
 
     def _armed(self, move: Move) -> bool:
         """A move in the direction just completed counts again only after the head came

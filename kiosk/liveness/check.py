@@ -6,9 +6,9 @@ the verdict is :class:`kiosk.domain.liveness.LivenessVerdict`, and mode ``off`` 
 
 - :class:`ActiveLiveness`: at the first ``assess`` a challenge of random head moves
   starts; while it runs the verdict is *pending* and carries the prompt for the screen;
-  it ends live when the moves were made as asked, in time, with the parallax of a 3-D
-  head and a texture that does not move as one plane (compared with the last frame
-  before the prompt), by the same person, and not live otherwise.
+  it ends live when the moves were made as asked, in time, and three-dimensional (the
+  cues of :mod:`kiosk.liveness.evidence` against the last frame before the prompt), by
+  the face that was matched (:mod:`kiosk.liveness.identity`), and not live otherwise.
 - :class:`PassiveLiveness`: no prompt, passive cues only (the border cue below).
 
 Both also deny when the straight edges of a picture frame the face (``border_check``,
@@ -28,12 +28,12 @@ from typing import Protocol
 import numpy as np
 
 from kiosk.config import LivenessSettings
-from kiosk.domain.faces import FaceResult, FloatArray, ImageArray
-from kiosk.domain.liveness import LivenessVerdict, NoLiveness
-from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome
+from kiosk.domain.faces import Box, FaceResult, FloatArray, ImageArray
+from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome, PixelCues
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
 from kiosk.liveness.geometry import Points
-from kiosk.liveness.texture import GreyArray, grey, plane_fit
+from kiosk.liveness.identity import IdentityTrack
+from kiosk.liveness.texture import GreyArray, fit_plane, grey, surround_motion
 
 #: What the person at the door is told when the challenge failed.
 RETRY_MESSAGE = "Please turn your head as shown."
@@ -57,12 +57,8 @@ class Timed(Protocol):
     def rgb(self) -> ImageArray: ...
 
 
-def rules_from(
-    settings: LivenessSettings, identity_threshold: float | None = None
-) -> ChallengeRules:
-    extra = {} if identity_threshold is None else {"identity_threshold": identity_threshold}
+def rules_from(settings: LivenessSettings) -> ChallengeRules:
     return ChallengeRules(
-        **extra,  # type: ignore[arg-type]
         pool=tuple(Move(name) for name in settings.move_names),
         count=settings.count,
         time_limit=settings.time_limit_seconds,
@@ -78,6 +74,14 @@ class _Seen:
     points: Points
     embedding: FloatArray | None
     grey: GreyArray | None = None
+    box: Box | None = None
+
+
+def _pixels(ref: _Seen, image: GreyArray, points: Points) -> PixelCues:
+    """The pixel cues of a turned frame against the reference frame."""
+    assert ref.grey is not None
+    fit = fit_plane(ref.grey, ref.points, image, points)
+    return PixelCues(fit.correlation, surround_motion(ref.grey, ref.points, image, fit.warp))
 
 
 class BorderWatch:
@@ -127,20 +131,23 @@ class ActiveLiveness:
     """Random head moves after the match (see the module's docstring).
 
     ``rng`` draws the moves (``random.SystemRandom()`` by default: an attacker must not
-    be able to predict them)."""
+    be able to predict them). ``same_person`` is the embedding distance under which two
+    faces are one person (the configured vision threshold); ``None`` compares no
+    embeddings, only the face box's continuity."""
 
     def __init__(
         self,
         settings: LivenessSettings,
         rng: random.Random | None = None,
-        *,
-        identity_threshold: float | None = None,
+        same_person: float | None = None,
     ) -> None:
         self.settings = settings
-        self.rules = rules_from(settings, identity_threshold)
+        self.rules = rules_from(settings)
         self.rng = rng or random.SystemRandom()
+        self.same_person = same_person
         self._before: deque[_Seen] = deque(maxlen=3)  # the frames before the prompt
         self._challenge: Challenge | None = None
+        self._identity: IdentityTrack | None = None
         self._failures = 0  # failed challenges in a row (the first one gets a hint)
         self._border = BorderWatch(settings.border_check)
 
@@ -149,7 +156,7 @@ class ActiveLiveness:
     def observe(self, frame: Timed, face: FaceResult) -> None:
         border = frame_border(self.settings.border_check, frame, face)
         self.observe_points(
-            frame.time, face.face.landmarks, face.embedding, border, grey(frame.rgb)
+            frame.time, face.face.landmarks, face.embedding, border, grey(frame.rgb), face.face.box
         )
 
     def assess(self) -> LivenessVerdict:
@@ -163,14 +170,18 @@ class ActiveLiveness:
             if not self._before:
                 return LivenessVerdict(False, RETRY_MESSAGE, detail="no face seen")
             seen = list(self._before)
-            embeddings = [s.embedding for s in seen if s.embedding is not None]
-            reference = np.mean(embeddings, axis=0) if embeddings else None
+            self._identity = IdentityTrack(
+                [s.points for s in seen],
+                [s.embedding for s in seen if s.embedding is not None],
+                [s.time for s in seen],
+                self.same_person,
+            )
             self._challenge = Challenge(
                 self.rules.draw(self.rng),
                 self.rules,
                 seen[-1].time,
                 [s.points for s in seen],
-                reference,
+                seen[-1].box,
             )
         status = self._challenge.status
         if status.outcome is Outcome.PASSED:
@@ -203,6 +214,7 @@ class ActiveLiveness:
     def reset(self) -> None:
         self._before.clear()
         self._challenge = None
+        self._identity = None
         self._border.reset()
 
     def abandon(self) -> LivenessVerdict | None:
@@ -229,20 +241,27 @@ class ActiveLiveness:
         embedding: FloatArray | None = None,
         border: Border | None = None,
         image: GreyArray | None = None,
+        box: Box | None = None,
     ) -> None:
         """One frame of the face: its time, its five landmarks, its embedding (or None),
         the border cue (or None when not measured), the frame in grey (or None: the
-        moves are then judged on the landmarks alone, without the texture test)."""
+        moves are then judged on the landmarks alone, without the pixel cues) and the
+        detector's face box (or None)."""
         self._border.add(border)
         points = np.asarray(points, np.float64)
         if self._challenge is None:
-            self._before.append(_Seen(time, points, embedding, image))
+            self._before.append(_Seen(time, points, embedding, image, box))
             return
+        if self._identity is not None:
+            changed = self._identity.observe(time, points, embedding)
+            if changed:
+                self._challenge.fail(time, changed)
+                return
         ref = self._before[-1] if self._before else None
-        fit: Callable[[], float] | None = None
+        pixels: Callable[[], PixelCues] | None = None
         if image is not None and ref is not None and ref.grey is not None:
-            fit = functools.partial(plane_fit, ref.grey, ref.points, image, points)
-        self._challenge.update(time, points, embedding, fit)
+            pixels = functools.partial(_pixels, ref, image, points)
+        self._challenge.update(time, points, pixels, box)
 
     @property
     def moves(self) -> tuple[Move, ...]:
@@ -254,9 +273,10 @@ class ActiveLiveness:
         assert c is not None
         s = c.status
         asked = ", ".join(m.value for m in c.moves)
-        flat = f"; {s.flat_frames} turned frames moved as one plane" if s.flat_frames else ""
-        if c.counted_fits:
-            flat += f"; plane fit of the counted frames up to {max(c.counted_fits):.3f}"
+        flat = f"; {s.flat_frames} turned frames not 3-D enough" if s.flat_frames else ""
+        if c.turned_scores:
+            flat += f"; 3-D score of the turned frames up to {max(c.turned_scores):.1f}"
+            flat += f" (counts from {self.rules.combination.threshold:.1f})"
         return (
             f"{what}; asked {asked}; done {s.done}/{s.total} in {s.elapsed:.1f} s; "
             f"max parallax {s.max_parallax:.2f}, max motion {s.max_motion:.2f}{flat}"
@@ -269,7 +289,7 @@ class PassiveLiveness:
 
     The 3-D motion test is not used without a prompt: measured on the genuine clips, a
     live person who is not asked to move shows no head turn in 75 % of 6-second windows
-    (``SpontaneousMotion`` in :mod:`kiosk.liveness.evaluate`). So this mode stops the
+    (``SpontaneousMotion`` in ``tools/liveness/evaluate.py``). So this mode stops the
     pictures whose edges are in view, not a picture held so close that they are not:
     use ``active`` where that matters."""
 
@@ -312,16 +332,44 @@ class PassiveLiveness:
         self._border.reset()
 
 
+class NoLiveness:
+    """Mode ``off``: every face is live."""
+
+    def observe(self, frame: Timed, face: FaceResult) -> None:
+        pass
+
+    def assess(self) -> LivenessVerdict:
+        return LIVE
+
+    def reset(self) -> None:
+        pass
+
+    def abandon(self) -> LivenessVerdict | None:
+        return None
+
+
+#: How many moves the challenge asks at each of the recognition's named security levels.
+#: One random turn stops every made attack measured (README, "Liveness"), and a replayed
+#: video of the person only by its picture's frame or by luck (a turn the asked way at the
+#: right time: half the draws); two turns in an order drawn at random halve that luck
+#: again and cost a person about a second more.
+MOVES_BY_LEVEL = {"Normal": 1, "Secure": 2, "Most secure": 2}
+
+
+def moves_for_level(level: str) -> int:
+    """The moves to ask at a security level (``Normal``, ``Secure``, ``Most secure``);
+    two for a level of one's own ("Custom"), where nothing was measured."""
+    return MOVES_BY_LEVEL.get(level, 2)
+
+
 def make_liveness(
-    settings: LivenessSettings,
-    rng: random.Random | None = None,
-    *,
-    identity_threshold: float | None = None,
+    settings: LivenessSettings, rng: random.Random | None = None, *, same_person: float
 ) -> ActiveLiveness | PassiveLiveness | NoLiveness:
-    """The check for the configured mode (``identity_threshold``: the embedding network's
-    distance under which two frames show the same face)."""
+    """The check for the configured mode. ``same_person``: the embedding distance under
+    which the pipeline takes two faces for one person (``settings.vision.threshold``), for
+    keeping the identity across the challenge."""
     if settings.mode == "active":
-        return ActiveLiveness(settings, rng, identity_threshold=identity_threshold)
+        return ActiveLiveness(settings, rng, same_person)
     if settings.mode == "passive":
         return PassiveLiveness(settings)
     return NoLiveness()

@@ -7,7 +7,7 @@ room behind them, whose straight edges (door frames, shelves) are usually furthe
 and do not come in pairs around the face.
 
 :func:`border_sides` finds the sides of such a frame (left, right, above, below the
-face); the measurement (``python -m kiosk.liveness.evaluate``) decides how much of it is
+face); the measurement (``python -m tools.liveness.evaluate``) decides how much of it is
 trusted (see :data:`BORDER_SIDES_NEEDED`). numpy and OpenCV only.
 """
 
@@ -24,7 +24,7 @@ from kiosk.domain.faces import Box, ImageArray
 from kiosk.liveness.geometry import LEFT_EYE, RIGHT_EYE, Points
 
 #: sides of a frame around the face that make a frame "found"; measured on the real
-#: clips and the made attacks (see the module docstring of kiosk.liveness.evaluate)
+#: clips and the made attacks (see the module docstring of tools.liveness.evaluate)
 BORDER_SIDES_NEEDED = 3
 
 #: how far from the face a picture's edge is looked for, in face widths from the face's

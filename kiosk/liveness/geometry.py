@@ -18,9 +18,13 @@ turned by some 20 degrees gives 0.1 to 0.2.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from kiosk.domain.faces import Box
 
 Points = npt.NDArray[np.floating]  # (5, 2)
 
@@ -118,3 +122,60 @@ def tilt(ref: Points, cur: Points) -> float:
     jac = (h[:2, :2] * w - np.outer(q[:2], h[2, :2])) / (w * w)
     s = np.linalg.svd(jac, compute_uv=False)
     return float(1.0 - s[1] / max(s[0], 1e-12))
+
+
+#: the depth of a generic head's five points, in eye-to-mouth distances, towards the
+#: camera negative: eyes 0, nose tip 2.5 cm and mouth corners 0.6 cm in front of the eyes
+#: for an eye-to-mouth distance of 7 cm
+HEAD_DEPTH = np.array([0.0, 0.0, -0.36, -0.09, -0.09])
+#: residuals below this (in eye-to-mouth distances) are landmark noise
+_NOISE = 0.01
+
+
+def head_model_gain(ref: Points, cur: Points) -> float:
+    """How much better a rigid 3-D head explains ``cur`` than one plane: the log of the
+    plane's residual over the head's.
+
+    The head is the reference frame's own five points in the face's axes, given a generic
+    head's depths (:data:`HEAD_DEPTH`), seen by a scaled orthographic camera in the pose
+    that fits ``cur`` best; the plane is the best homography from the reference's five
+    points to ``cur``'s. A turning head fits the head and not the plane (above 0); a
+    picture, however tilted, fits the plane and not the head (below 0); a face that did
+    not turn fits both (about 0). ``nan`` for degenerate points."""
+    a = np.asarray(ref, dtype=np.float64)
+    b = np.asarray(cur, dtype=np.float64)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("nan")
+    x, y, size = face_axes(a)
+    centred = a - a.mean(axis=0)
+    model = np.column_stack([centred @ x / size, centred @ y / size, HEAD_DEPTH])
+    model -= model.mean(axis=0)
+    target = b - b.mean(axis=0)
+    _, _, cur_size = face_axes(b)
+    # the best affine camera, then the nearest scaled rotation (rows orthonormal, one scale)
+    affine, *_ = np.linalg.lstsq(model, target, rcond=None)  # (3, 2): target = model @ affine
+    u, s, vt = np.linalg.svd(affine.T, full_matrices=False)  # affine.T = u diag(s) vt
+    rotation = u @ vt
+    scale = float(s.mean())
+    head_res = target - scale * model @ rotation.T
+    head = float(np.sqrt((head_res**2).sum(axis=1).mean())) / cur_size
+    h, _ = cv2.findHomography(a.astype(np.float32), b.astype(np.float32), 0)
+    if h is None or not np.all(np.isfinite(h)):
+        return float("nan")
+    q = np.column_stack([a, np.ones(len(a))]) @ h.T
+    if np.any(np.abs(q[:, 2]) < 1e-9):
+        return float("nan")
+    plane_res = b - q[:, :2] / q[:, 2:3]
+    plane = float(np.sqrt((plane_res**2).sum(axis=1).mean())) / cur_size
+    return math.log((plane + _NOISE) / (head + _NOISE))
+
+
+def box_offset(points: Points, box: Box) -> float:
+    """The nose's sideways offset from the middle of the face's box, in box widths, along
+    the face's own horizontal axis. The detector's box follows the face's outline (the
+    cheeks, the jaw, the ears): when a head turns, its nose moves towards one side of it;
+    a picture's box shrinks around a nose that stays in the middle."""
+    p = np.asarray(points, dtype=np.float64)
+    x, _, _ = face_axes(p)
+    centre = np.array(box.center, dtype=np.float64)
+    return float((p[NOSE] - centre) @ x) / max(float(box.width), 1e-9)

@@ -13,13 +13,15 @@ the face turns out of view.
 from guesses made from the landmarks, first on the face's coarse shapes and then on its
 fine texture, both with the light taken out (a glare spot moving over a tilted picture,
 or a change of exposure, changes the brightness smoothly, not the texture), and returns
-the correlation of the fine texture. Measured (``python -m kiosk.liveness.evaluate``): a
+the correlation of the fine texture. Measured (``python -m tools.liveness.evaluate``): a
 flat picture about 0.85 to 0.97, a bent print less (it is not flat), the genuine clips'
 heads 0.4 to 0.78 on the frames that counted their turns; and as a head turns further
 its fit falls, while a picture's does not.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -34,6 +36,11 @@ GreyArray = npt.NDArray[np.uint8]
 WORK_SIZE = 40.0
 #: the part of the reference face that must still be in view for a fit
 MIN_IN_VIEW = 0.6
+#: the band around the head that :func:`surround_motion` compares reaches this many
+#: eye-to-mouth distances from the landmarks' centre
+SURROUND_REACH = 4.0
+#: below this mean local-contrast value the band has no texture to compare
+MIN_SURROUND_TEXTURE = 0.15
 _CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
 
 
@@ -42,6 +49,21 @@ def grey(rgb: npt.NDArray[np.uint8]) -> GreyArray:
 
 
 def plane_fit(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Points) -> float:
+    """The correlation of :func:`fit_plane` (``nan`` when there is none)."""
+    return fit_plane(ref, ref_points, cur, cur_points).correlation
+
+
+@dataclass(frozen=True)
+class PlaneFit:
+    """The best homography found from the reference frame's face to the current frame's
+    (``warp``, 3x3, image pixels to image pixels; ``None`` when none was found) and the
+    correlation of the face's fine texture under it (``nan`` without one)."""
+
+    correlation: float
+    warp: npt.NDArray[np.float64] | None = None
+
+
+def fit_plane(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Points) -> PlaneFit:
     """How well one homography maps the reference frame's face onto the current frame:
     the correlation coefficient (-1 to 1) of the face region's fine texture (from the
     eyebrows to below the mouth, cheek to cheek) after the best homography found; ``nan``
@@ -55,7 +77,7 @@ def plane_fit(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Po
     ref_points = np.asarray(ref_points, np.float64)
     cur_points = np.asarray(cur_points, np.float64)
     if not (np.all(np.isfinite(ref_points)) and np.all(np.isfinite(cur_points))):
-        return float("nan")
+        return PlaneFit(float("nan"))
     # both faces at the same scale, so that the fine texture is the same band in both
     s = WORK_SIZE / face_axes(ref_points)[2]
     s_cur = WORK_SIZE / face_axes(cur_points)[2]
@@ -66,7 +88,7 @@ def plane_fit(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Po
     x2 = int(min(centre[0] + half, ref_s.shape[1]))
     y2 = int(min(centre[1] + 0.9 * half, ref_s.shape[0]))
     if x2 - x1 < 16 or y2 - y1 < 16:
-        return float("nan")
+        return PlaneFit(float("nan"))
     # coarse: the face's shapes without the light (a glare spot, the exposure), for a
     # wide basin of convergence; fine: its texture, for the fit
     template_c = np.ascontiguousarray(_normalized(ref_s, 2.0, 8.0)[y1:y2, x1:x2])
@@ -76,17 +98,71 @@ def plane_fit(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Po
     to_ref = np.linalg.inv(np.diag([s, s, 1.0]))
     to_cur = np.diag([s_cur, s_cur, 1.0])
     shift = np.array([[1.0, 0.0, x1], [0.0, 1.0, y1], [0.0, 0.0, 1.0]])
-    best = float("nan")
+    best = PlaneFit(float("nan"))
     for guess in _guesses(ref_points, cur_points):
         warp = to_cur @ guess @ to_ref @ shift
         found = _align(template_c, image_c, (warp / warp[2, 2]).astype(np.float32))
         if found is None:
             continue
         refined = _align(template_n, image_n, found)
-        fit = _correlation(template_n, image_n, refined if refined is not None else found)
-        if not np.isnan(fit) and not fit <= best:
-            best = fit
+        chosen = refined if refined is not None else found
+        fit = _correlation(template_n, image_n, chosen)
+        if not np.isnan(fit) and not fit <= best.correlation:
+            # back to full-size pixels: from the reference frame to the current frame
+            full = np.linalg.inv(to_cur) @ chosen.astype(np.float64) @ np.linalg.inv(shift)
+            full = full @ np.linalg.inv(to_ref)
+            best = PlaneFit(fit, full / full[2, 2])
     return best
+
+
+def surround_motion(
+    ref: GreyArray, ref_points: Points, cur: GreyArray, warp: npt.NDArray[np.float64] | None
+) -> float:
+    """Does what surrounds the face stay where it was, or move with the face?
+
+    A live head turns in front of a room that stays still (the kiosk's camera is fixed);
+    a picture's own background (the rest of the photo, the paper, the screen) moves
+    with the face, by the face's homography ``warp`` (from :func:`fit_plane`). Over a band
+    around the head (beside and above it, where the room is seen past the hair and ears),
+    the texture of the reference frame is correlated with the current frame's where it
+    was (still) and where the face's homography takes it (moved). Returns still minus
+    moved: above 0 when the surroundings stayed while the face moved, below 0 when they
+    moved with it; ``nan`` when there is no homography, too little of the band in view, or
+    no texture to compare (a plain wall: it says nothing)."""
+    if warp is None or not np.all(np.isfinite(warp)):
+        return float("nan")
+    ref_points = np.asarray(ref_points, np.float64)
+    s = WORK_SIZE / face_axes(ref_points)[2]
+    ref_s, cur_s = _scaled(ref, s), _scaled(cur, s)
+    scale = np.diag([s, s, 1.0])
+    moved_warp = (scale @ warp @ np.linalg.inv(scale)).astype(np.float32)
+    h, w = ref_s.shape
+    cx, cy = ref_points[:, 0].mean() * s, ref_points[:, 1].mean() * s
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx, dy = (xx - cx) / WORK_SIZE, (yy - cy) / WORK_SIZE
+    # the head (face, hair, ears) is about 1.5 eye-to-mouth distances to each side and
+    # 2.3 above the landmarks' centre; the band is beyond it, not below (the shoulders)
+    head = (dx / 1.7) ** 2 + ((dy + 0.5) / 2.4) ** 2 <= 1.0
+    band = (np.abs(dx) <= SURROUND_REACH) & (dy >= -SURROUND_REACH) & (dy <= 0.5) & ~head
+    if band.sum() < 200:
+        return float("nan")
+    ref_n, cur_n = _normalized(ref_s), _normalized(cur_s)
+    flags = cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP
+    moved = cv2.warpPerspective(cur_n, moved_warp, (w, h), flags=flags)
+    inside = cv2.warpPerspective(np.ones_like(cur_n), moved_warp, (w, h), flags=flags) > 0.999
+    keep = band & inside
+    if keep.sum() < 200 or float(np.abs(ref_n[keep]).mean()) < MIN_SURROUND_TEXTURE:
+        return float("nan")
+    still = _corr(ref_n[keep], cur_n[keep])
+    follow = _corr(ref_n[keep], moved[keep])
+    return still - follow
+
+
+def _corr(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float((a * b).sum()) / denominator if denominator > 0 else 0.0
 
 
 def _scaled(img: GreyArray, s: float) -> npt.NDArray[np.float32]:

@@ -8,17 +8,32 @@ import random
 import numpy as np
 import pytest
 
-from kiosk.config import LivenessSettings, Settings
+from kiosk.config import LivenessSettings, Settings, VisionSettings
 from kiosk.errors import ConfigError
-from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome
-from kiosk.liveness.check import ActiveLiveness, NoLiveness, PassiveLiveness, make_liveness
+from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome, PixelCues
+from kiosk.liveness.check import (
+    ActiveLiveness,
+    NoLiveness,
+    PassiveLiveness,
+    make_liveness,
+    moves_for_level,
+)
 from kiosk.liveness.cues import Border
-from kiosk.liveness.evaluate import SpontaneousMotion
+from kiosk.liveness.evidence import RATIO_CAP, Combination, Evidence
 from kiosk.liveness.geometry import parallax, tilt
 
 from .heads import HEAD, PHOTO, view
 
 FPS = 8.0
+#: the distance under which two embeddings are one person: the configured vision threshold
+SAME_PERSON = VisionSettings().threshold
+
+
+class _Left(random.Random):
+    """Draws ``left`` first."""
+
+    def choice(self, seq):  # type: ignore[no-untyped-def]
+        return Move.LEFT if Move.LEFT in seq else seq[0]
 
 
 def _challenge(moves: tuple[Move, ...], points: np.ndarray = HEAD, **rules: object) -> Challenge:
@@ -71,6 +86,21 @@ def test_a_turn_the_wrong_way_fails() -> None:
     assert "asked right" in challenge.status.reason
 
 
+def test_a_turn_under_way_when_the_move_is_asked_does_not_count() -> None:
+    # a replayed video whose head is already turning at the prompt: the turn counts only
+    # after the head was back near where it started
+    turned = [{"turn": 30.0}] * 6
+    assert _play(_challenge((Move.LEFT,)), turned) is Outcome.PENDING
+    assert _play(_challenge((Move.LEFT,)), turned + _turn(30)) is Outcome.PASSED
+
+
+def test_the_default_asks_one_move_and_two_at_higher_security_levels() -> None:
+    assert LivenessSettings().mode == "active" and LivenessSettings().count == 1
+    assert moves_for_level("Normal") == 1
+    assert moves_for_level("Secure") == moves_for_level("Most secure") == 2
+    assert moves_for_level("Custom") == 2
+
+
 def test_too_slow_fails() -> None:
     challenge = _challenge((Move.LEFT,), time_limit=2.0)
     assert _play(challenge, [{"turn": 0.0}] * 20 + _turn(30)) is Outcome.FAILED
@@ -84,18 +114,61 @@ def test_a_photo_tilted_the_asked_way_never_passes() -> None:
         assert _play(challenge, poses + poses[::-1] * 3, PHOTO) is not Outcome.PASSED
 
 
-def test_a_different_face_fails() -> None:
-    rng = np.random.default_rng(0)
-    me = rng.normal(size=128).astype(np.float32)
-    me /= np.linalg.norm(me)
-    other = rng.normal(size=128).astype(np.float32)
-    other /= np.linalg.norm(other)
-    rules = ChallengeRules()
-    challenge = Challenge((Move.LEFT,), rules, 0.0, [view(HEAD)], me)
-    challenge.update(0.1, view(HEAD, turn=5), me)
-    challenge.update(0.2, view(HEAD, turn=10), other)
-    status = challenge.update(0.3, view(HEAD, turn=15), other)
-    assert status.outcome is Outcome.FAILED and "face changed" in status.reason
+def _unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _matched(same_person: float = SAME_PERSON) -> tuple[ActiveLiveness, np.ndarray]:
+    """An active check that saw three matched frontal frames and asked to turn left."""
+    me = _unit(0)
+    check = ActiveLiveness(LivenessSettings(mode="active", count=1), _Left(0), same_person)
+    for i in range(3):
+        check.observe_points(i / FPS, view(HEAD), me)
+    assert check.assess().move == "left"
+    return check, me
+
+
+def test_a_different_face_back_at_the_front_fails() -> None:
+    check, _ = _matched()
+    other = _unit(1)
+    for i, turn in enumerate((2.0, 1.0)):  # near-frontal: compared with the matched frames
+        check.observe_points((3 + i) / FPS, view(HEAD, turn=turn), other)
+    verdict = check.assess()
+    assert not verdict.live and not verdict.pending
+    assert "face changed" in verdict.detail and f"under {SAME_PERSON:.2f}" in verdict.detail
+
+
+def test_a_turned_face_is_not_compared_with_the_frontal_one() -> None:
+    # the embedding of a face turned away is far from its frontal one: it is not compared
+    check, me = _matched()
+    t = 3 / FPS
+    for pose in _turn(30):
+        near = abs(pose["turn"]) < 5
+        check.observe_points(t, view(HEAD, **pose), me if near else _unit(2))
+        t += 1 / FPS
+    assert check.assess().live
+
+
+def test_the_same_person_distance_is_the_configured_one() -> None:
+    # a distance scale of another embedding network: the same vectors pass a looser one
+    check, _ = _matched(same_person=2.0)
+    for i, turn in enumerate((2.0, 1.0)):
+        check.observe_points((3 + i) / FPS, view(HEAD, turn=turn), _unit(1))
+    assert check.assess().pending
+
+
+def test_a_face_that_jumps_across_the_frame_fails() -> None:
+    check, me = _matched()
+    check.observe_points(3 / FPS, view(HEAD, x=0.15), me)  # another face, far to the side
+    verdict = check.assess()
+    assert not verdict.live and "jumped" in verdict.detail
+
+
+def test_make_liveness_takes_the_vision_threshold() -> None:
+    settings = Settings.load({"KIOSK_HOME": "/nonexistent", "KIOSK_LIVENESS_MODE": "active"})
+    check = make_liveness(settings.liveness, same_person=settings.vision.threshold)
+    assert isinstance(check, ActiveLiveness) and check.same_person == settings.vision.threshold
 
 
 def test_moves_are_drawn_at_random_never_the_same_twice_in_a_row() -> None:
@@ -110,7 +183,7 @@ def test_moves_are_drawn_at_random_never_the_same_twice_in_a_row() -> None:
 
 
 def test_active_check_prompts_then_accepts_a_turning_head() -> None:
-    check = ActiveLiveness(LivenessSettings(mode="active"), random.Random(1))
+    check = ActiveLiveness(LivenessSettings(mode="active", count=2), random.Random(1))
     for i in range(3):
         check.observe_points(i / FPS, view(HEAD))
     verdict = check.assess()
@@ -140,16 +213,6 @@ def test_active_check_denies_a_still_photo_with_a_hint_and_a_reason_for_staff() 
     assert "liveness failed" in verdict.detail
 
 
-def test_motion_without_a_prompt_needs_3d_motion() -> None:
-    settings = LivenessSettings(mode="passive", time_limit_seconds=2.0)
-    head, photo = SpontaneousMotion(settings), SpontaneousMotion(settings)
-    for i in range(24):
-        head.observe_points(i / FPS, view(HEAD, turn=30 * np.sin(i / 4)))
-        photo.observe_points(i / FPS, view(PHOTO, turn=50 * np.sin(i / 4), z=0.3))
-    assert head.live
-    assert not photo.live and not photo.pending
-
-
 def test_passive_mode_answers_after_a_few_frames_without_asking_anything() -> None:
     check = PassiveLiveness(LivenessSettings(mode="passive"))
     check.observe_points(0.0, view(HEAD), None, Border(frozenset()))
@@ -165,12 +228,14 @@ def test_passive_mode_answers_after_a_few_frames_without_asking_anything() -> No
 
 
 def test_the_setting_chooses_the_check() -> None:
-    assert isinstance(make_liveness(LivenessSettings()), NoLiveness)
-    assert make_liveness(LivenessSettings()).assess().live
-    assert isinstance(make_liveness(LivenessSettings(mode="passive")), PassiveLiveness)
+    off = LivenessSettings(mode="off")
+    assert isinstance(make_liveness(off, same_person=SAME_PERSON), NoLiveness)
+    assert make_liveness(off, same_person=SAME_PERSON).assess().live
+    passive = LivenessSettings(mode="passive")
+    assert isinstance(make_liveness(passive, same_person=SAME_PERSON), PassiveLiveness)
     env = {"KIOSK_HOME": "/nonexistent", "KIOSK_LIVENESS_MODE": "active"}
     settings = Settings.load(env)
-    assert isinstance(make_liveness(settings.liveness), ActiveLiveness)
+    assert isinstance(make_liveness(settings.liveness, same_person=SAME_PERSON), ActiveLiveness)
     with pytest.raises(ConfigError):
         Settings.load({**env, "KIOSK_LIVENESS_MODE": "sometimes"})
     with pytest.raises(ConfigError):
@@ -193,7 +258,7 @@ def test_a_half_turn_is_asked_to_go_further() -> None:
 
 
 def test_a_face_that_leaves_mid_challenge_gets_a_failed_verdict_for_the_log() -> None:
-    check = ActiveLiveness(LivenessSettings(mode="active"), random.Random(1))
+    check = ActiveLiveness(LivenessSettings(mode="active", count=2), random.Random(1))
     assert check.abandon() is None  # nothing asked yet
     for i in range(3):
         check.observe_points(i / FPS, view(HEAD))
@@ -204,38 +269,58 @@ def test_a_face_that_leaves_mid_challenge_gets_a_failed_verdict_for_the_log() ->
     assert "asked" in verdict.detail and "done 0/2" in verdict.detail
 
 
-def _play_with_fit(challenge: Challenge, poses: list[dict[str, float]], fit: float) -> list[int]:
-    """Plays the poses with a texture test that always says ``fit``; returns the frame
-    numbers on which the texture test was asked."""
+#: a combination of the cues that counts a frame when its texture fits one plane below 0.7
+TEXTURE_ONLY = Combination((0.0, 0.0, 0.0, -10.0, 0.0, 0.0), 7.0, 0.0)
+
+
+def _play_with_pixels(
+    challenge: Challenge, poses: list[dict[str, float]], plane: float
+) -> list[int]:
+    """Plays the poses with pixel cues that always say ``plane``; returns the frame
+    numbers on which the pixel cues were measured."""
     asked: list[int] = []
     for i, pose in enumerate(poses):
 
-        def measure(i: int = i) -> float:
+        def measure(i: int = i) -> PixelCues:
             asked.append(i)
-            return fit
+            return PixelCues(plane, float("nan"))
 
-        status = challenge.update((i + 1) / FPS, view(HEAD, **pose), None, measure)
+        status = challenge.update((i + 1) / FPS, view(HEAD, **pose), measure)
         if status.outcome is not Outcome.PENDING:
             break
     return asked
 
 
-def test_turned_frames_whose_texture_moves_as_one_plane_do_not_count() -> None:
+def test_turned_frames_that_are_not_three_dimensional_do_not_count() -> None:
     turns = _turn(30) + _turn(-30)
-    live = _challenge((Move.LEFT, Move.RIGHT))
-    asked = _play_with_fit(live, turns, 0.5)
+    live = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY)
+    asked = _play_with_pixels(live, turns, 0.5)
     assert live.status.outcome is Outcome.PASSED
     assert 0 < len(asked) < len(turns)  # only frames that turned the asked way are measured
-    assert live.counted_fits == [0.5] * 4 and live.status.flat_frames == 0
-    for flat in (0.99, ChallengeRules().max_plane_fit, float("nan")):  # nan: no fit found
-        picture = _challenge((Move.LEFT, Move.RIGHT), time_limit=3.0)
-        _play_with_fit(picture, turns + [{"turn": 30.0}] * 20, flat)
+    assert live.counted_scores == [2.0] * 4 and live.status.flat_frames == 0
+    for flat in (0.99, 0.75, float("nan")):  # nan: no fit found, counted as a plane
+        picture = _challenge((Move.LEFT, Move.RIGHT), time_limit=3.0, combination=TEXTURE_ONLY)
+        _play_with_pixels(picture, turns + [{"turn": 30.0}] * 20, flat)
         assert picture.status.outcome is Outcome.FAILED, flat
         assert picture.status.done == 0 and picture.status.flat_frames >= 2
-        assert picture.counted_fits == []
+        assert picture.counted_scores == []
 
 
-def test_the_check_says_in_the_log_when_turns_moved_as_one_plane() -> None:
+def test_the_combination_weighs_every_cue() -> None:
+    weights = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+    combination = Combination(weights, -1.0, 0.5)
+    evidence = Evidence(0.2, 9.0, 0.5, float("nan"), 0.3, None)
+    # the ratio is capped, no plane fit counts as a plane (1.0), no outline as 0
+    assert evidence.features() == (0.2, RATIO_CAP, 0.5, 1.0, 0.3, 0.0)
+    assert combination.score(evidence) == pytest.approx(
+        -1.0 + 0.2 + 2 * RATIO_CAP + 1.5 + 4.0 + 1.5
+    )
+    assert combination.counts(evidence)
+    with pytest.raises(ValueError):
+        Combination((1.0,), 0.0, 0.0)
+
+
+def test_the_check_says_in_the_log_when_turns_were_not_three_dimensional() -> None:
     check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=2.0))
     grey_frame = np.zeros((120, 160), np.uint8)
     for i in range(3):
@@ -249,4 +334,4 @@ def test_the_check_says_in_the_log_when_turns_moved_as_one_plane() -> None:
         t += 1 / FPS
     verdict = check.assess()
     assert not verdict.live and not verdict.pending
-    assert "turned frames moved as one plane" in verdict.detail
+    assert "turned frames not 3-D enough" in verdict.detail

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from kiosk.config import LivenessSettings
-from kiosk.liveness.attacks import (
+from kiosk.liveness.check import (
+    PICTURE_MESSAGE,
+    ActiveLiveness,
+    BorderWatch,
+    PassiveLiveness,
+)
+from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
+from kiosk.vision.imageio import load_image
+from tools.liveness.attacks import (
     Attacker,
     AttackKind,
     Camera,
@@ -20,15 +28,7 @@ from kiosk.liveness.attacks import (
     camera_effects,
     make_medium,
 )
-from kiosk.liveness.check import (
-    PICTURE_MESSAGE,
-    ActiveLiveness,
-    BorderWatch,
-    PassiveLiveness,
-)
-from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
-from kiosk.liveness.evaluate import load_photo, look
-from kiosk.vision.imageio import load_image
+from tools.liveness.frames import load_photo, look
 
 from .heads import HEAD, view
 

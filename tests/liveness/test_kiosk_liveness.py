@@ -16,7 +16,11 @@ from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import LivenessSettings, Settings
 from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, Person
 from kiosk.domain.faces import FloatArray, ModelInfo
-from kiosk.liveness.attacks import (
+from kiosk.liveness.check import make_liveness
+from kiosk.services.door import DoorRequest, DoorResult
+from kiosk.services.kiosk_loop import Decided, KioskLoop, LivenessPrompt
+from kiosk.vision.matcher import Gallery
+from tools.liveness.attacks import (
     Attacker,
     AttackKind,
     Camera,
@@ -25,11 +29,7 @@ from kiosk.liveness.attacks import (
     background,
     make_medium,
 )
-from kiosk.liveness.check import make_liveness
-from kiosk.liveness.evaluate import load_photo
-from kiosk.services.door import DoorRequest, DoorResult
-from kiosk.services.kiosk_loop import Decided, KioskLoop, LivenessPrompt
-from kiosk.vision.matcher import build_gallery
+from tools.liveness.frames import load_photo
 
 FPS = 8.0
 
@@ -68,19 +68,7 @@ class Door:
 
 
 def _loop(pipeline, template: FloatArray, liveness: LivenessSettings, rng: random.Random):  # type: ignore[no-untyped-def]
-    # The most lenient threshold the network allows: these tests are about the liveness
-    # check, so the rendered photo of the enrolled person must be recognised first (at the
-    # door's own threshold SFace does not even match some renders: tested elsewhere).
-    base = Settings(home=Path("/nonexistent"))
-    # The clips' people turn on their own schedule, not at the prompt: the challenge must
-    # start by the third frame (the kiosk's default waits for up to five).
-    decision = replace(base.decision, max_frames=3)
-    settings = replace(
-        base,
-        liveness=liveness,
-        vision=replace(base.vision, threshold=1.3),
-        decision=decision,
-    )
+    settings = replace(Settings(home=Path("/nonexistent")), liveness=liveness)
     out: list[object] = []
     store, door = Store(template), Door()
     loop = KioskLoop(
@@ -90,8 +78,8 @@ def _loop(pipeline, template: FloatArray, liveness: LivenessSettings, rng: rando
         load_recognizer=lambda: pipeline,
         store=store,
         door=door,
-        make_gallery=lambda e, labels: build_gallery(e, labels, settings.vision),
-        liveness=make_liveness(settings.liveness, rng),
+        make_gallery=lambda e, labels: Gallery(e, labels),
+        liveness=make_liveness(settings.liveness, rng, same_person=settings.vision.threshold),
     )
     loop.recognizer = pipeline
     loop._refresh_gallery(force=True)

@@ -4,26 +4,75 @@ attacks rendered from real photos and on the real clips of ../shared/faces/video
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kiosk.config import LivenessSettings
-from kiosk.liveness.attacks import AttackKind, Strategy
-from kiosk.liveness.check import ActiveLiveness
-from kiosk.liveness.evaluate import (
-    Photo,
-    Seen,
-    find_turns,
-    genuine_challenges,
-    load_photo,
-    read_clip,
-    run_attack,
+from kiosk.config import LivenessSettings, VisionSettings
+from kiosk.liveness.challenge import Move
+from kiosk.liveness.check import ActiveLiveness, LivenessVerdict
+from tools.liveness.attacks import (
+    Attacker,
+    AttackKind,
+    Camera,
+    CameraEffects,
+    Strategy,
+    background,
+    make_medium,
 )
+from tools.liveness.frames import Photo, Seen, find_turns, load_photo, look, read_clip
 
 ACTIVE = LivenessSettings(mode="active")
 FPS = 8.0
+SAME_PERSON = VisionSettings().threshold
+
+
+class _Fixed(random.Random):
+    """Draws the given moves in order."""
+
+    def __init__(self, *moves: str) -> None:
+        super().__init__(0)
+        self.moves = list(moves)
+
+    def choice(self, seq):  # type: ignore[no-untyped-def]
+        name = self.moves.pop(0)
+        return next(m for m in seq if m.value == name)
+
+
+def _attack(
+    pipeline, photo: Photo, kind: AttackKind, rng: random.Random, settings: LivenessSettings
+) -> LivenessVerdict | None:  # type: ignore[no-untyped-def]
+    """A made attack that follows the prompt, through the real pipeline and the active
+    check; None when its first frames are not recognised as the photo's person."""
+    camera = Camera(400, 300)
+    medium = make_medium(photo.rgb, photo.face, kind, rng)
+    attacker = Attacker(camera, medium, Strategy.FOLLOW, rng)
+    scene = background(400, 300, rng)
+    effects = CameraEffects(rng, 400, 300)
+    check = ActiveLiveness(settings, random.Random(rng.getrandbits(32)), SAME_PERSON)
+    t, near, asked, since = 0.0, None, None, 0.0
+    verdict = LivenessVerdict(False, pending=True)
+    for n in range(int(FPS * (settings.time_limit_seconds + 1))):
+        pose = attacker.pose(t, asked, since)
+        seen = look(pipeline, effects(camera.render(medium, pose, scene), t, pose), t, n < 3, near)
+        if n < 3:  # the matched frames
+            if seen is None or seen.embedding is None:
+                return None
+            if float(np.linalg.norm(seen.embedding - photo.template)) > SAME_PERSON:
+                return None
+        if seen is not None:
+            near = seen.box
+            check.observe_points(t, seen.points, seen.embedding, None, seen.grey, seen.box)
+        if n >= 2:
+            verdict = check.assess()
+            if not verdict.pending:
+                return verdict
+            if verdict.move != asked:
+                asked, since = verdict.move, t
+        t += 1 / FPS
+    return verdict
 
 
 def _clip(faces_dir: Path, kind: str, name: str) -> Path:
@@ -46,34 +95,46 @@ def photos(faces_dir: Path, pipeline) -> list[Photo]:  # type: ignore[no-untyped
 @pytest.mark.parametrize("kind", list(AttackKind))
 def test_made_attack_following_the_prompt_is_denied(kind: AttackKind, photos, pipeline) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7 + list(AttackKind).index(kind))
-    quick = LivenessSettings(mode="active", time_limit_seconds=3.0)  # fewer frames to render
+    # one move (the kiosk's default), the border cue off: the challenge alone; a shorter
+    # time limit for fewer frames to render
+    quick = LivenessSettings(mode="active", count=1, time_limit_seconds=3.0, border_check=False)
+    verdict = None
     for _ in range(4):  # renders the pipeline does not recognise never reach liveness
-        photo = photos[rng.randrange(len(photos))]
-        attempt = run_attack(
-            pipeline, photo, kind, Strategy.FOLLOW, quick, rng, (400, 300), FPS, embed_every=4
-        )
-        if attempt.reached:
+        verdict = _attack(pipeline, photos[rng.randrange(len(photos))], kind, rng, quick)
+        if verdict is not None:
             break
-    assert attempt.reached, "the made attack was never recognised as the photo's person"
-    assert not attempt.active_live, attempt.reason
-    assert "liveness failed" in attempt.reason
+    assert verdict is not None, "the made attack was never recognised as the photo's person"
+    assert not verdict.live and not verdict.pending, verdict.detail
+    assert "liveness failed" in verdict.detail
 
 
 def test_genuine_head_turns_answer_the_challenge(krzysiek: tuple[str, list[Seen]]) -> None:
     name, seen = krzysiek
-    assert all(s.grey is not None for s in seen)  # the texture test runs too
+    assert all(s.grey is not None and s.box is not None for s in seen)  # pixel cues too
     turns = find_turns(name, seen, min_peak=0.15)
     assert {t.direction for t in turns} == {"left", "right"}
-    accepted, seconds, details = genuine_challenges({name: seen}, turns, ACTIVE)
-    assert accepted and all(accepted), details
-    assert max(seconds) < ACTIVE.time_limit_seconds
+    for turn in turns:  # each turn answers a one-move challenge, embedded on every frame
+        check = ActiveLiveness(replace(ACTIVE, count=1), _Fixed(turn.direction), SAME_PERSON)
+        for s in seen[turn.rest : turn.start]:
+            check.observe_points(s.time, s.points, s.embedding, None, s.grey, s.box)
+        assert check.moves == () and check.assess().move == turn.direction
+        verdict = check.assess()
+        # the prompt comes while the head is at rest: its last frame at rest is seen once
+        # more after it (the person's reaction), then the turn
+        for s in seen[turn.start - 1 : turn.end + 1]:
+            check.observe_points(s.time, s.points, s.embedding, None, s.grey, s.box)
+            verdict = check.assess()
+            if not verdict.pending:
+                break
+        assert verdict.live, (turn, verdict.detail)
+        assert check.moves == (Move(turn.direction),)
 
 
 def test_phone_replay_clip_is_denied(faces_dir: Path, pipeline) -> None:  # type: ignore[no-untyped-def]
     path = _clip(faces_dir, "attack", "lestari_fake.mp4")
     seen = read_clip(pipeline, path, FPS, embed_every=2)
     assert len(seen) > 10
-    active = ActiveLiveness(ACTIVE, random.Random(3))
+    active = ActiveLiveness(ACTIVE, random.Random(3), SAME_PERSON)
     for i, s in enumerate(seen):
         active.observe_points(s.time, s.points, s.embedding)
         if i == 2:

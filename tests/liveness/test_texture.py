@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import LivenessSettings
-from kiosk.liveness.attacks import AttackKind, Camera, Medium, Pose, background, make_medium
 from kiosk.liveness.challenge import ChallengeRules, Move
 from kiosk.liveness.check import ActiveLiveness
-from kiosk.liveness.evaluate import Seen, find_turns, load_photo, look
 from kiosk.liveness.geometry import parallax, tilt
 from kiosk.liveness.texture import plane_fit
+from tools.liveness.attacks import AttackKind, Camera, Medium, Pose, background, make_medium
+from tools.liveness.frames import Seen, find_turns, load_photo, look
 
 MAX_FIT = ChallengeRules().max_plane_fit
 

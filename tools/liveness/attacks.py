@@ -1,6 +1,6 @@
 """Made presentation attacks: a photo rendered as a print or a screen held up to the camera.
 
-For measuring the liveness check (``python -m kiosk.liveness.evaluate``) and for its tests,
+For measuring the liveness check (``python -m tools.liveness.evaluate``) and for its tests,
 never for the kiosk itself. A photo becomes a medium (a print with a paper border, a bent
 print, a phone or tablet screen with its bezel, brighter and with a faint screen grating),
 the medium is placed in 3-D in front of a pinhole camera, moved, tilted, rotated, brought
