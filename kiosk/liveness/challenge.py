@@ -30,9 +30,9 @@ from kiosk.liveness.geometry import Points, box_offset, head_model_gain, motion,
 #: The fitted combination of the 3-D cues (``python -m tools.liveness.fit``; the fit data
 #: and the operating point are in the README's "Liveness" section).
 COMBINATION = Combination(
-    weights=(17.4725, 1.8586, 0.1471, -0.8930, 7.1151, 0.0000),
-    bias=-2.9385,
-    threshold=2.3298,
+    weights=(4.3791, 2.2318, 0.9489, -3.0044, 9.5788, 0.0000),
+    bias=-0.0913,
+    threshold=2.8145,
 )
 
 
@@ -161,7 +161,7 @@ class Challenge:
     _recent: deque[_Sample] = field(default_factory=lambda: deque(maxlen=8))
     _last_dir: float = 0.0  # sign of the last completed move's axis value
     _last_axis: str = ""
-    #: the head was seen near where it started since the current move was asked
+    #: the head was seen not turned the asked way since the current move was asked
     _rested: bool = False
     _status: ChallengeStatus | None = None
     _max_parallax: float = 0.0
@@ -225,8 +225,8 @@ class Challenge:
             head = head_model_gain(self.baseline[-1], points)
             sample = _Sample(time, side, down, tilted, head, outline)
             asked = self.moves[self._done]
-            if self._axis_values(asked, sample) < rules.centre:
-                self._rested = True
+            if self._axis_values(asked, sample) <= rules.min_parallax:
+                self._rested = True  # not (yet) turned the asked way since it was asked
             if self._axis_values(asked, sample) > rules.min_parallax:
                 self._weigh(asked, sample, pixels)
             self._recent.append(sample)

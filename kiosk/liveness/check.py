@@ -264,6 +264,11 @@ class ActiveLiveness:
         self._challenge.update(time, points, pixels, box)
 
     @property
+    def challenge(self) -> Challenge | None:
+        """The running (or ended) challenge, for what it measured; None before the prompt."""
+        return self._challenge
+
+    @property
     def moves(self) -> tuple[Move, ...]:
         """The moves of the running challenge (empty before it starts)."""
         return self._challenge.moves if self._challenge is not None else ()

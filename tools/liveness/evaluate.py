@@ -223,7 +223,7 @@ def run_attack(
         t += dt
     attempt.active_live = verdict.live
     attempt.reason = verdict.detail
-    challenge = active._challenge
+    challenge = active.challenge
     attempt.max_parallax = challenge.status.max_parallax if challenge else 0.0
     attempt.done = challenge.status.done if challenge else 0
     attempt.counted_scores = list(challenge.counted_scores) if challenge else []

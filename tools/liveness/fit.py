@@ -425,3 +425,36 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def counted_attempts(
+    rows: list[Row], combo: Combination, gate: float, centre: float, min_ratio: float = 0.6
+) -> dict[str, bool]:
+    """Per attack attempt: would the challenge's rule count its move? The frames in order:
+    a frame at rest (under ``centre`` the asked way) arms it, a clear turn the wrong way
+    (1.25 x ``gate`` on two frames in a row, with parallax for the tilt) ends it, two
+    frames in a row past ``gate`` that score ``combo.threshold`` or more count."""
+    by_attempt: dict[str, list[Row]] = {}
+    for r in rows:
+        by_attempt.setdefault(r.attempt, []).append(r)
+    out = {}
+    for name, frames in by_attempt.items():
+        frames.sort(key=lambda r: r.index)
+        rested, counted, previous = False, False, None
+        for r in frames:
+            if r.parallax < centre:
+                rested = True
+            wrong = -r.parallax > 1.25 * gate and -r.parallax >= min_ratio * r.tilt
+            past = (
+                r.parallax > gate
+                and r.plane is not None
+                and combo.score(r.evidence()) >= combo.threshold
+            )
+            if previous is not None and previous[0] and wrong:
+                break
+            if rested and previous is not None and previous[1] and past:
+                counted = True
+                break
+            previous = (wrong, past)
+        out[name] = counted
+    return out
