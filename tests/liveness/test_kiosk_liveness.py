@@ -159,7 +159,7 @@ def test_a_live_person_turning_the_head_gets_in(mode: str, faces_dir: Path, pipe
     frames = _clip_frames(path, 0.5, 4.5)  # still, then turns left, then right
     first = pipeline.analyze(frames[0])
     assert len(first) == 1
-    liveness = LivenessSettings(mode=mode)
+    liveness = LivenessSettings(mode=mode, count=2)  # both turns, through the loop
     loop, out, store, door = _loop(pipeline, first[0].embedding, liveness, _Moves("left", "right"))
     for seq, rgb in enumerate(frames[1:], start=1):
         loop.step(Frame(seq, seq / FPS, rgb))
