@@ -21,6 +21,7 @@ from kiosk.liveness.check import (
 from kiosk.liveness.cues import Border
 from kiosk.liveness.evidence import RATIO_CAP, Combination, Evidence
 from kiosk.liveness.geometry import parallax, tilt
+from kiosk.liveness.identity import IdentityTrack
 
 from .heads import HEAD, PHOTO, view
 
@@ -336,3 +337,14 @@ def test_the_check_says_in_the_log_when_turns_were_not_three_dimensional() -> No
     verdict = check.assess()
     assert not verdict.live and not verdict.pending
     assert "turned frames not 3-D enough" in verdict.detail
+
+
+def test_a_face_missed_for_a_moment_may_have_moved_further() -> None:
+    # a far turn the detector misses for half a second: the face is found again further
+    # along, which is no jump; the same move from one frame to the next is
+    me = _unit(0)
+    track = IdentityTrack([view(HEAD)], [me], [0.0], SAME_PERSON)
+    moved = view(HEAD, x=0.18)  # about 1.3 face widths to the side
+    assert track.observe(0.5, moved, None) == ""
+    track = IdentityTrack([view(HEAD)], [me], [0.0], SAME_PERSON)
+    assert "jumped" in track.observe(0.125, moved, None)
