@@ -132,8 +132,8 @@ class ActiveLiveness:
 
     ``rng`` draws the moves (``random.SystemRandom()`` by default: an attacker must not
     be able to predict them). ``same_person`` is the embedding distance under which two
-    faces are one person (the configured vision threshold); ``None`` compares no
-    embeddings, only the face box's continuity."""
+    faces are one person (the pipeline's threshold for one comparison); ``None`` compares
+    no embeddings, only the face box's continuity."""
 
     def __init__(
         self,
@@ -371,8 +371,9 @@ def make_liveness(
     settings: LivenessSettings, rng: random.Random | None = None, *, same_person: float
 ) -> ActiveLiveness | PassiveLiveness | NoLiveness:
     """The check for the configured mode. ``same_person``: the embedding distance under
-    which the pipeline takes two faces for one person (``settings.vision.threshold``), for
-    keeping the identity across the challenge."""
+    which the pipeline takes two faces for one person (its threshold for one comparison,
+    ``kiosk.vision.calibration.operating_point(vision, 1)``), for keeping the identity
+    across the challenge."""
     if settings.mode == "active":
         return ActiveLiveness(settings, rng, same_person)
     if settings.mode == "passive":

@@ -9,8 +9,9 @@ for a stranger). Instead the face is followed from the frames that were matched:
   its size changes by at most :data:`MAX_GROWTH` times;
 - on the frames where it is back near the pose it was matched in (near-frontal), its
   embedding is compared with the matched frames' own, with the distance under which the
-  pipeline takes two faces for the same person (the configured vision threshold, never a
-  constant of this module: the embedding network and its distance scale may change).
+  pipeline takes two faces for the same person (its threshold for one comparison, given
+  by the composition root, never a constant of this module: the embedding network and
+  its distance scale may change).
   Two such frames in a row beyond it end the challenge.
 """
 

@@ -22,12 +22,13 @@ from kiosk.liveness.cues import Border
 from kiosk.liveness.evidence import RATIO_CAP, Combination, Evidence
 from kiosk.liveness.geometry import parallax, tilt
 from kiosk.liveness.identity import IdentityTrack
+from kiosk.vision.calibration import operating_point
 
 from .heads import HEAD, PHOTO, view
 
 FPS = 8.0
-#: the distance under which two embeddings are one person: the configured vision threshold
-SAME_PERSON = VisionSettings().threshold
+#: the distance under which two embeddings are one person: the pipeline's, for one comparison
+SAME_PERSON = operating_point(VisionSettings(), 1).threshold
 
 
 class _Left(random.Random):
@@ -166,10 +167,15 @@ def test_a_face_that_jumps_across_the_frame_fails() -> None:
     assert not verdict.live and "jumped" in verdict.detail
 
 
-def test_make_liveness_takes_the_vision_threshold() -> None:
-    settings = Settings.load({"KIOSK_HOME": "/nonexistent", "KIOSK_LIVENESS_MODE": "active"})
-    check = make_liveness(settings.liveness, same_person=settings.vision.threshold)
-    assert isinstance(check, ActiveLiveness) and check.same_person == settings.vision.threshold
+def test_the_kiosk_keeps_the_identity_at_the_pipelines_threshold() -> None:
+    from kiosk import app
+
+    for network in ("sface", "dlib"):  # two distance scales
+        env = {"KIOSK_HOME": "/nonexistent", "KIOSK_VISION_NETWORK": network}
+        settings = Settings.load(env)
+        check = app.make_liveness(settings)
+        assert isinstance(check, ActiveLiveness)  # on by default
+        assert check.same_person == operating_point(settings.vision, 1).threshold
 
 
 def test_moves_are_drawn_at_random_never_the_same_twice_in_a_row() -> None:

@@ -13,6 +13,7 @@ import pytest
 from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.liveness.challenge import Move
 from kiosk.liveness.check import ActiveLiveness, LivenessVerdict
+from kiosk.vision.calibration import operating_point
 from tools.liveness.attacks import (
     Attacker,
     AttackKind,
@@ -26,7 +27,7 @@ from tools.liveness.frames import Photo, Seen, find_turns, load_photo, look, rea
 
 ACTIVE = LivenessSettings(mode="active")
 FPS = 8.0
-SAME_PERSON = VisionSettings().threshold
+SAME_PERSON = operating_point(VisionSettings(), 1).threshold
 
 
 class _Fixed(random.Random):

@@ -77,6 +77,7 @@ from tools.liveness.frames import (
     find_turns,
     look,
     read_clip_cached,
+    same_person_threshold,
 )
 
 # --- a cue measured and not kept ---------------------------------------------------
@@ -247,7 +248,7 @@ def _init_worker(faces: Path, threads: int) -> None:
     pipeline = FacePipeline.load(VisionSettings(device="cpu"))
     _WORKER["pipeline"] = pipeline
     _WORKER["photos"] = attack_photos(faces, pipeline)
-    _WORKER["threshold"] = VisionSettings().threshold
+    _WORKER["threshold"] = same_person_threshold()
 
 
 def _attack_task(
@@ -730,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    threshold = VisionSettings().threshold
+    threshold = same_person_threshold()
     held_out = load_held_out(args.held_out) if args.held_out else None
     settings = LivenessSettings(mode="active", count=args.moves)
     if args.min_parallax is not None:

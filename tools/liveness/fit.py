@@ -53,6 +53,7 @@ from tools.liveness.frames import (
     find_turns,
     look,
     read_clip_cached,
+    same_person_threshold,
 )
 
 #: pixel cues are measured on frames whose parallax in the asked direction is at least this
@@ -141,7 +142,7 @@ def _init_worker(faces: Path) -> None:
     pipeline = FacePipeline.load(VisionSettings(device="cpu"))
     _WORKER["pipeline"] = pipeline
     _WORKER["photos"] = attack_photos(faces, pipeline)
-    _WORKER["threshold"] = VisionSettings().threshold
+    _WORKER["threshold"] = same_person_threshold()
 
 
 def record_attack(

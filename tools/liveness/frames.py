@@ -26,6 +26,16 @@ from kiosk.vision.pipeline import FacePipeline
 REPO = Path(__file__).resolve().parents[2]  # the repository's root
 
 
+def same_person_threshold() -> float:
+    """The distance under which the pipeline takes two faces for one person, as the
+    kiosk's default settings have it for one comparison (a gallery of one): the made
+    attacks must be recognised at it, and the liveness check keeps the identity with it."""
+    from kiosk.config import VisionSettings
+    from kiosk.vision.calibration import operating_point
+
+    return operating_point(VisionSettings(), 1).threshold
+
+
 def faces_dir() -> Path:
     env = os.environ.get("KIOSK_FACES_DIR")
     return Path(env) if env else REPO.parent / "shared" / "faces"
