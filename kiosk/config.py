@@ -208,10 +208,9 @@ class LivenessSettings:
     mode: str = "active"  # off | passive | active
     #: the moves drawn at random for each attempt (comma-separated: left, right, up, down)
     moves: str = "left,right"
-    #: how many moves one challenge asks for: 1 at the Normal security level, 2 at Secure
-    #: and Most secure (see kiosk.liveness.check.moves_for_level, and the README's
-    #: "Liveness" for what each costs and stops)
-    count: int = 1
+    #: how many moves one challenge asks for: two, in a random order (measured: one turn
+    #: is faked by about 1 % of made bent prints; see the README's "Liveness")
+    count: int = 2
     time_limit_seconds: float = 6.0  # from the first prompt to the last move done
     #: how far a head must turn for the turn to be weighed, as the nose's offset from the
     #: plane of eyes and mouth in eye-to-mouth distances (see kiosk.liveness.geometry):

@@ -354,16 +354,15 @@ class NoLiveness:
 
 
 #: How many moves the challenge asks at each of the recognition's named security levels.
-#: One random turn stops every made attack measured (README, "Liveness"), and a replayed
-#: video of the person only by its picture's frame or by luck (a turn the asked way at the
-#: right time: half the draws); two turns in an order drawn at random halve that luck
-#: again and cost a person about a second more.
-MOVES_BY_LEVEL = {"Normal": 1, "Secure": 2, "Most secure": 2}
+#: Measured (README, "Liveness"): one random turn let 4 of 384 made attacks in (bent
+#: prints, whose relief turns like a head's and whose surroundings can be the still room),
+#: so one is not enough at any level: every level asks for two, in a random order.
+MOVES_BY_LEVEL = {"Normal": 2, "Secure": 2, "Most secure": 2}
 
 
 def moves_for_level(level: str) -> int:
     """The moves to ask at a security level (``Normal``, ``Secure``, ``Most secure``);
-    two for a level of one's own ("Custom"), where nothing was measured."""
+    two for a level of one's own ("Custom")."""
     return MOVES_BY_LEVEL.get(level, 2)
 
 

@@ -96,11 +96,11 @@ def test_a_turn_under_way_when_the_move_is_asked_does_not_count() -> None:
     assert _play(_challenge((Move.LEFT,)), turned + _turn(30)) is Outcome.PASSED
 
 
-def test_the_default_asks_one_move_and_two_at_higher_security_levels() -> None:
-    assert LivenessSettings().mode == "active" and LivenessSettings().count == 1
-    assert moves_for_level("Normal") == 1
-    assert moves_for_level("Secure") == moves_for_level("Most secure") == 2
-    assert moves_for_level("Custom") == 2
+def test_the_default_is_on_and_asks_two_moves_at_every_level() -> None:
+    # measured: one turn is faked by about 1 % of made bent prints (README, "Liveness")
+    assert LivenessSettings().mode == "active" and LivenessSettings().count == 2
+    for level in ("Normal", "Secure", "Most secure", "Custom"):
+        assert moves_for_level(level) == 2
 
 
 def test_too_slow_fails() -> None:
