@@ -131,20 +131,22 @@ class ActiveLiveness:
     """Random head moves after the match (see the module's docstring).
 
     ``rng`` draws the moves (``random.SystemRandom()`` by default: an attacker must not
-    be able to predict them). ``same_person`` is the embedding distance under which two
-    faces are one person (the pipeline's threshold for one comparison); ``None`` compares
-    no embeddings, only the face box's continuity."""
+    be able to predict them). ``identity_threshold`` is the embedding network's distance
+    under which two frames of one attempt show the same face (``Network.same_face`` of
+    ``kiosk.vision.networks``); ``None`` compares no embeddings, only the face box's
+    continuity."""
 
     def __init__(
         self,
         settings: LivenessSettings,
         rng: random.Random | None = None,
-        same_person: float | None = None,
+        *,
+        identity_threshold: float | None = None,
     ) -> None:
         self.settings = settings
         self.rules = rules_from(settings)
         self.rng = rng or random.SystemRandom()
-        self.same_person = same_person
+        self.identity_threshold = identity_threshold
         self._before: deque[_Seen] = deque(maxlen=3)  # the frames before the prompt
         self._challenge: Challenge | None = None
         self._identity: IdentityTrack | None = None
@@ -174,7 +176,7 @@ class ActiveLiveness:
                 [s.points for s in seen],
                 [s.embedding for s in seen if s.embedding is not None],
                 [s.time for s in seen],
-                self.same_person,
+                self.identity_threshold,
             )
             self._challenge = Challenge(
                 self.rules.draw(self.rng),
@@ -367,14 +369,16 @@ def moves_for_level(level: str) -> int:
 
 
 def make_liveness(
-    settings: LivenessSettings, rng: random.Random | None = None, *, same_person: float
+    settings: LivenessSettings,
+    rng: random.Random | None = None,
+    *,
+    identity_threshold: float | None = None,
 ) -> ActiveLiveness | PassiveLiveness | NoLiveness:
-    """The check for the configured mode. ``same_person``: the embedding distance under
-    which the pipeline takes two faces for one person (its threshold for one comparison,
-    ``kiosk.vision.calibration.operating_point(vision, 1)``), for keeping the identity
-    across the challenge."""
+    """The check for the configured mode (``identity_threshold``: the embedding network's
+    distance under which two frames of one attempt show the same face, for keeping the
+    identity across the challenge)."""
     if settings.mode == "active":
-        return ActiveLiveness(settings, rng, same_person)
+        return ActiveLiveness(settings, rng, identity_threshold=identity_threshold)
     if settings.mode == "passive":
         return PassiveLiveness(settings)
     return NoLiveness()

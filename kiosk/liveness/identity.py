@@ -8,10 +8,10 @@ for a stranger). Instead the face is followed from the frames that were matched:
   :data:`MAX_SPEED` face widths a second (at least :data:`MIN_JUMP` face widths), and
   its size changes by at most :data:`MAX_GROWTH` times;
 - on the frames where it is back near the pose it was matched in (near-frontal), its
-  embedding is compared with the matched frames' own, with the distance under which the
-  pipeline takes two faces for the same person (its threshold for one comparison, given
-  by the composition root, never a constant of this module: the embedding network and
-  its distance scale may change).
+  embedding is compared with the matched frames' own, at the embedding network's distance
+  for two frames of one attempt (``Network.same_face`` of ``kiosk.vision.networks``,
+  given by the composition root; never a constant of this module: the network and its
+  distance scale may change).
   Two such frames in a row beyond it end the challenge.
 """
 

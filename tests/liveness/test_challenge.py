@@ -22,13 +22,13 @@ from kiosk.liveness.cues import Border
 from kiosk.liveness.evidence import RATIO_CAP, Combination, Evidence
 from kiosk.liveness.geometry import parallax, tilt
 from kiosk.liveness.identity import IdentityTrack
-from kiosk.vision.calibration import operating_point
+from kiosk.vision.networks import network
 
 from .heads import HEAD, PHOTO, view
 
 FPS = 8.0
-#: the distance under which two embeddings are one person: the pipeline's, for one comparison
-SAME_PERSON = operating_point(VisionSettings(), 1).threshold
+#: the distance under which two frames of one attempt are one face: the network's
+SAME_PERSON = network(VisionSettings().network).same_face
 
 
 class _Left(random.Random):
@@ -124,7 +124,9 @@ def _unit(seed: int) -> np.ndarray:
 def _matched(same_person: float = SAME_PERSON) -> tuple[ActiveLiveness, np.ndarray]:
     """An active check that saw three matched frontal frames and asked to turn left."""
     me = _unit(0)
-    check = ActiveLiveness(LivenessSettings(mode="active", count=1), _Left(0), same_person)
+    check = ActiveLiveness(
+        LivenessSettings(mode="active", count=1), _Left(0), identity_threshold=same_person
+    )
     for i in range(3):
         check.observe_points(i / FPS, view(HEAD), me)
     assert check.assess().move == "left"
@@ -167,15 +169,15 @@ def test_a_face_that_jumps_across_the_frame_fails() -> None:
     assert not verdict.live and "jumped" in verdict.detail
 
 
-def test_the_kiosk_keeps_the_identity_at_the_pipelines_threshold() -> None:
+def test_the_kiosk_keeps_the_identity_at_the_networks_distance() -> None:
     from kiosk import app
 
-    for network in ("sface", "dlib"):  # two distance scales
-        env = {"KIOSK_HOME": "/nonexistent", "KIOSK_VISION_NETWORK": network}
+    for network_key in ("sface", "dlib"):  # two distance scales
+        env = {"KIOSK_HOME": "/nonexistent", "KIOSK_VISION_NETWORK": network_key}
         settings = Settings.load(env)
         check = app.make_liveness(settings)
         assert isinstance(check, ActiveLiveness)  # on by default
-        assert check.same_person == operating_point(settings.vision, 1).threshold
+        assert check.identity_threshold == network(network_key).same_face
 
 
 def test_moves_are_drawn_at_random_never_the_same_twice_in_a_row() -> None:
@@ -236,13 +238,15 @@ def test_passive_mode_answers_after_a_few_frames_without_asking_anything() -> No
 
 def test_the_setting_chooses_the_check() -> None:
     off = LivenessSettings(mode="off")
-    assert isinstance(make_liveness(off, same_person=SAME_PERSON), NoLiveness)
-    assert make_liveness(off, same_person=SAME_PERSON).assess().live
+    assert isinstance(make_liveness(off, identity_threshold=SAME_PERSON), NoLiveness)
+    assert make_liveness(off, identity_threshold=SAME_PERSON).assess().live
     passive = LivenessSettings(mode="passive")
-    assert isinstance(make_liveness(passive, same_person=SAME_PERSON), PassiveLiveness)
+    assert isinstance(make_liveness(passive, identity_threshold=SAME_PERSON), PassiveLiveness)
     env = {"KIOSK_HOME": "/nonexistent", "KIOSK_LIVENESS_MODE": "active"}
     settings = Settings.load(env)
-    assert isinstance(make_liveness(settings.liveness, same_person=SAME_PERSON), ActiveLiveness)
+    assert isinstance(
+        make_liveness(settings.liveness, identity_threshold=SAME_PERSON), ActiveLiveness
+    )
     with pytest.raises(ConfigError):
         Settings.load({**env, "KIOSK_LIVENESS_MODE": "sometimes"})
     with pytest.raises(ConfigError):

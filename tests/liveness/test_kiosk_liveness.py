@@ -20,7 +20,7 @@ from kiosk.domain.faces import FloatArray, ModelInfo
 from kiosk.liveness.check import make_liveness
 from kiosk.services.door import DoorRequest, DoorResult
 from kiosk.services.kiosk_loop import Decided, KioskLoop, LivenessPrompt
-from kiosk.vision.calibration import operating_point
+from kiosk.vision.networks import network
 from tools.liveness.attacks import (
     Attacker,
     AttackKind,
@@ -81,7 +81,9 @@ def _loop(pipeline, template: FloatArray, liveness: LivenessSettings, rng: rando
         door=door,
         make_gallery=gallery_maker(settings),
         liveness=make_liveness(
-            settings.liveness, rng, same_person=operating_point(settings.vision, 1).threshold
+            settings.liveness,
+            rng,
+            identity_threshold=network(settings.vision.network).same_face,
         ),
     )
     loop.recognizer = pipeline

@@ -14,6 +14,7 @@ from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.liveness.challenge import Move
 from kiosk.liveness.check import ActiveLiveness, LivenessVerdict
 from kiosk.vision.calibration import operating_point
+from kiosk.vision.networks import network
 from tools.liveness.attacks import (
     Attacker,
     AttackKind,
@@ -27,7 +28,8 @@ from tools.liveness.frames import Photo, Seen, find_turns, load_photo, look, rea
 
 ACTIVE = LivenessSettings(mode="active")
 FPS = 8.0
-SAME_PERSON = operating_point(VisionSettings(), 1).threshold
+SAME_PERSON = operating_point(VisionSettings(), 1).threshold  # recognised
+SAME_FACE = network(VisionSettings().network).same_face  # within one attempt
 
 
 class _Fixed(random.Random):
@@ -52,7 +54,9 @@ def _attack(
     attacker = Attacker(camera, medium, Strategy.FOLLOW, rng)
     scene = background(400, 300, rng)
     effects = CameraEffects(rng, 400, 300)
-    check = ActiveLiveness(settings, random.Random(rng.getrandbits(32)), SAME_PERSON)
+    check = ActiveLiveness(
+        settings, random.Random(rng.getrandbits(32)), identity_threshold=SAME_FACE
+    )
     t, near, asked, since = 0.0, None, None, 0.0
     verdict = LivenessVerdict(False, pending=True)
     for n in range(int(FPS * (settings.time_limit_seconds + 1))):
@@ -115,7 +119,9 @@ def test_genuine_head_turns_answer_the_challenge(krzysiek: tuple[str, list[Seen]
     turns = find_turns(name, seen, min_peak=0.15)
     assert {t.direction for t in turns} == {"left", "right"}
     for turn in turns:  # each turn answers a one-move challenge, embedded on every frame
-        check = ActiveLiveness(replace(ACTIVE, count=1), _Fixed(turn.direction), SAME_PERSON)
+        check = ActiveLiveness(
+            replace(ACTIVE, count=1), _Fixed(turn.direction), identity_threshold=SAME_FACE
+        )
         for s in seen[turn.rest : turn.start]:
             check.observe_points(s.time, s.points, s.embedding, None, s.grey, s.box)
         assert check.moves == () and check.assess().move == turn.direction
@@ -135,7 +141,7 @@ def test_phone_replay_clip_is_denied(faces_dir: Path, pipeline) -> None:  # type
     path = _clip(faces_dir, "attack", "lestari_fake.mp4")
     seen = read_clip(pipeline, path, FPS, embed_every=2)
     assert len(seen) > 10
-    active = ActiveLiveness(ACTIVE, random.Random(3), SAME_PERSON)
+    active = ActiveLiveness(ACTIVE, random.Random(3), identity_threshold=SAME_FACE)
     for i, s in enumerate(seen):
         active.observe_points(s.time, s.points, s.embedding)
         if i == 2:

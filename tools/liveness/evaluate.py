@@ -77,6 +77,7 @@ from tools.liveness.frames import (
     find_turns,
     look,
     read_clip_cached,
+    same_face_threshold,
     same_person_threshold,
 )
 
@@ -169,7 +170,9 @@ def run_attack(
     # the challenge and the 3-D test without the border cue, which is counted apart
     # (``border_spoof``) so that each is measured on its own
     settings = replace(settings, border_check=False)
-    active = ActiveLiveness(settings, random.Random(rng.getrandbits(32)), threshold)
+    active = ActiveLiveness(
+        settings, random.Random(rng.getrandbits(32)), identity_threshold=same_face_threshold()
+    )
     passive = SpontaneousMotion(settings)
     watch = BorderWatch(True)
 
@@ -357,7 +360,9 @@ def replay_challenges(
     out = []
     k = 0
     while k + 3 < len(seen):
-        check = ActiveLiveness(settings, random.Random(rng.getrandbits(32)), threshold)
+        check = ActiveLiveness(
+            settings, random.Random(rng.getrandbits(32)), identity_threshold=threshold
+        )
         for s in seen[k : k + 3]:
             _observe(check, s, border)
         verdict = check.assess()
@@ -412,7 +417,7 @@ def genuine_challenges(
                     t0 = part[0].time - step  # continue one frame after the last one
                     frames += [replace(s, time=t + (s.time - t0)) for s in part]
                     t = frames[-1].time
-                check = ActiveLiveness(settings, _Fixed(moves), threshold)
+                check = ActiveLiveness(settings, _Fixed(moves), identity_threshold=threshold)
                 if held_out and clip in held_out:
                     check.rules = replace(check.rules, combination=held_out[clip])
                 for s in before:
@@ -731,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    threshold = same_person_threshold()
+    threshold = same_face_threshold()
     held_out = load_held_out(args.held_out) if args.held_out else None
     settings = LivenessSettings(mode="active", count=args.moves)
     if args.min_parallax is not None:

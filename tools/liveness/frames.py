@@ -29,11 +29,20 @@ REPO = Path(__file__).resolve().parents[2]  # the repository's root
 def same_person_threshold() -> float:
     """The distance under which the pipeline takes two faces for one person, as the
     kiosk's default settings have it for one comparison (a gallery of one): the made
-    attacks must be recognised at it, and the liveness check keeps the identity with it."""
+    attacks must be recognised at it."""
     from kiosk.config import VisionSettings
     from kiosk.vision.calibration import operating_point
 
     return operating_point(VisionSettings(), 1).threshold
+
+
+def same_face_threshold() -> float:
+    """The default embedding network's distance under which two frames of one attempt show
+    the same face (what the kiosk gives its liveness check)."""
+    from kiosk.config import VisionSettings
+    from kiosk.vision.networks import network
+
+    return network(VisionSettings().network).same_face
 
 
 def faces_dir() -> Path:
