@@ -663,7 +663,7 @@ def summarize(attempts: list[AttackAttempt], skipped: int, count: int) -> dict[s
         "highest": max(scores, default=None),
         "attempts_with_a_move_counted": sum(a.done >= 1 for a in attempts),
     }
-    reasons = Counter(a.reason.split(";")[0] for a in attempts if not a.active_live)
+    reasons = Counter(a.reason.split(";")[0].split(" (")[0] for a in attempts if not a.active_live)
     out["reasons"] = dict(reasons)
     print("  why denied: " + ", ".join(f"{k} ({v})" for k, v in reasons.most_common()))
     return out
