@@ -191,7 +191,7 @@ class ScreenSettings:
 
 
 #: The liveness check's modes: ``active`` (the default: after a match the screen asks for
-#: a random head turn, and the border check runs too; see ``kiosk.liveness``), ``passive``
+#: two random head turns, and the border check runs too; see ``kiosk.liveness``), ``passive``
 #: (no prompt: a face framed by a picture's edges is denied; a staff hint, not a check
 #: that stops a photo held close) and ``off`` (every face is taken as live).
 LIVENESS_MODES = ("off", "passive", "active")

@@ -29,6 +29,7 @@ import numpy as np
 
 from kiosk.config import LivenessSettings
 from kiosk.domain.faces import Box, FaceResult, FloatArray, ImageArray
+from kiosk.domain.liveness import LivenessVerdict, NoLiveness
 from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome, PixelCues
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
 from kiosk.liveness.geometry import Points
@@ -337,22 +338,6 @@ class PassiveLiveness:
     def reset(self) -> None:
         self._frames = 0
         self._border.reset()
-
-
-class NoLiveness:
-    """Mode ``off``: every face is live."""
-
-    def observe(self, frame: Timed, face: FaceResult) -> None:
-        pass
-
-    def assess(self) -> LivenessVerdict:
-        return LIVE
-
-    def reset(self) -> None:
-        pass
-
-    def abandon(self) -> LivenessVerdict | None:
-        return None
 
 
 #: How many moves the challenge asks at each of the recognition's named security levels.

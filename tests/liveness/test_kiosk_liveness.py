@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.app import gallery_maker
 from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import LivenessSettings, Settings
 from kiosk.domain.access import AccessEvent, AccessSchedule, Decision, Person
@@ -20,6 +19,7 @@ from kiosk.domain.faces import FloatArray, ModelInfo
 from kiosk.liveness.check import make_liveness
 from kiosk.services.door import DoorRequest, DoorResult
 from kiosk.services.kiosk_loop import Decided, KioskLoop, LivenessPrompt
+from kiosk.vision.matcher import build_gallery
 from kiosk.vision.networks import network
 from tools.liveness.attacks import (
     Attacker,
@@ -69,7 +69,19 @@ class Door:
 
 
 def _loop(pipeline, template: FloatArray, liveness: LivenessSettings, rng: random.Random):  # type: ignore[no-untyped-def]
-    settings = replace(Settings(home=Path("/nonexistent")), liveness=liveness)
+    # The most lenient threshold the network allows: these tests are about the liveness
+    # check, so the rendered photo of the enrolled person must be recognised first (at the
+    # door's own threshold SFace does not even match some renders: tested elsewhere).
+    base = Settings(home=Path("/nonexistent"))
+    # The clips' people turn on their own schedule, not at the prompt: the challenge must
+    # start by the third frame (the kiosk's default waits for up to five).
+    decision = replace(base.decision, max_frames=3)
+    settings = replace(
+        base,
+        liveness=liveness,
+        vision=replace(base.vision, threshold=1.3),
+        decision=decision,
+    )
     out: list[object] = []
     store, door = Store(template), Door()
     loop = KioskLoop(
@@ -79,7 +91,7 @@ def _loop(pipeline, template: FloatArray, liveness: LivenessSettings, rng: rando
         load_recognizer=lambda: pipeline,
         store=store,
         door=door,
-        make_gallery=gallery_maker(settings),
+        make_gallery=lambda e, labels: build_gallery(e, labels, settings.vision),
         liveness=make_liveness(
             settings.liveness,
             rng,
@@ -95,18 +107,14 @@ def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path
     photo = load_photo(faces_dir / "deepface" / "Angelina" / "img1.jpg", pipeline)
     assert photo is not None
     # the challenge alone (the border cue, which may deny first, is tested below)
-    # 2.5 s: the loop asks the check again only when the votes agree on the person, and
-    # later in this attempt the photo, brought closer, is no longer recognised (the loop
-    # then denies it as a stranger, which keeps the door shut too)
-    liveness = LivenessSettings(mode="active", time_limit_seconds=2.5, border_check=False)
+    liveness = LivenessSettings(mode="active", time_limit_seconds=3.0, border_check=False)
     loop, out, store, door = _loop(pipeline, photo.template, liveness, random.Random(2))
     rng = random.Random(5)
     camera = Camera(480, 360)
     medium = make_medium(photo.rgb, photo.face, AttackKind.PHONE, rng)
     attacker = Attacker(camera, medium, Strategy.FOLLOW, rng)
-    # tilted by 20 degrees: further, the face is no longer recognised (the loop denies it
-    # as unknown) or the detector loses it and the attempt just ends
-    attacker.amplitude = 20.0
+    # tilted by 30 degrees: further, the detector loses the face and the attempt just ends
+    attacker.amplitude = 30.0
     scene = background(480, 360, rng)
     effects = CameraEffects(rng, 480, 360)
     move, since = None, 0.0
