@@ -341,9 +341,12 @@ class KioskLoop(BadgeMode):
 
     def _face_changed(self, attempt: Attempt, pending: Pending) -> bool:
         """Under the liveness check, most of the last frames (as many as a decision
-        takes) name someone else or nobody: a picture swapped or tilted away."""
+        takes) name another enrolled person: a picture swapped. A frame that names nobody
+        does not count: a head turned 25 to 45 degrees is often not recognised against
+        frontal templates, and the check follows the face's identity itself (box
+        continuity, near-frontal frames against the matched ones: kiosk.liveness.identity)."""
         recent = attempt.recognitions[pending.since :][-self.pace.max_frames :]
-        others = sum(r.label != pending.person.id for r in recent)
+        others = sum(r.label is not None and r.label != pending.person.id for r in recent)
         return len(recent) >= self.pace.max_frames and 2 * others > len(recent)
 
     def _searcher(self, person: int | None = None) -> Callable[[FloatArray], Found]:
