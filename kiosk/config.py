@@ -57,7 +57,9 @@ class VisionSettings:
     scoring: str = "centre"  # centre | nearest: how a person is scored
     #: a face is ambiguous when the second-best *other* person is within this margin
     ambiguity_margin: float = 0.03
-    flip_average: bool = True  # average the embeddings of a chip and its mirror image
+    #: average the embeddings of a chip and its mirror image; unset: the network's own
+    #: default (measured: dlib gains from it, SFace does not; see README "Accuracy")
+    flip_average: bool | None = None
     #: GPU only: "fp16" runs the network in half precision with channels_last memory
     #: (keep it only where `python -m tools.bench --device cuda` shows it faster and
     #: within 1e-3 of fp32); the CPU always runs fp32.
@@ -354,6 +356,8 @@ _SECTIONS: dict[str, type] = {
 
 #: settings whose default is None (unset) and whose value, once set, is a number
 _OPTIONAL_NUMBERS = ("threshold",)
+#: settings whose default is None (the network's choice) and whose value is true or false
+_OPTIONAL_BOOLS = ("flip_average",)
 
 
 def _coerce(name: str, value: Any, default: Any, source: str) -> Any:
@@ -367,6 +371,17 @@ def _coerce(name: str, value: Any, default: Any, source: str) -> Any:
         if len(numbers) != len(default):
             raise ConfigError(f"{source}: {name} must have {len(default)} numbers")
         return numbers
+    if default is None and name in _OPTIONAL_BOOLS:
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered in ("", "none", "default"):
+            return None
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{source}: {name} must be true or false, not {value!r}")
     if default is None and name in _OPTIONAL_NUMBERS:
         if isinstance(value, str) and value.strip().lower() in ("", "none", "level"):
             return None

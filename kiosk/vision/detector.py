@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
@@ -33,16 +35,23 @@ class FaceDetector:
             ) from exc
         self.min_probability = min_probability
         self.min_face_size = min_face_size
+        self._lock = threading.Lock()  # min_face_size is set per call on the shared MTCNN
 
-    def detect(self, rgb: ImageArray) -> list[DetectedFace]:
+    def detect(self, rgb: ImageArray, min_face_size: int | None = None) -> list[DetectedFace]:
+        """Every face of at least ``min_face_size`` pixels (default: the detector's)."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError("detect() wants an H x W x 3 uint8 RGB array")
-        if min(rgb.shape[:2]) < self.min_face_size:
+        smallest = self.min_face_size if min_face_size is None else int(min_face_size)
+        if min(rgb.shape[:2]) < smallest:
             # No face this small is looked for; MTCNN's image pyramid would be empty and
             # facenet-pytorch fails with "torch.cat(): expected a non-empty list".
             return []
-        with torch.inference_mode():
-            boxes, probs, points = self._mtcnn.detect(np.ascontiguousarray(rgb), landmarks=True)
+        with self._lock, torch.inference_mode():
+            self._mtcnn.min_face_size = smallest
+            try:
+                boxes, probs, points = self._mtcnn.detect(np.ascontiguousarray(rgb), landmarks=True)
+            finally:
+                self._mtcnn.min_face_size = self.min_face_size
         if boxes is None:
             return []
         faces = []

@@ -33,7 +33,7 @@ class Embedder:
     def __init__(
         self,
         device: torch.device,
-        flip_average: bool = True,
+        flip_average: bool | None = None,
         batch_size: int = 64,
         precision: str = "fp32",
         network_key: str = "sface",
@@ -42,7 +42,7 @@ class Embedder:
             raise ValueError(f"precision must be fp32 or fp16, not {precision!r}")
         self.spec: Network = network(network_key)
         self.device = device
-        self.flip_average = flip_average
+        self.flip_average = self.spec.flip if flip_average is None else flip_average
         self.batch_size = batch_size
         # Half precision only pays (and is only checked) on a GPU.
         self.half = precision == "fp16" and device.type == "cuda"
@@ -52,7 +52,7 @@ class Embedder:
         self.net = net
         self.model_info = ModelInfo(
             self.spec.model_name,
-            self.spec.version + ("+flip" if flip_average else ""),
+            self.spec.version + ("+flip" if self.flip_average else ""),
             self.spec.sha256,
         )
 

@@ -39,6 +39,10 @@ class Network:
     #: within one attempt (frames seconds apart, the head turning), two embeddings further
     #: apart than this are not the same face
     same_face: float
+    #: whether the chip's mirror image is embedded too and the two averaged by default
+    #: (measured on lfw_dev and the open-set protocol: dlib's 10-fold accuracy falls from
+    #: 99.17 % to 98.0 % without it; SFace's figures are the same with or without)
+    flip: bool
     build: Callable[[], nn.Module]
     make_aligner: Callable[[], ChipAligner]
     title: str
@@ -89,6 +93,7 @@ def _networks() -> dict[str, Network]:
             bgr=True,
             normalized=True,
             same_face=1.2,
+            flip=False,
             build=_build_sface,
             make_aligner=_sface_aligner,
             title="SFace (OpenCV Zoo)",
@@ -102,6 +107,7 @@ def _networks() -> dict[str, Network]:
             bgr=False,
             normalized=False,
             same_face=0.6,
+            flip=True,
             build=_build_dlib,
             make_aligner=_dlib_aligner,
             title="dlib ResNet",

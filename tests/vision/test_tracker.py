@@ -31,7 +31,7 @@ class Recorder:
         self.shapes: list[tuple[int, int]] = []
         self.origin = (0.0, 0.0)
 
-    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+    def detect(self, rgb: np.ndarray, min_face_size: int | None = None) -> list[DetectedFace]:
         self.shapes.append(rgb.shape[:2])
         ox, oy = (0.0, 0.0) if rgb.shape[:2] == (480, 640) else self.origin
         b = self.box
@@ -105,3 +105,27 @@ def test_real_frames_agree_with_full_search_and_a_newcomer_is_found(
             seen_at = k / 10
             break
     assert seen_at is not None and seen_at <= 0.3
+
+
+def test_a_large_face_is_searched_scaled_down_with_the_same_points(
+    pipeline, faces_dir: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """A face filling the frame is searched at about 120 px: the same five points."""
+    obama = load_image(faces_dir / "face_recognition/obama/tests_obama.jpg")
+    clock = Clock()
+    tracker = FaceTracker(pipeline.detector, full_every=10.0, clock=clock)
+    frames = [_frame(obama, 150 + 3 * i, 0, 480) for i in range(5)]
+    first = tracker.detect(frames[0])
+    assert len(first) == 1 and max(first[0].box.width, first[0].box.height) > 135
+    for i, frame in enumerate(frames[1:], 1):
+        clock.t = i / 10
+        tracked, full = tracker.detect(frame), pipeline.detector.detect(frame)
+        assert len(tracked) == 1 and len(full) == 1
+        la, lb = tracked[0].landmarks, full[0].landmarks
+        eyes = float(np.linalg.norm(lb[1] - lb[0]))
+        assert float(np.linalg.norm(la - lb, axis=1).mean()) < 0.06 * eyes
+        # and the face's embedding is the same face's
+        a = pipeline.analyze(frame, tracked)[0].embedding
+        b = pipeline.analyze(frame, full)[0].embedding
+        assert float(np.linalg.norm(a - b)) < 0.3
+    assert tracker.stats.region == 4 and tracker.stats.full == 1
