@@ -79,21 +79,15 @@ def fit_plane(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Po
     if not (np.all(np.isfinite(ref_points)) and np.all(np.isfinite(cur_points))):
         return PlaneFit(float("nan"))
     # both faces at the same scale, so that the fine texture is the same band in both
-    s = WORK_SIZE / face_axes(ref_points)[2]
-    s_cur = WORK_SIZE / face_axes(cur_points)[2]
-    ref_s, cur_s = _scaled(ref, s), _scaled(cur, s_cur)
-    centre = ref_points.mean(axis=0) * s
-    half = 1.1 * WORK_SIZE
-    x1, y1 = int(max(centre[0] - half, 0)), int(max(centre[1] - half, 0))
-    x2 = int(min(centre[0] + half, ref_s.shape[1]))
-    y2 = int(min(centre[1] + 0.9 * half, ref_s.shape[0]))
-    if x2 - x1 < 16 or y2 - y1 < 16:
+    prepared = _reference(ref, ref_points)
+    if prepared is None:
         return PlaneFit(float("nan"))
+    s, x1, y1, template_c, template_n = prepared
+    s_cur = WORK_SIZE / face_axes(cur_points)[2]
+    cur_s = _scaled(cur, s_cur)
     # coarse: the face's shapes without the light (a glare spot, the exposure), for a
     # wide basin of convergence; fine: its texture, for the fit
-    template_c = np.ascontiguousarray(_normalized(ref_s, 2.0, 8.0)[y1:y2, x1:x2])
     image_c = _normalized(cur_s, 2.0, 8.0)
-    template_n = np.ascontiguousarray(_normalized(ref_s)[y1:y2, x1:x2])
     image_n = _normalized(cur_s)
     to_ref = np.linalg.inv(np.diag([s, s, 1.0]))
     to_cur = np.diag([s_cur, s_cur, 1.0])
@@ -115,6 +109,65 @@ def fit_plane(ref: GreyArray, ref_points: Points, cur: GreyArray, cur_points: Po
     return best
 
 
+#: the reference frame of the challenge under way, prepared once: it is the same frame
+#: for every turned frame of a challenge (the frame before the prompt)
+_prepared: tuple[object, bytes, tuple[float, int, int, object, object] | None] | None = None
+
+
+def _reference(
+    ref: GreyArray, ref_points: npt.NDArray[np.floating]
+) -> tuple[float, int, int, npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+    """The reference face scaled and normalised (coarse and fine), cut to the face:
+    computed once per reference frame and points."""
+    global _prepared
+    key = ref_points.tobytes()
+    cached = _prepared
+    if cached is not None and cached[0] is ref and cached[1] == key:
+        return cached[2]  # type: ignore[return-value]
+    s = WORK_SIZE / face_axes(ref_points)[2]
+    ref_s = _scaled(ref, s)
+    centre = ref_points.mean(axis=0) * s
+    half = 1.1 * WORK_SIZE
+    x1, y1 = int(max(centre[0] - half, 0)), int(max(centre[1] - half, 0))
+    x2 = int(min(centre[0] + half, ref_s.shape[1]))
+    y2 = int(min(centre[1] + 0.9 * half, ref_s.shape[0]))
+    value = None
+    if x2 - x1 >= 16 and y2 - y1 >= 16:
+        template_c = np.ascontiguousarray(_normalized(ref_s, 2.0, 8.0)[y1:y2, x1:x2])
+        template_n = np.ascontiguousarray(_normalized(ref_s)[y1:y2, x1:x2])
+        value = (s, x1, y1, template_c, template_n)
+    _prepared = (ref, key, value)
+    return value
+
+
+_surround: tuple[object, bytes, tuple[float, npt.NDArray[np.bool_], object] | None] | None = None
+
+
+def _surround_reference(
+    ref: GreyArray, ref_points: npt.NDArray[np.floating]
+) -> tuple[float, npt.NDArray[np.bool_], npt.NDArray[np.float32]] | None:
+    """The band around the reference head and the reference normalised at its scale:
+    computed once per reference frame and points."""
+    global _surround
+    key = ref_points.tobytes()
+    cached = _surround
+    if cached is not None and cached[0] is ref and cached[1] == key:
+        return cached[2]  # type: ignore[return-value]
+    s = WORK_SIZE / face_axes(ref_points)[2]
+    ref_s = _scaled(ref, s)
+    h, w = ref_s.shape
+    cx, cy = ref_points[:, 0].mean() * s, ref_points[:, 1].mean() * s
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx, dy = (xx - cx) / WORK_SIZE, (yy - cy) / WORK_SIZE
+    # the head (face, hair, ears) is about 1.5 eye-to-mouth distances to each side and
+    # 2.3 above the landmarks' centre; the band is beyond it, not below (the shoulders)
+    head = (dx / 1.7) ** 2 + ((dy + 0.5) / 2.4) ** 2 <= 1.0
+    band = (np.abs(dx) <= SURROUND_REACH) & (dy >= -SURROUND_REACH) & (dy <= 0.5) & ~head
+    value = None if band.sum() < 200 else (s, band, _normalized(ref_s))
+    _surround = (ref, key, value)
+    return value
+
+
 def surround_motion(
     ref: GreyArray, ref_points: Points, cur: GreyArray, warp: npt.NDArray[np.float64] | None
 ) -> float:
@@ -132,21 +185,15 @@ def surround_motion(
     if warp is None or not np.all(np.isfinite(warp)):
         return float("nan")
     ref_points = np.asarray(ref_points, np.float64)
-    s = WORK_SIZE / face_axes(ref_points)[2]
-    ref_s, cur_s = _scaled(ref, s), _scaled(cur, s)
+    prepared = _surround_reference(ref, ref_points)
+    if prepared is None:
+        return float("nan")
+    s, band, ref_n = prepared
+    cur_s = _scaled(cur, s)
     scale = np.diag([s, s, 1.0])
     moved_warp = (scale @ warp @ np.linalg.inv(scale)).astype(np.float32)
-    h, w = ref_s.shape
-    cx, cy = ref_points[:, 0].mean() * s, ref_points[:, 1].mean() * s
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    dx, dy = (xx - cx) / WORK_SIZE, (yy - cy) / WORK_SIZE
-    # the head (face, hair, ears) is about 1.5 eye-to-mouth distances to each side and
-    # 2.3 above the landmarks' centre; the band is beyond it, not below (the shoulders)
-    head = (dx / 1.7) ** 2 + ((dy + 0.5) / 2.4) ** 2 <= 1.0
-    band = (np.abs(dx) <= SURROUND_REACH) & (dy >= -SURROUND_REACH) & (dy <= 0.5) & ~head
-    if band.sum() < 200:
-        return float("nan")
-    ref_n, cur_n = _normalized(ref_s), _normalized(cur_s)
+    h, w = ref_n.shape
+    cur_n = _normalized(cur_s)
     flags = cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP
     moved = cv2.warpPerspective(cur_n, moved_warp, (w, h), flags=flags)
     inside = cv2.warpPerspective(np.ones_like(cur_n), moved_warp, (w, h), flags=flags) > 0.999
@@ -154,7 +201,7 @@ def surround_motion(
     if keep.sum() < 200 or float(np.abs(ref_n[keep]).mean()) < MIN_SURROUND_TEXTURE:
         return float("nan")
     still = _corr(ref_n[keep], cur_n[keep])
-    follow = _corr(ref_n[keep], moved[keep])
+    follow = _corr(ref_n[keep], np.asarray(moved, np.float32)[keep])
     return still - follow
 
 
