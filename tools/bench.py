@@ -103,6 +103,7 @@ def kiosk_times(
         "full_searches": st.full,
         "region_searches": st.region,
         "lost": st.lost,
+        "refined": st.refined,
         "kiosk_min_face_size": vision.kiosk_min_face_size,
     }
 

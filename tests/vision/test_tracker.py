@@ -48,7 +48,7 @@ def test_region_searches_between_full_ones_and_boxes_in_frame_coordinates() -> N
     clock = Clock()
     box = Box(300, 200, 400, 320)
     det = Recorder(box)
-    tracker = FaceTracker(det, full_every=0.25, margin=0.5, clock=clock)
+    tracker = FaceTracker(det, full_every=0.25, margin=0.5, region_face=200, clock=clock)
     frame = np.zeros((480, 640, 3), np.uint8)
     assert tracker.detect(frame)[0].box == box and det.shapes[-1] == (480, 640)
     # the region: 2x the face's longer side, centred on it
