@@ -114,7 +114,8 @@ def gallery_maker(
 
     heads = None
     if store is not None and settings.vision.adaptation:
-        from kiosk.services.adaptation import AdaptationService, GalleryHeads
+        from kiosk.services.adaptation import AdaptationService
+        from kiosk.services.gallery_heads import GalleryHeads
 
         heads = GalleryHeads(AdaptationService(store, settings))
 
