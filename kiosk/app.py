@@ -262,7 +262,8 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     """Run the kiosk screen until it is closed; 0 when every thread stopped cleanly."""
     from kiosk.services.adaptation import AdaptationService
     from kiosk.services.network_switch import reembed
-    from kiosk.services.security_level import people_with_templates, record_effective_settings
+    from kiosk.services.security_level import people_with_templates
+    from kiosk.services.settings_record import record_effective_settings
     from kiosk.ui.admin_login import account_password_check, env_password_check
     from kiosk.ui.kiosk_app import application, run_until_closed
     from kiosk.vision.pipeline import load_stream
