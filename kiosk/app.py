@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from kiosk.services.access import AccessService
     from kiosk.services.admin import AdminServices
     from kiosk.services.door import Door
-    from kiosk.services.enrollment import FaceAnalyzer
     from kiosk.services.kiosk_loop import LivenessCheck, Recognizer, Searcher
+    from kiosk.services.photo_check import FaceAnalyzer
     from kiosk.storage.store import Store
     from kiosk.ui.admin_login import PasswordCheck
     from kiosk.ui.kiosk_app import KioskApp
@@ -78,7 +78,7 @@ def load_pipeline(settings: Settings) -> FacePipeline:
 
 class LazyPipeline:
     """The face pipeline, loaded by whichever thread first needs it, once; it stands in
-    for the pipeline wherever a :class:`~kiosk.services.enrollment.FaceAnalyzer` is
+    for the pipeline wherever a :class:`~kiosk.services.photo_check.FaceAnalyzer` is
     expected, so the console opens at once and loads the models only to check a photo."""
 
     def __init__(self, settings: Settings, pipeline: FacePipeline | None = None) -> None:

@@ -27,7 +27,8 @@ from kiosk.errors import InputError, KioskError
 
 
 def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
-    from kiosk.services.enrollment import EnrollmentService, check_person_input, folder_people
+    from kiosk.services.enrollment import EnrollmentService, check_person_input
+    from kiosk.services.photo_check import folder_people
 
     if args.from_folder is None and (not args.name or not args.badge or not args.photos):
         raise InputError("give --name, --badge and at least one PHOTO (or --from-folder DIR)")
