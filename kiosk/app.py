@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from kiosk.services.access import AccessService
     from kiosk.services.admin import AdminServices
     from kiosk.services.door import Door
-    from kiosk.services.enrollment import FaceAnalyzer
     from kiosk.services.kiosk_loop import LivenessCheck, Recognizer, Searcher
+    from kiosk.services.photo_check import FaceAnalyzer
     from kiosk.storage.store import Store
     from kiosk.ui.admin_login import PasswordCheck
     from kiosk.ui.kiosk_app import KioskApp
@@ -78,7 +78,7 @@ def load_pipeline(settings: Settings) -> FacePipeline:
 
 class LazyPipeline:
     """The face pipeline, loaded by whichever thread first needs it, once; it stands in
-    for the pipeline wherever a :class:`~kiosk.services.enrollment.FaceAnalyzer` is
+    for the pipeline wherever a :class:`~kiosk.services.photo_check.FaceAnalyzer` is
     expected, so the console opens at once and loads the models only to check a photo."""
 
     def __init__(self, settings: Settings, pipeline: FacePipeline | None = None) -> None:
@@ -114,7 +114,8 @@ def gallery_maker(
 
     heads = None
     if store is not None and settings.vision.adaptation:
-        from kiosk.services.adaptation import AdaptationService, GalleryHeads
+        from kiosk.services.adaptation import AdaptationService
+        from kiosk.services.gallery_heads import GalleryHeads
 
         heads = GalleryHeads(AdaptationService(store, settings))
 
@@ -261,7 +262,8 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     """Run the kiosk screen until it is closed; 0 when every thread stopped cleanly."""
     from kiosk.services.adaptation import AdaptationService
     from kiosk.services.network_switch import reembed
-    from kiosk.services.security_level import people_with_templates, record_effective_settings
+    from kiosk.services.security_level import people_with_templates
+    from kiosk.services.settings_record import record_effective_settings
     from kiosk.ui.admin_login import account_password_check, env_password_check
     from kiosk.ui.kiosk_app import application, run_until_closed
     from kiosk.vision.pipeline import load_stream

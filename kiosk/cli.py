@@ -15,12 +15,28 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import app
-from kiosk.cli_common import OneLineParser, error_line, photo_paths, print_identified
+from kiosk.cli_common import (
+    OneLineParser,
+    error_line,
+    opened_store,
+    photo_paths,
+    print_identified,
+    safe_text,
+)
 from kiosk.config import Settings
+from kiosk.domain.access import Decision
 from kiosk.errors import KioskError
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
-PLUGINS = ("kiosk.cli_admin", "kiosk.cli_windows", "kiosk.cli_rules", "kiosk.cli_adapt")
+PLUGINS = (
+    "kiosk.cli_admin",
+    "kiosk.cli_enroll",
+    "kiosk.cli_people",
+    "kiosk.cli_log",
+    "kiosk.cli_windows",
+    "kiosk.cli_rules",
+    "kiosk.cli_adapt",
+)
 
 
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
@@ -50,8 +66,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
     if args.gallery is None:
-        cli_admin = importlib.import_module("kiosk.cli_admin")
-        return int(cli_admin.identify_enrolled(args, settings))
+        return identify_enrolled(args, settings)
     from kiosk.services.photos import FolderGallery, identify_photo
 
     pipeline = app.load_pipeline(settings)
@@ -70,6 +85,40 @@ def _gallery_line(path: str, row: dict[str, Any]) -> str:
     name = row["name"] or "unknown"
     note = f" ({row['kind']})" if row["kind"] == "ambiguous" else ""
     return f"{path}\tface {row['face']}\t{name}{note}\t{row['distance']:.4f}"
+
+
+def identify_enrolled(args: argparse.Namespace, settings: Settings) -> int:
+    """``identify PHOTO...`` without ``--gallery``: one line (or JSON object) per face.
+
+    Exit 1 also when a photo's main face would not be let in (unknown, inactive, ...).
+    """
+    from kiosk.services.access import AccessService
+    from kiosk.services.identify import Identifier
+
+    paths = list(photo_paths(args.photos))
+    with opened_store(settings) as store:
+        service = AccessService(store, settings)
+        identifier = Identifier(service, app.load_pipeline(settings), settings)
+        for notice in service.staff_notices():
+            print(f"warning: {safe_text(notice)}", file=sys.stderr)
+        if identifier.enrolled.people == 0:
+            print(
+                "warning: nobody is enrolled (for this model): every face is unknown",
+                file=sys.stderr,
+            )
+        return print_identified(
+            paths,
+            identifier.identify,
+            as_json=args.json,
+            line=_enrolled_line,
+            refused=lambda row: row["decision"] != Decision.ALLOWED,
+        )
+
+
+def _enrolled_line(path: str, row: dict[str, Any]) -> str:
+    who = f"{row['name']} ({row['badge']})" if row["name"] else "unknown"
+    dist = "-" if row["distance"] is None else f"{row['distance']:.4f}"
+    return f"{safe_text(path)}\tface {row['face']}\t{safe_text(who)}\t{dist}\t{row['decision']}"
 
 
 def build_parser() -> argparse.ArgumentParser:

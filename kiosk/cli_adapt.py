@@ -23,7 +23,8 @@ from kiosk.config import Settings
 
 def cmd_adapt(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk import app
-    from kiosk.services.adaptation import AdaptationService, AdaptProgress
+    from kiosk.services.adaptation import AdaptationService
+    from kiosk.services.adaptation_report import AdaptProgress
     from kiosk.services.security_level import SecurityLevelService
 
     with opened_store(settings) as store:

@@ -1,5 +1,6 @@
-"""Helpers shared by the command modules (``kiosk.cli``, ``kiosk.cli_admin``,
-``kiosk.cli_rules``): photo arguments, the ``identify`` printer, and who is acting.
+"""Helpers shared by the command modules (``kiosk.cli`` and the ``kiosk.cli_*`` modules it
+registers): photo arguments, times and text as they print them, the ``identify`` printer,
+and who is acting.
 
 This module imports none of the command modules, so each of them may import it.
 """
@@ -66,6 +67,21 @@ def parse_time(text: str, flag: str) -> datetime:
             f"{limits.MIN_TIME:%Y-%m-%d} and {limits.MAX_TIME:%Y-%m-%d}"
         )
     return value
+
+
+def safe_text(text: str) -> str:
+    """A value from the database or the user, safe on one terminal line."""
+    return limits.printable(text, 300)
+
+
+def local_time(value: datetime | None) -> str:
+    """A time as the commands print it: local, to the second; ``-`` for none."""
+    return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A time as the commands' JSON gives it: ISO 8601 in UTC; ``None`` for none."""
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def bounded_int(low: int, high: int) -> Callable[[str], int]:

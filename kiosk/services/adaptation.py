@@ -19,6 +19,10 @@ belongs to another network, or when the gallery is no longer the one it was trai
 (an enrollment, an erasure, a removed template): retrain it, nobody is captured again.
 Falling back to the plain network, whose threshold comes from the development curve, keeps
 the door at its measured figures instead of closing it to everyone after an enrollment.
+
+What training and the stored head report is in :mod:`kiosk.services.adaptation_report`;
+:class:`kiosk.services.gallery_heads.GalleryHeads` picks the head for each gallery a kiosk
+builds.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -38,10 +42,10 @@ import numpy as np
 
 from kiosk.config import Settings, VisionSettings
 from kiosk.domain.faces import FloatArray, ImageArray, ModelInfo
-from kiosk.domain.operating import OperatingPoint
 from kiosk.domain.stats import Rate
 from kiosk.errors import InputError, KioskError
 from kiosk.services.accounts import Actor
+from kiosk.services.adaptation_report import AdaptProgress, AdaptResult, HeadState, SiteComparison
 from kiosk.storage.records import Role
 from kiosk.storage.store import Store
 from kiosk.vision.calibration import operating_point
@@ -49,6 +53,7 @@ from kiosk.vision.head import Head, HeadError, training_hash
 from kiosk.vision.networks import network
 
 log = logging.getLogger(__name__)
+
 
 META_KEY = "adaptation_head"
 #: bound into the encryption tag: a template or crop cannot pass for a head
@@ -69,116 +74,6 @@ class Embeds(Protocol):
     def model_info(self) -> ModelInfo: ...
 
     def embed(self, chips: Sequence[ImageArray]) -> FloatArray: ...
-
-
-@dataclass(frozen=True)
-class AdaptProgress:
-    """One step of training, for a progress bar: ``stage`` in words, ``done`` of ``total``
-    steps of it, and the whole job's ``percent``."""
-
-    stage: str
-    done: int
-    total: int
-    percent: int
-
-
-@dataclass(frozen=True)
-class HeadState:
-    """The stored head (if any), whether it is switched on, and whether it can be used
-    with the gallery as it is now."""
-
-    head: Head | None
-    enabled: bool
-    enabled_source: str
-    people: int  # the gallery now
-    templates: int
-    problem: str | None  # why the stored head cannot be used; None when it can
-
-    @property
-    def in_force(self) -> bool:
-        return self.enabled and self.head is not None and self.problem is None
-
-    def describe(self) -> str:
-        """One line for the command line and the security page."""
-        switch = "on" if self.enabled else "off"
-        if self.head is None and self.problem is not None:
-            return f"The stored site head is refused: {self.problem}"
-        if self.head is None:
-            base = "No site head trained"
-            return base + (
-                " (adaptation is switched on, but there is nothing to use: matching is plain)"
-                if self.enabled
-                else "."
-            )
-        h = self.head
-        what = (
-            f"Site head {h.version}, trained {h.created_at[:16].replace('T', ' ')} UTC on "
-            f"{h.people:,} people / {h.templates:,} photos; switched {switch}"
-        )
-        if self.problem is not None:
-            return f"{what}; refused: {self.problem}"
-        return what + ("; in use by the kiosks." if self.enabled else "; not in use.")
-
-
-@dataclass(frozen=True)
-class SiteComparison:
-    """What the site's own people show, with the head and without, each at its own
-    threshold for this many people at the configured level (leave-people-out: every
-    photo searched by a head that never saw its person)."""
-
-    head_point: OperatingPoint
-    plain_threshold: float
-    head_strangers: Rate
-    plain_strangers: Rate
-    head_missed: Rate
-    plain_missed: Rate
-
-    @property
-    def better(self) -> bool:
-        """Fewer misses and no more strangers let in, or fewer strangers and no more
-        misses, each at its own threshold."""
-        hs, ps = self.head_strangers.events, self.plain_strangers.events
-        hm, pm = self.head_missed.events, self.plain_missed.events
-        return (hs <= ps and hm <= pm) and (hs < ps or hm < pm)
-
-    def verdict(self) -> str:
-        if self.better:
-            return "On this site's people the head did better than the plain network."
-        same = (
-            self.head_strangers.events == self.plain_strangers.events
-            and self.head_missed.events == self.plain_missed.events
-        )
-        return (
-            "On this site's people the head made no difference: keep it off."
-            if same
-            else "On this site's people the head did worse than the plain network: keep it off."
-        )
-
-    def lines(self) -> list[str]:
-        p = self.head_point
-        return [
-            f"threshold with the head {p.threshold:.3f} (chosen from this site's measurements"
-            + (
-                ", held below every stranger comparison: too few to show the level"
-                if p.floored
-                else ""
-            )
-            + f"); without it {self.plain_threshold:.3f}",
-            f"photos taken for someone else (strangers let in): with the head "
-            f"{self.head_strangers.text()}; without {self.plain_strangers.text()}",
-            f"enrolled photos not recognised: with the head {self.head_missed.text()}; "
-            f"without {self.plain_missed.text()}",
-            p.fpir_text().replace("development photos", "site's photos"),
-        ]
-
-
-@dataclass(frozen=True)
-class AdaptResult:
-    head: Head
-    comparison: SiteComparison
-    seconds: float
-    augmented: int  # photos with a stored crop (augmented from it)
-    matches_now: bool  # the gallery did not change while training
 
 
 def _strangers(own: np.ndarray, best: np.ndarray, second: np.ndarray, t: float, m: float) -> Rate:
@@ -508,45 +403,6 @@ class AdaptationService:
                     by_row[row] = None if jpeg is None else _chip(jpeg, size)
             chips = [by_row[i] for i in range(len(labels))]
         return embeddings, labels, chips
-
-
-class GalleryHeads:
-    """The head for each gallery one kiosk builds (``kiosk.app.gallery_maker``).
-
-    A whole gallery is checked against the stored head every time it is built. A badge
-    holder's gallery, one person's templates taken from the whole gallery for a 1:1
-    check at the whole gallery's threshold, is searched through the same head as the
-    whole gallery (or plain when that one is), so that its distances and that threshold
-    are of one space."""
-
-    def __init__(self, service: AdaptationService) -> None:
-        self.service = service
-        self._decided = False
-        self._head: Head | None = None
-        self._rows: set[bytes] = set()
-
-    def __call__(self, embeddings: FloatArray, labels: Sequence[int]) -> Head | None:
-        if not self.service.settings.vision.adaptation:
-            return None
-        if self._decided and len(set(labels)) == 1:
-            if self._head is None:
-                return None  # the whole gallery is searched plain: so is a part of it
-            if _rows(embeddings, labels) <= self._rows:
-                return self._head
-            return self.service.head_for_gallery(embeddings, labels)
-        head = self.service.head_for_gallery(embeddings, labels)
-        self._decided, self._head = True, head
-        self._rows = _rows(embeddings, labels) if head is not None else set()
-        return head
-
-
-def _rows(embeddings: FloatArray, labels: Sequence[int]) -> set[bytes]:
-    """Each (person, template) as bytes (only for galleries a head was trained on: at
-    most ``MAX_TEMPLATES``)."""
-    x = np.asarray(embeddings, dtype="<f4").reshape(-1, 128)
-    return {
-        int(p).to_bytes(8, "little", signed=True) + x[i].tobytes() for i, p in enumerate(labels)
-    }
 
 
 def _chip(jpeg: bytes, size: int) -> ImageArray | None:

@@ -12,135 +12,47 @@ that person is not analysed or stored again, so running an interrupted
 ``enroll --from-folder`` again adds only what is missing. On the command line a group must
 exist (an unknown ``--group`` is refused with the known ones listed) unless ``new_group``
 says to create it.
+
+How one photo or frame is loaded and judged, and which files are photos, is in
+:mod:`kiosk.services.photo_check`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
 from kiosk.config import Settings
 from kiosk.domain.access import Person
-from kiosk.domain.faces import FaceResult, FloatArray, ImageArray, MatchKind, ModelInfo
+from kiosk.domain.faces import ImageArray, MatchKind
 from kiosk.errors import InputError, KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.people import NewPerson, check_name_badge, check_validity, clean_group
+from kiosk.services.photo_check import (
+    ALREADY_STORED,
+    CheckedFace,
+    FaceAnalyzer,
+    ImageLoader,
+    checked_from_results,
+    chip_jpeg,
+    default_loader,
+    file_sha256,
+)
 from kiosk.storage import limits
 from kiosk.storage.records import Role
 from kiosk.storage.store import Store
 from kiosk.vision.calibration import operating_point
 from kiosk.vision.imageio import too_small
-from kiosk.vision.quality import QualitySettings, assess_photo
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"}
+from kiosk.vision.quality import QualitySettings
 
 #: photos an enrollment should have: a few poses and lights, not one passport picture
 RECOMMENDED_PHOTOS = 10
 #: fewer accepted photos than this and the screens advise adding more
 MIN_GOOD_PHOTOS = 3
-
-
-class FaceAnalyzer(Protocol):
-    """What enrollment needs of the vision pipeline (``FacePipeline`` is one)."""
-
-    @property
-    def model_info(self) -> ModelInfo: ...
-
-    def analyze(self, rgb: ImageArray) -> list[FaceResult]: ...
-
-
-ImageLoader = Callable[[Path], ImageArray]
-
-
-def default_loader(max_side: int) -> ImageLoader:
-    from kiosk.vision.imageio import load_image
-
-    def load(path: Path) -> ImageArray:
-        return load_image(path, max_side)
-
-    return load
-
-
-@dataclass(frozen=True)
-class CheckedFace:
-    """One photo or camera frame after the quality check: accepted (with the face) or
-    rejected with reasons. Immutable, so it can cross threads."""
-
-    source: str  # a file path, or "camera 3"
-    accepted: bool
-    reasons: tuple[str, ...]
-    quality: float
-    yaw: float = 0.0
-    pitch: float = 0.0
-    embedding: FloatArray | None = None
-    chip: Any = None  # RGB uint8 150x150 aligned face (read-only numpy array)
-    #: every face found, (x1, y1, x2, y2) in image pixels: the camera capture draws them
-    boxes: tuple[tuple[float, float, float, float], ...] = ()
-    #: sha256 of the photo file (None for a camera frame): the same photo is stored once
-    content_sha256: str | None = None
-    #: the person already has this photo (same content): skipped, not a rejection
-    already_stored: bool = False
-
-    @property
-    def reason_text(self) -> str:
-        return "; ".join(self.reasons) if self.reasons else "accepted"
-
-    @property
-    def name(self) -> str:
-        """The file name of a photo, or the camera shot's words."""
-        return Path(self.source).name if "/" in self.source else self.source
-
-
-ALREADY_STORED = "already stored for this person"
-
-
-def file_sha256(path: Path) -> str | None:
-    """The content hash of a photo file (``None`` when it cannot be read: the loader
-    then says why)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except (OSError, ValueError):  # ValueError: a NUL byte in the path
-        return None
-    return digest.hexdigest()
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    copy = np.array(array, copy=True)
-    copy.flags.writeable = False
-    return copy
-
-
-def checked_from_results(
-    source: str, results: Sequence[FaceResult], quality: QualitySettings | None = None
-) -> CheckedFace:
-    """The quality verdict on the faces found in one photo or frame."""
-    report = assess_photo(results, quality)
-    yaw, pitch = report.measures.get("yaw", 0.0), report.measures.get("pitch", 0.0)
-    boxes = tuple((r.face.box.x1, r.face.box.y1, r.face.box.x2, r.face.box.y2) for r in results)
-    if not report.ok:
-        return CheckedFace(source, False, report.reasons, report.score, yaw, pitch, boxes=boxes)
-    only = results[0]
-    return CheckedFace(
-        source,
-        True,
-        (),
-        report.score,
-        yaw,
-        pitch,
-        _readonly(only.embedding),
-        _readonly(only.chip),
-        boxes,
-    )
 
 
 @dataclass(frozen=True)
@@ -184,17 +96,6 @@ class EnrollResult:
     def already_stored(self) -> int:
         """Photos skipped because the person already has them."""
         return sum(p.already_stored for p in self.photos)
-
-
-def chip_jpeg(chip: ImageArray) -> bytes:
-    ok, data = cv2.imencode(
-        ".jpg",
-        cv2.cvtColor(np.ascontiguousarray(chip), cv2.COLOR_RGB2BGR),
-        [int(cv2.IMWRITE_JPEG_QUALITY), 95],
-    )
-    if not ok:
-        raise ValueError("could not encode the face crop")
-    return bytes(data.tobytes())
 
 
 class EnrollmentService:
@@ -510,20 +411,3 @@ def check_person_input(
     limits.check_group(group)
     check_validity(valid_from, valid_until)
     return name, badge
-
-
-def folder_people(folder: Path) -> list[tuple[str, list[Path]]]:
-    """``DIR/<name>/<photos>``: (name, photos) per subfolder, in name order."""
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder: give DIR with one subfolder per person")
-    people = []
-    for sub in sorted(
-        p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
-    ):
-        photos = sorted(
-            p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
-        people.append((sub.name, photos))
-    if not people:
-        raise InputError(f"{folder} has no subfolders: put each person's photos in DIR/<name>/")
-    return people

@@ -15,7 +15,7 @@ from kiosk.domain.access import Decision, check_access
 from kiosk.domain.faces import FloatArray, MatchKind
 from kiosk.services.access import AccessService
 from kiosk.services.adaptation import AdaptationService
-from kiosk.services.enrollment import FaceAnalyzer, ImageLoader, default_loader
+from kiosk.services.photo_check import FaceAnalyzer, ImageLoader, default_loader
 from kiosk.vision.matcher import Gallery, Projection, build_gallery
 from kiosk.vision.pipeline import main_face_index
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from kiosk.domain.faces import FaceResult, ImageArray, ModelInfo
-from kiosk.services.enrollment import chip_jpeg
+from kiosk.services.photo_check import chip_jpeg
 from kiosk.storage.store import Store
 
 log = logging.getLogger(__name__)

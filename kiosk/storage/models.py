@@ -121,7 +121,7 @@ class TemplateRow(Base):
     #: sha256 of the photo file it came from: the same photo is not stored twice for a
     #: person (an enrollment run again after a crash adds nothing)
     content_sha256: Mapped[str | None] = mapped_column(String(64))
-    #: binds the template to its person (kiosk.storage.repositories.template_seal)
+    #: binds the template to its person (kiosk.storage.repositories.templates.template_seal)
     seal: Mapped[str | None] = mapped_column(String(64))
 
 

@@ -50,7 +50,8 @@ from kiosk.storage.models import (
     ScheduleWindowRow,
     TemplateRow,
 )
-from kiosk.storage.repositories import GroupRepository, _seal_of, template_seal
+from kiosk.storage.repositories import GroupRepository, template_seal
+from kiosk.storage.repositories.people import _seal_of
 
 log = logging.getLogger(__name__)
 

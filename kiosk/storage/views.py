@@ -25,8 +25,8 @@ from kiosk.storage.models import (
     TemplateRow,
 )
 from kiosk.storage.records import EventFilter, LoggedEvent, PersonRecord
-from kiosk.storage.repositories import _record as person_record
 from kiosk.storage.repositories import event_listing, filter_events, logged_event
+from kiosk.storage.repositories.people import _record as person_record
 
 if TYPE_CHECKING:
     from kiosk.storage.store import UnitOfWork

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.cli import _gallery_line
-from kiosk.cli_admin import _enrolled_line
+from kiosk.cli import _enrolled_line, _gallery_line
 from kiosk.cli_common import Row, photo_paths, print_identified
 from kiosk.errors import InputError
 

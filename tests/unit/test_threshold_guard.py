@@ -12,7 +12,8 @@ import pytest
 
 from kiosk.config import ConfigError, Settings, check_threshold
 from kiosk.services.accounts import Actor
-from kiosk.services.security_level import SecurityLevelService, record_effective_settings
+from kiosk.services.security_level import SecurityLevelService
+from kiosk.services.settings_record import record_effective_settings
 from kiosk.storage.records import Role
 from kiosk.storage.store import open_store
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from kiosk.domain.faces import Box, DetectedFace
 from kiosk.vision.imageio import load_image
+from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.tracker import FaceTracker
 
 
@@ -108,7 +109,7 @@ def test_real_frames_agree_with_full_search_and_a_newcomer_is_found(
 
 
 def test_a_large_face_is_searched_scaled_down_with_the_same_points(
-    pipeline, faces_dir: Path  # type: ignore[no-untyped-def]
+    pipeline: FacePipeline, faces_dir: Path
 ) -> None:
     """A face filling the frame is searched at about 120 px: the same five points."""
     obama = load_image(faces_dir / "face_recognition/obama/tests_obama.jpg")

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
-from kiosk.services.adaptation import AdaptationService, AdaptProgress, AdaptResult, HeadState
+from kiosk.services.adaptation import AdaptationService
+from kiosk.services.adaptation_report import AdaptProgress, AdaptResult, HeadState
 from kiosk.services.security_level import SecurityLevelService
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
 

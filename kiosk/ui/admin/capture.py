@@ -34,7 +34,8 @@ from kiosk.camera.frames import FrameSlot
 from kiosk.camera.reader import CameraReader
 from kiosk.camera.sources import describe
 from kiosk.services.admin import AdminServices
-from kiosk.services.enrollment import CheckedFace, EnrollmentService
+from kiosk.services.enrollment import EnrollmentService
+from kiosk.services.photo_check import CheckedFace
 from kiosk.ui.admin.tasks import track
 from kiosk.ui.admin.widgets import GREEN, RED, pixmap_from_rgb
 

@@ -30,13 +30,12 @@ from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.admin import AdminServices
 from kiosk.services.enrollment import (
-    IMAGE_SUFFIXES,
     MIN_GOOD_PHOTOS,
     RECOMMENDED_PHOTOS,
-    CheckedFace,
     DuplicateWarning,
     SavedEnrollment,
 )
+from kiosk.services.photo_check import IMAGE_SUFFIXES, CheckedFace
 from kiosk.storage.records import PersonRecord
 from kiosk.ui.admin.capture import CaptureDialog
 from kiosk.ui.admin.tasks import BackgroundTask, run_task

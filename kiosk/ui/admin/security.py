@@ -26,7 +26,8 @@ from kiosk.config import THRESHOLD_RANGES
 from kiosk.domain.operating import LEVELS, OperatingPoint
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
-from kiosk.services.security_level import SecurityLevelService, SecurityState, SiteFigures
+from kiosk.services.security_level import SecurityLevelService, SecurityState
+from kiosk.services.site_figures import SiteFigures
 from kiosk.ui.admin.adaptation import AdaptationPanel
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
 

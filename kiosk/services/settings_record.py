@@ -1,0 +1,118 @@
+"""The settings each kiosk start ran with, recorded in the operators' actions, and the
+changes that did not come through the console or the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from kiosk.config import Settings
+from kiosk.domain.operating import OperatingPoint
+from kiosk.storage.records import AdminAction
+from kiosk.storage.store import Store
+from kiosk.vision.calibration import operating_point
+
+#: the settings recorded at each start, and compared for changes made outside
+WATCHED = (
+    "vision.network",
+    "vision.level",
+    "vision.threshold",
+    "vision.scoring",
+    "vision.adaptation",
+    "liveness.mode",
+)
+
+
+def record_effective_settings(
+    store: Store, settings: Settings, people: int, point: OperatingPoint | None = None
+) -> str | None:
+    """Record what this kiosk runs with (network, level, threshold in force, liveness
+    mode, and where each came from). When it differs from the previous start and no admin
+    changed it through the console or the command line since, record that too and return
+    a one-line description for staff (None otherwise)."""
+    v = settings.vision
+    point = point or operating_point(v, people)
+    now: dict[str, Any] = {
+        "vision.network": v.network,
+        "vision.level": v.level,
+        "vision.threshold": None if v.threshold is None else round(v.threshold, 3),
+        "vision.scoring": v.scoring,
+        "vision.adaptation": v.adaptation,
+        "liveness.mode": settings.liveness.mode,
+    }
+    sources = {key: settings.source_of(key) for key in WATCHED}
+    with store.unit_of_work(write=True) as uow:
+        previous = uow.audit.list(limit=1, action="kiosk-settings")
+        admin_changes = uow.audit.list(limit=1, action="threshold")
+        changed: list[str] = []
+        if previous:
+            before = action_details(previous[0].details).get("values", {})
+            changed = [k for k in WATCHED if k in before and before[k] != now[k]]
+            if changed and admin_changes and admin_changes[0].time > previous[0].time:
+                changed = [k for k in changed if not k.startswith("vision.")]
+        outside = bool(changed)
+        uow.audit.record(
+            None,
+            "kiosk-settings",
+            settings.kiosk_id,
+            values=now,
+            sources=sources,
+            threshold_in_force=round(point.threshold, 4),
+            people=people,
+            outside="yes" if outside else "no",
+        )
+        if outside:
+            before = action_details(previous[0].details).get("values", {})
+            uow.audit.record(
+                None,
+                "settings-changed-outside",
+                settings.kiosk_id,
+                changes={
+                    k: {"from": before.get(k), "to": now[k], "by": sources[k]} for k in changed
+                },
+            )
+        uow.commit()
+    if not outside:
+        return None
+    return "; ".join(f"{k} changed to {now[k]!r} by {sources[k]}" for k in changed)
+
+
+def action_details(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _value(key: str, value: object) -> str:
+    if value is None:
+        return "the level's" if key == "vision.threshold" else "unset"
+    return str(value)
+
+
+def _changes_text(details: str) -> str:
+    changes = action_details(details).get("changes", {})
+    parts = [
+        f"{key} {_value(key, c.get('from'))} -> {_value(key, c.get('to'))} by {c.get('by')}"
+        for key, c in changes.items()
+        if isinstance(c, dict)
+    ]
+    return "; ".join(parts) or "settings changed"
+
+
+def describe_change(details: str, when: datetime) -> str:
+    return f"{when.astimezone():%Y-%m-%d %H:%M}: {_changes_text(details)}"
+
+
+def readable_action(action: AdminAction) -> str:
+    """One line of the security page's history."""
+    if action.action == "settings-changed-outside":
+        return (
+            f"changed outside the console at kiosk {action.target}: {_changes_text(action.details)}"
+        )
+    d = action_details(action.details)
+    if "old" in d or "new" in d:
+        return f"{d.get('old', '?')} -> {d.get('new', '?')}"
+    return action.details
