@@ -209,10 +209,13 @@ class AuditLogService:
         before_id: int | None = None,
     ) -> list[AdminAction]:
         """The operators' actions (sign-ins, failed sign-ins, enrollments, erasures,
-        threshold changes, exports, ...), newest first."""
-        actor.require(Role.AUDITOR)
-        with self.store.unit_of_work() as uow:
-            return uow.audit.list(limit=limit, action=action, admin=admin, before_id=before_id)
+        threshold changes, exports, ...), newest first: the same listing as the console's
+        operators' tab (``AccountService.actions``)."""
+        from kiosk.services.accounts import AccountService
+
+        return AccountService(self.store).actions(
+            actor, limit=limit, action=action, admin=admin, before_id=before_id
+        )
 
     def purge(self, actor: Actor | None, *, now: datetime | None = None) -> PurgeReport:
         """Delete snapshots older than the retention period, and enrollment crops older than
