@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import zlib
@@ -45,16 +44,16 @@ from typing import Any
 import numpy as np
 
 from kiosk.config import Settings, VisionSettings
-from kiosk.errors import KioskError
+from kiosk.domain.faces import DetectedFace
 from kiosk.vision.adapt import AdaptConfig, Views, augment_chip, fit, noise_views, site_curve
 from kiosk.vision.calibration import operating_point
 from kiosk.vision.head import head_operating_point
-from kiosk.vision.imageio import read_image
-from kiosk.vision.pipeline import FacePipeline, main_face_index
+from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.weights import cache_dir
 from tools.openset import (
     SETS,
     EmbeddingCache,
+    PhotoCache,
     Searches,
     Split,
     default_faces_dir,
@@ -74,65 +73,22 @@ PROTOCOLS: tuple[tuple[str, int | None], ...] = (("enroll_3", 3), ("enroll_all_b
 D = 128
 
 
-class AugmentCache:
+class AugmentCache(PhotoCache):
     """Embeddings of ``AUGMENTATIONS`` augmentations of each photo's main-face chip."""
 
+    ARRAY = "views"
+    SHAPE = (AUGMENTATIONS, D)
+
     def __init__(self, pipeline: FacePipeline, max_side: int, faces: Path) -> None:
-        self.pipeline = pipeline
-        self.max_side = max_side
-        self.faces = faces
         info = pipeline.model_info
-        self.file = (
-            cache_dir()
-            / "eval"
-            / f"augment{AUGMENTATIONS}-{info.name}-{info.version}-{info.checksum[:12]}.npz"
-        )
-        self.cache: dict[str, np.ndarray | None] = {}
-        if self.file.is_file():
-            with np.load(self.file, allow_pickle=False) as data:
-                for k, e, f in zip(data["keys"], data["views"], data["found"], strict=True):
-                    self.cache[str(k)] = e if f else None
-        self.dirty = False
+        name = f"augment{AUGMENTATIONS}-{info.name}-{info.version}-{info.checksum[:12]}.npz"
+        super().__init__(pipeline, max_side, faces, cache_dir() / "eval" / name)
 
-    def key(self, path: Path) -> str:
-        st = path.stat()
-        return f"{path.relative_to(self.faces)}:{st.st_size}:{st.st_mtime_ns}"
-
-    def get(self, path: Path) -> np.ndarray | None:
-        k = self.key(path)
-        if k not in self.cache:
-            views = None
-            try:
-                rgb = read_image(path, self.max_side).rgb
-                faces = self.pipeline.detect(rgb)
-                idx = main_face_index(faces, rgb.shape[1], rgb.shape[0])
-                if idx is not None:
-                    chip = self.pipeline.align(rgb, [faces[idx]])[0]
-                    rng = np.random.default_rng(zlib.crc32(k.encode()))
-                    chips = [augment_chip(chip, rng) for _ in range(AUGMENTATIONS)]
-                    views = self.pipeline.embed(chips)
-            except KioskError:
-                pass
-            self.cache[k] = views
-            self.dirty = True
-        return self.cache[k]
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        keys = sorted(self.cache)
-        views = np.stack(
-            [
-                v if (v := self.cache[k]) is not None else np.zeros((AUGMENTATIONS, D), np.float32)
-                for k in keys
-            ]
-        ).astype(np.float32)
-        found = np.array([self.cache[k] is not None for k in keys])
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_name(self.file.stem + ".tmp.npz")
-        np.savez(tmp, keys=np.array(keys), views=views, found=found)
-        os.replace(tmp, self.file)
-        self.dirty = False
+    def compute(self, rgb: np.ndarray, face: DetectedFace, key: str) -> np.ndarray:
+        chip = self.pipeline.align(rgb, [face])[0]
+        rng = np.random.default_rng(zlib.crc32(key.encode()))
+        chips = [augment_chip(chip, rng) for _ in range(AUGMENTATIONS)]
+        return self.pipeline.embed(chips)
 
 
 def load_sets(

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.config import Settings, VisionSettings
+from kiosk.domain.faces import DetectedFace
 from kiosk.domain.stats import Rate
 from kiosk.errors import KioskError
 from kiosk.vision.calibration import operating_point
@@ -83,26 +84,24 @@ def _grey_side_light(rgb: np.ndarray, key: str) -> np.ndarray:
 LOOKS = {"photo": lambda rgb, key: rgb, "grey-side-light": _grey_side_light}
 
 
-class EmbeddingCache:
-    """Main-face embeddings of photo files for one pipeline, kept on disk between runs."""
+class PhotoCache:
+    """Something computed from each photo file's main face (``compute``), kept on disk
+    between runs in one ``.npz`` file; ``None`` for a photo without a face."""
 
-    def __init__(
-        self, pipeline: FacePipeline, max_side: int, faces: Path, look: str = "photo"
-    ) -> None:
+    #: the name of the array in the file, and the shape of one photo's value
+    ARRAY = "embeddings"
+    SHAPE: tuple[int, ...] = (128,)
+
+    def __init__(self, pipeline: FacePipeline, max_side: int, faces: Path, file: Path) -> None:
         self.pipeline = pipeline
         self.max_side = max_side
         self.faces = faces
-        self.look = look
-        info = pipeline.model_info
-        suffix = "" if look == "photo" else f"-{look}"
-        self.file = (
-            cache_dir() / "eval" / f"{info.name}-{info.version}-{info.checksum[:12]}{suffix}.npz"
-        )
+        self.file = file
         self.cache: dict[str, np.ndarray | None] = {}
         if self.file.is_file():
             with np.load(self.file, allow_pickle=False) as data:
-                keys, embs, found = data["keys"], data["embeddings"], data["found"]
-                for k, e, f in zip(keys, embs, found, strict=True):
+                keys, values, found = data["keys"], data[self.ARRAY], data["found"]
+                for k, e, f in zip(keys, values, found, strict=True):
                     self.cache[str(k)] = e if f else None
         self.dirty = False
 
@@ -110,19 +109,26 @@ class EmbeddingCache:
         st = path.stat()
         return f"{path.relative_to(self.faces)}:{st.st_size}:{st.st_mtime_ns}"
 
+    def compute(self, rgb: np.ndarray, face: DetectedFace, key: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def look(self, rgb: np.ndarray, key: str) -> np.ndarray:
+        """The photo as the pipeline is shown it (as it is, by default)."""
+        return rgb
+
     def get(self, path: Path) -> np.ndarray | None:
         k = self.key(path)
         if k not in self.cache:
-            emb = None
+            value = None
             try:
-                rgb = LOOKS[self.look](read_image(path, self.max_side).rgb, k)
+                rgb = self.look(read_image(path, self.max_side).rgb, k)
                 faces = self.pipeline.detect(rgb)
                 idx = main_face_index(faces, rgb.shape[1], rgb.shape[0])
                 if idx is not None:
-                    emb = self.pipeline.analyze(rgb, [faces[idx]])[0].embedding
+                    value = self.compute(rgb, faces[idx], k)
             except KioskError:
                 pass
-            self.cache[k] = emb
+            self.cache[k] = value
             self.dirty = True
         return self.cache[k]
 
@@ -130,18 +136,38 @@ class EmbeddingCache:
         if not self.dirty:
             return
         keys = sorted(self.cache)
-        zero = np.zeros(128, np.float32)
+        zero = np.zeros(self.SHAPE, np.float32)
         rows: list[np.ndarray] = []
         for k in keys:
             value = self.cache[k]
             rows.append(zero if value is None else value)
-        embs = np.stack(rows).astype(np.float32)
+        values = np.stack(rows).astype(np.float32)
         found = np.array([self.cache[k] is not None for k in keys])
         self.file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.file.with_name(self.file.stem + ".tmp.npz")
-        np.savez(tmp, keys=np.array(keys), embeddings=embs, found=found)
+        arrays = {"keys": np.array(keys), "found": found, self.ARRAY: values}
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, self.file)
         self.dirty = False
+
+
+class EmbeddingCache(PhotoCache):
+    """Main-face embeddings of photo files for one pipeline (and one ``look``)."""
+
+    def __init__(
+        self, pipeline: FacePipeline, max_side: int, faces: Path, look: str = "photo"
+    ) -> None:
+        info = pipeline.model_info
+        suffix = "" if look == "photo" else f"-{look}"
+        name = f"{info.name}-{info.version}-{info.checksum[:12]}{suffix}.npz"
+        super().__init__(pipeline, max_side, faces, cache_dir() / "eval" / name)
+        self.look_name = look
+
+    def look(self, rgb: np.ndarray, key: str) -> np.ndarray:
+        return LOOKS[self.look_name](rgb, key)
+
+    def compute(self, rgb: np.ndarray, face: DetectedFace, key: str) -> np.ndarray:
+        return self.pipeline.analyze(rgb, [face])[0].embedding
 
 
 @dataclass
