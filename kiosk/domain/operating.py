@@ -14,7 +14,6 @@ distance where the measured curve has too few comparisons to resolve the rate (i
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kiosk.domain.stats import Rate, percent, upper_bound
@@ -200,7 +199,3 @@ def level_for(key: str) -> Level:
         raise ValueError(
             f"security level must be one of {', '.join(LEVELS)}, not {key!r}"
         ) from None
-
-
-def level_names() -> Sequence[str]:
-    return tuple(LEVELS)

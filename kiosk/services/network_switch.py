@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from kiosk.domain.faces import FaceResult, ImageArray, ModelInfo
-from kiosk.services.photo_check import chip_jpeg
+from kiosk.domain.faces import ImageArray, ModelInfo
+from kiosk.services.coverage import Coverage, coverage_of
+from kiosk.services.photo_check import FaceAnalyzer, chip_jpeg
 from kiosk.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -25,24 +25,6 @@ log = logging.getLogger(__name__)
 #: a stored crop is a tight aligned chip: a border around it lets the detector see the
 #: whole head again (a fraction of the crop's side on each edge)
 CROP_BORDER = 0.3
-
-
-class Analyzer(Protocol):
-    """What is needed of the pipeline: every face of an image, aligned and embedded."""
-
-    @property
-    def model_info(self) -> ModelInfo: ...
-
-    def analyze(self, rgb: ImageArray) -> list[FaceResult]: ...
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """Who has templates of the network in use."""
-
-    ready: list[int] = field(default_factory=list)  # people with templates of it
-    from_crops: list[int] = field(default_factory=list)  # none yet, but crops to make them
-    need_photos: list[int] = field(default_factory=list)  # neither: new photos needed
 
 
 @dataclass(frozen=True)
@@ -55,12 +37,7 @@ class SwitchReport:
 
 
 def coverage(store: Store, model: ModelInfo) -> Coverage:
-    with store.unit_of_work() as uow:
-        counts = uow.templates.coverage(model.checksum)
-    ready = sorted(p for p, (same, _) in counts.items() if same > 0)
-    crops = sorted(p for p, (same, other) in counts.items() if same == 0 and other > 0)
-    need = sorted(p for p, (same, other) in counts.items() if same == 0 and other == 0)
-    return Coverage(ready, crops, need)
+    return coverage_of(store, model.checksum)
 
 
 def _decode(jpeg: bytes) -> ImageArray | None:
@@ -74,7 +51,7 @@ def _decode(jpeg: bytes) -> ImageArray | None:
 
 def reembed(
     store: Store,
-    analyzer: Analyzer,
+    analyzer: FaceAnalyzer,
     *,
     admin: str | None = None,
     progress: Callable[[int, int], None] | None = None,

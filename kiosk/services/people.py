@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from kiosk.domain.access import Person
 from kiosk.errors import InputError
 from kiosk.services.accounts import Actor
+from kiosk.services.coverage import coverage_of
 from kiosk.storage import limits, views
 from kiosk.storage.records import EventFilter, LoggedEvent, PersonRecord, Role, TemplateInfo
 from kiosk.storage.store import Store, UnitOfWork
@@ -155,16 +156,12 @@ class PeopleService:
         """People with no template of the network in use and no stored crop to make one
         from: they cannot be recognised until new photos are added."""
         actor.require(Role.ADMIN)
-        with self.store.unit_of_work() as uow:
-            counts = uow.templates.coverage(network_checksum)
-        return {p for p, (same, other) in counts.items() if same == 0 and other == 0}
+        return set(coverage_of(self.store, network_checksum).need_photos)
 
     def waiting_for_reembedding(self, network_checksum: str) -> set[int]:
         """People with no template of the network in use yet, but crops to make them from
         (the kiosk does it at its next start)."""
-        with self.store.unit_of_work() as uow:
-            counts = uow.templates.coverage(network_checksum)
-        return {p for p, (same, other) in counts.items() if same == 0 and other > 0}
+        return set(coverage_of(self.store, network_checksum).from_crops)
 
     def everyone(
         self, actor: Actor, *, group: str | None = None, include_erased: bool = False

@@ -34,6 +34,7 @@ from kiosk.config import Settings, check_threshold
 from kiosk.domain.operating import LEVELS, OperatingPoint, level_for
 from kiosk.errors import InputError
 from kiosk.services.accounts import Actor
+from kiosk.services.coverage import coverage_of
 from kiosk.services.settings_record import WATCHED, action_details, describe_change, readable_action
 from kiosk.services.site_figures import SiteFigures, head_site_figures, site_figures
 from kiosk.services.toml_edit import remove_toml_value, set_toml_value
@@ -259,7 +260,4 @@ class SecurityLevelService:
 
 def people_with_templates(store: Store, settings: Settings) -> int:
     """How many people have templates of the configured network (a gallery's size)."""
-    checksum = network(settings.vision.network).sha256
-    with store.unit_of_work() as uow:
-        counts = uow.templates.coverage(checksum)
-    return sum(1 for same, _ in counts.values() if same > 0)
+    return len(coverage_of(store, network(settings.vision.network).sha256).ready)

@@ -133,10 +133,6 @@ class StreamPipeline:
     def model_info(self) -> ModelInfo:
         return self.pipeline.model_info
 
-    @property
-    def last_times(self) -> StageTimes:
-        return self.pipeline.last_times
-
     def detect(self, rgb: ImageArray) -> list[DetectedFace]:
         return self.tracker.detect(rgb)
 

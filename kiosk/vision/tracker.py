@@ -30,6 +30,8 @@ class Detector(Protocol):
 
     def detect(self, rgb: ImageArray, min_face_size: int | None = None) -> list[DetectedFace]: ...
 
+    def refine(self, rgb: ImageArray, box: Box) -> DetectedFace | None: ...
+
 
 @dataclass(frozen=True)
 class TrackStats:
@@ -105,14 +107,12 @@ class FaceTracker:
 
     def _region_search(self, rgb: ImageArray, box: Box, w: int, h: int) -> list[DetectedFace]:
         self._region += 1
-        refine = getattr(self.detector, "refine", None)
-        if refine is not None:
-            # MTCNN's last stage alone on the last box: enough while the face moves less
-            # than about a tenth of its size between frames
-            found = refine(rgb, box)
-            if found is not None and _overlap(found.box, box) >= 0.5:
-                self._refined += 1
-                return [found]
+        # MTCNN's last stage alone on the last box: enough while the face moves less than
+        # about a tenth of its size between frames
+        found = self.detector.refine(rgb, box)
+        if found is not None and _overlap(found.box, box) >= 0.5:
+            self._refined += 1
+            return [found]
         side = max(box.width, box.height) * (1.0 + 2.0 * self.margin)
         cx, cy = box.center
         x1, y1 = int(max(0.0, cx - side / 2)), int(max(0.0, cy - side / 2))
@@ -128,7 +128,7 @@ class FaceTracker:
             # 48-pixel face whatever its size, so its points are as precise, for half the
             # work on a face that fills the frame
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        found = self.detector.detect(
+        faces = self.detector.detect(
             np.ascontiguousarray(crop), max(12, int(round(0.5 * size * scale)))
         )
-        return [_scale_shift(f, 1.0 / scale, float(x1), float(y1)) for f in found]
+        return [_scale_shift(f, 1.0 / scale, float(x1), float(y1)) for f in faces]
