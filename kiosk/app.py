@@ -159,7 +159,9 @@ def make_liveness(settings: Settings) -> LivenessCheck:
     from kiosk.vision.networks import network
 
     return check_for(
-        settings.liveness, identity_threshold=network(settings.vision.network).same_face
+        settings.liveness,
+        identity_threshold=network(settings.vision.network).same_face,
+        level=settings.vision.level,
     )
 
 

@@ -88,6 +88,13 @@ class ChallengeRules:
     centre: float = 0.06
     frames_needed: int = 2
     mirrored: bool = False
+    #: one clear turn is enough: when the first move's two frames both score at least
+    #: this much (log-odds) above the combination's threshold, the challenge passes
+    #: without the other moves (``None``: every move is asked). A first move that counts
+    #: but is not clear is held for ``hold`` seconds while the turn goes on, then the
+    #: next move is asked.
+    clear_margin: float | None = None
+    hold: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.pool or self.count < 1 or self.time_limit <= 0:
@@ -163,6 +170,10 @@ class Challenge:
     _last_axis: str = ""
     #: the head was seen not turned the asked way since the current move was asked
     _rested: bool = False
+    #: the first move counted but was not clear: until when it may still become clear
+    _held_until: float | None = None
+    #: the challenge passed on one clear turn
+    clear: bool = False
     _status: ChallengeStatus | None = None
     _max_parallax: float = 0.0
     _max_motion: float = 0.0
@@ -303,6 +314,13 @@ class Challenge:
                 return self._end(
                     Outcome.FAILED, elapsed, f"turned {other.value}, asked {asked.value}"
                 )
+        if self._held_until is not None:
+            # the first move counted: it may still become clear while the turn goes on
+            if self._is_clear(last):
+                return self._pass_clear(last, elapsed)
+            if elapsed >= self._held_until or not self._turned(asked, last[-1], rules.min_parallax):
+                return self._count(asked, [], elapsed)
+            return None
         # a turn counts only when it started after the prompt: a turn already under way
         # when the move was asked (a replayed video of the person) does not
         if not (self._rested and self._armed(asked)):
@@ -310,14 +328,47 @@ class Challenge:
         if all(
             self._turned(asked, s, rules.min_parallax) and self._three_d(asked, s) for s in last
         ):
-            self.counted_scores += [s.score for s in last if s.score is not None]
-            self._done += 1
-            self._rested = False
-            self._last_axis = asked.value
-            self._recent.clear()  # the next move is judged on frames after this one
-            if self._done == len(self.moves):
-                return self._end(Outcome.PASSED, elapsed, "")
+            if self._done == 0 and rules.clear_margin is not None and len(self.moves) > 1:
+                if self._is_clear(last):
+                    return self._pass_clear(last, elapsed)
+                self.counted_scores += [s.score for s in last if s.score is not None]
+                self._held_until = elapsed + rules.hold
+                return None
+            return self._count(asked, last, elapsed)
         return None
+
+    def _count(self, asked: Move, last: list[_Sample], elapsed: float) -> ChallengeStatus | None:
+        """The asked move is done: ask the next one (or pass after the last)."""
+        self.counted_scores += [s.score for s in last if s.score is not None]
+        self._held_until = None
+        self._done += 1
+        self._rested = False
+        self._last_axis = asked.value
+        self._recent.clear()  # the next move is judged on frames after this one
+        if self._done == len(self.moves):
+            return self._end(Outcome.PASSED, elapsed, "")
+        return None
+
+    def _is_clear(self, last: list[_Sample]) -> bool:
+        """The frames of the first move are a clear 3-D turn: all turned the asked way and
+        scored at least ``clear_margin`` above the threshold."""
+        margin = self.rules.clear_margin
+        if margin is None or self._done != 0:
+            return False
+        need = self.rules.combination.threshold + margin
+        asked = self.moves[0]
+        return all(
+            s.score is not None
+            and s.score >= need
+            and self._turned(asked, s, self.rules.min_parallax)
+            for s in last
+        )
+
+    def _pass_clear(self, last: list[_Sample], elapsed: float) -> ChallengeStatus:
+        self.counted_scores += [s.score for s in last if s.score is not None]
+        self._done = 1
+        self.clear = True
+        return self._end(Outcome.PASSED, elapsed, "one clear turn")
 
     def _turned(self, move: Move, sample: _Sample, threshold: float) -> bool:
         """The sample turned ``move``'s way by more than ``threshold`` (parallax)."""

@@ -144,6 +144,8 @@ class AttackAttempt:
     #: and of all frames that turned the asked way
     counted_scores: list[float] = field(default_factory=list)
     turned_scores: list[float] = field(default_factory=list)
+    #: accepted on one clear turn (the Normal level's rule), without the other moves
+    clear: bool = False
 
 
 def run_attack(
@@ -232,6 +234,7 @@ def run_attack(
     attempt.done = challenge.status.done if challenge else 0
     attempt.counted_scores = list(challenge.counted_scores) if challenge else []
     attempt.turned_scores = list(challenge.turned_scores) if challenge else []
+    attempt.clear = bool(challenge and challenge.clear)
     if not passive_done:  # the challenge ended first: the motion test had the frames so far
         attempt.motion_live = passive.live
     # the passive mode answers at the first recognition, after the frames before the prompt
@@ -387,66 +390,86 @@ def genuine_challenges(
     settings: LivenessSettings,
     threshold: float,
     held_out: dict[str, Combination] | None = None,
-) -> tuple[list[bool], list[float], list[dict[str, Any]]]:
+) -> list[dict[str, Any]]:
     """Every challenge of ``settings.count`` moves answered by every combination of turns
     of the asked directions (same clip: the same person), the frames of one turn after
-    the other; returns accepted flags, seconds from the prompt to acceptance, details.
-    ``held_out``: the combination of 3-D cues to judge each clip with, fitted without
-    that clip (``python -m tools.liveness.fit``); the shipped one where a clip has none."""
+    the other; one dict per attempt (``live``, ``seconds`` from the prompt to acceptance,
+    ``prompts`` shown, ``details``). Where one clear turn is enough
+    (``settings.clear_margin``), a first turn with no turn the other way in its clip is
+    answered alone: accepted if clear, rejected if it did not count, left out (``live``
+    None) if it counted and a second turn was needed. ``held_out``: the combination of
+    3-D cues to judge each clip with, fitted without that clip (``python -m
+    tools.liveness.fit``); the shipped one where a clip has none."""
     by_clip: dict[str, dict[str, list[Turn]]] = defaultdict(lambda: defaultdict(list))
     for turn in turns:
         by_clip[turn.clip][turn.direction].append(turn)
-    accepted, times, details = [], [], []
+    out: list[dict[str, Any]] = []
     pool = settings.move_names
+    clear_rule = settings.clear_margin > 0 and settings.count > 1
     for clip, directions in by_clip.items():
         seen = clips[clip]
         for moves in _sequences(pool, settings.count):
             options = [directions.get(m, []) for m in moves]
-            if any(not o for o in options):
+            if not options[0]:
                 continue
-            for combo in _product(options):
-                before = seen[combo[0].rest : combo[0].start]
-                frames: list[Seen] = []
-                t = before[-1].time
-                for turn in combo:
-                    # the prompt comes while the head is still at rest: its last frame at
-                    # rest is seen once more after the prompt (the person's reaction), then
-                    # the turn (a turn must start after the prompt to count)
-                    part = [seen[turn.start - 1], *seen[turn.start : turn.end + 1]]
-                    step = part[1].time - part[0].time if len(part) > 1 else 0.125
-                    t0 = part[0].time - step  # continue one frame after the last one
-                    frames += [replace(s, time=t + (s.time - t0)) for s in part]
-                    t = frames[-1].time
-                check = ActiveLiveness(settings, _Fixed(moves), identity_threshold=threshold)
-                if held_out and clip in held_out:
-                    check.rules = replace(check.rules, combination=held_out[clip])
-                for s in before:
-                    _observe(check, s, border=True)
-                verdict = check.assess()
-                start = before[-1].time
-                end = start
-                for s in frames:
-                    _observe(check, s, border=True)
-                    verdict = check.assess()
-                    end = s.time
-                    if not verdict.pending:
-                        break
-                if verdict.pending:  # the turns ended and the moves were not all seen
-                    verdict = replace(verdict, pending=False, live=False, detail="not enough")
-                accepted.append(verdict.live)
-                if verdict.live:
-                    times.append(end - start)
-                details.append(
-                    {
-                        "clip": clip,
-                        "moves": list(moves),
-                        "turns": [(c.start, c.end, c.direction, round(c.peak, 3)) for c in combo],
-                        "live": verdict.live,
-                        "seconds": round(end - start, 2) if verdict.live else None,
-                        "detail": verdict.detail,
-                    }
-                )
-    return accepted, times, details
+            alone = any(not o for o in options)
+            if alone and not clear_rule:
+                continue
+            combos = [(t,) for t in options[0]] if alone else list(_product(options))
+            for combo in combos:
+                out.append(_answer(seen, clip, moves, combo, settings, threshold, held_out))
+    return out
+
+
+def _answer(
+    seen: list[Seen],
+    clip: str,
+    moves: tuple[str, ...],
+    combo: tuple[Turn, ...],
+    settings: LivenessSettings,
+    threshold: float,
+    held_out: dict[str, Combination] | None,
+) -> dict[str, Any]:
+    """One simulated genuine answer: the turns of ``combo`` one after the other."""
+    before = seen[combo[0].rest : combo[0].start]
+    frames: list[Seen] = []
+    t = before[-1].time
+    for turn in combo:
+        # the prompt comes while the head is still at rest: its last frame at rest is
+        # seen once more after the prompt (the person's reaction), then the turn (a turn
+        # must start after the prompt to count)
+        part = [seen[turn.start - 1], *seen[turn.start : turn.end + 1]]
+        step = part[1].time - part[0].time if len(part) > 1 else 0.125
+        t0 = part[0].time - step  # continue one frame after the last one
+        frames += [replace(s, time=t + (s.time - t0)) for s in part]
+        t = frames[-1].time
+    check = ActiveLiveness(settings, _Fixed(moves), identity_threshold=threshold)
+    if held_out and clip in held_out:
+        check.rules = replace(check.rules, combination=held_out[clip])
+    for s in before:
+        _observe(check, s, border=True)
+    verdict = check.assess()
+    start = end = before[-1].time
+    for s in frames:
+        _observe(check, s, border=True)
+        verdict = check.assess()
+        end = s.time
+        if not verdict.pending:
+            break
+    live: bool | None = verdict.live
+    if verdict.pending:  # the turns ended and the moves were not all seen
+        # a first turn answered alone that counted: a second turn was needed, not in the clip
+        live = None if len(combo) < len(moves) and verdict.step >= 1 else False
+        verdict = replace(verdict, pending=False, live=False, detail="not enough")
+    return {
+        "clip": clip,
+        "moves": list(moves),
+        "turns": [(c.start, c.end, c.direction, round(c.peak, 3)) for c in combo],
+        "live": live,
+        "seconds": round(end - start, 2) if live else None,
+        "prompts": verdict.step if live else None,
+        "detail": verdict.detail,
+    }
 
 
 def load_held_out(path: Path) -> dict[str, Combination]:
@@ -463,6 +486,16 @@ def load_held_out(path: Path) -> dict[str, Combination]:
 SIZES = (("deliberate", 0.15, 9.0), ("15-25 degrees", 0.10, 0.15))
 
 
+def rule_variants(settings: LivenessSettings) -> list[tuple[str, LivenessSettings]]:
+    """The challenges measured: one move, two moves always (Secure and Most secure), and
+    one clear turn or two (Normal, the default)."""
+    return [
+        ("one move", replace(settings, count=1, clear_margin=0.0)),
+        ("two moves (Secure, Most secure)", replace(settings, count=2, clear_margin=0.0)),
+        ("one clear turn or two (Normal)", replace(settings, count=2)),
+    ]
+
+
 def genuine_report(
     clips: dict[str, list[Seen]],
     kinds_of: dict[str, str],
@@ -471,7 +504,7 @@ def genuine_report(
     held_out: dict[str, Combination] | None,
     reaction: float,
 ) -> dict[str, Any]:
-    """BPCER and the extra time at the door for one move and for two, by turn size."""
+    """BPCER and the extra time at the door for each rule, by turn size."""
     out: dict[str, Any] = {}
     turns: list[Turn] = []
     for name, seen in clips.items():
@@ -483,30 +516,38 @@ def genuine_report(
         + ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
         + (" (each clip judged by a combination fitted without it)" if held_out else "")
     )
-    for count in (1, 2):
-        counted = replace(settings, count=count)
+    for rule, counted in rule_variants(settings):
         for label, low, high in SIZES:
             sized = [t for t in turns if low <= t.peak < high]
-            answered, times, details = genuine_challenges(
-                clips, sized, counted, threshold, held_out
-            )
-            bpcer = [not a for a in answered]
+            answers = genuine_challenges(clips, sized, counted, threshold, held_out)
+            judged = [a for a in answers if a["live"] is not None]
+            bpcer = [not a["live"] for a in judged]
+            times = [a["seconds"] for a in judged if a["live"]]
+            # each prompt shown costs the person a reaction
+            extras = [a["seconds"] + reaction * a["prompts"] for a in judged if a["live"]]
             median = statistics.median(times) if times else float("nan")
-            extra = median + reaction * count
+            extra = statistics.median(extras) if extras else float("nan")
+            one = sum(1 for a in judged if a["live"] and a["prompts"] == 1)
+            left = len(answers) - len(judged)
+            note = f"; {left} left out (a second turn was needed, none in the clip)"
             print(
-                f"  {count} move(s), {label} turns: BPCER {rate(bpcer)}; prompt to acceptance "
-                f"median {median:.2f} s over {len(times)} accepted, {extra:.2f} s with "
-                f"{reaction:g} s to react to each prompt"
+                f"  {rule}, {label} turns: BPCER {rate(bpcer)}; prompt to acceptance "
+                f"median {median:.2f} s over {len(times)} accepted ({one} on one turn), "
+                f"{extra:.2f} s with {reaction:g} s to react to each prompt"
+                + (note if left else "")
             )
-            out[f"{count}/{label}"] = {
-                "moves": count,
+            out[f"{rule}/{label}"] = {
+                "moves": counted.count,
+                "clear_margin": counted.clear_margin,
                 "turns": len(sized),
-                "attempts": len(answered),
+                "attempts": len(judged),
+                "left_out": left,
                 "rejected": sum(bpcer),
                 "bpcer": sum(bpcer) / max(len(bpcer), 1),
+                "accepted_on_one_turn": one,
                 "median_seconds": median,
                 "median_seconds_with_reaction": extra,
-                "details": details,
+                "details": answers,
             }
     return out
 
@@ -608,9 +649,11 @@ def summarize(attempts: list[AttackAttempt], skipped: int, count: int) -> dict[s
         border = [a.border_spoof for a in group]
         both = [a and not b for a, b in zip(act, border, strict=True)]
         one_both = [a and not b for a, b in zip(one, border, strict=True)]
+        clear = [a.clear for a in group]
         print(
             f"  {kind_name:11s} APCER {names[0]} {rate(act):>16s}   ({names[1]} done "
             f"{rate(one):>16s})   with the border cue {rate(both):>14s} ({rate(one_both)})"
+            f"   on one clear turn {sum(clear)}"
         )
         print(
             f"  {'':11s} passive mode {rate(pas):>16s}   border cue alone denies "
@@ -623,6 +666,7 @@ def summarize(attempts: list[AttackAttempt], skipped: int, count: int) -> dict[s
             "moves": count,
             "apcer": sum(act) / len(group),
             "accepted": sum(act),
+            "accepted_on_one_clear_turn": sum(clear),
             "first_move_done": sum(one),
             "accepted_with_border": sum(both),
             "first_move_done_with_border": sum(one_both),
@@ -643,6 +687,7 @@ def summarize(attempts: list[AttackAttempt], skipped: int, count: int) -> dict[s
     )
     out["moves"] = count
     out["accepted"] = sum(act_all)
+    out["accepted_on_one_clear_turn"] = sum(a.clear for a in attempts)
     out["first_move_done"] = sum(one_all)
     # the combined 3-D score on the frames whose landmarks turned the asked way
     limit = COMBINATION.threshold
@@ -698,6 +743,13 @@ def main(argv: list[str] | None = None) -> int:
         help="moves the made attacks are asked (default: the settings' default, "
         f"{LivenessSettings().count}); the clips are measured with one and with two",
     )
+    ap.add_argument(
+        "--clear-margin",
+        type=float,
+        default=LivenessSettings().clear_margin,
+        help="made attacks: one clear turn is enough at this 3-D score above the threshold "
+        f"(the Normal level's rule; default {LivenessSettings().clear_margin}; 0: off)",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--min-parallax", type=float, help="override the settings' min_parallax")
     ap.add_argument("--workers", type=int, default=1, help="processes for the made attacks")
@@ -738,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     threshold = same_face_threshold()
     held_out = load_held_out(args.held_out) if args.held_out else None
-    settings = LivenessSettings(mode="active", count=args.moves)
+    settings = LivenessSettings(mode="active", count=args.moves, clear_margin=args.clear_margin)
     if args.min_parallax is not None:
         settings = replace(settings, min_parallax=args.min_parallax)
     size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -750,8 +802,9 @@ def main(argv: list[str] | None = None) -> int:
         "fps": args.fps,
         "frame_size": list(size),
     }
+    clear = f", one clear turn at {settings.clear_margin:g} above" if settings.clear_margin else ""
     print(
-        f"liveness: {settings.count} moves from {settings.moves}, "
+        f"liveness: {settings.count} moves{clear} from {settings.moves}, "
         f"{settings.time_limit_seconds:.0f} s, min parallax {settings.min_parallax:.2f}, "
         f"{args.fps:g} frames/s"
     )
@@ -820,17 +873,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"frames framed {rate(framed):>16s}   motion judged live {rate(motion):>16s}"
             )
             if kind != "genuine":
-                for count in (1, 2):
-                    counted = replace(settings, count=count)
+                for rule, counted in rule_variants(settings):
                     alone = replay_challenges(seen, counted, rng, threshold)
                     full = replay_challenges(seen, counted, rng, threshold, border=True)
-                    entry[f"replay_{count}"] = {
+                    entry[f"replay/{rule}"] = {
                         "attempts": len(alone),
                         "accepted_challenge_alone": sum(alone),
                         "accepted_with_border": sum(full),
                     }
                     line += (
-                        f"\n  {'':30s} replayed against {count} move(s): accepted "
+                        f"\n  {'':30s} replayed against {rule}: accepted "
                         f"{rate(alone)} by the challenge alone, {rate(full)} with the border cue"
                     )
             for key, flags in (("passive", passive), ("border", border), ("motion", motion)):
