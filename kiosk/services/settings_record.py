@@ -21,6 +21,7 @@ WATCHED = (
     "vision.scoring",
     "vision.adaptation",
     "liveness.mode",
+    "liveness.clear_margin",
 )
 
 
@@ -40,6 +41,7 @@ def record_effective_settings(
         "vision.scoring": v.scoring,
         "vision.adaptation": v.adaptation,
         "liveness.mode": settings.liveness.mode,
+        "liveness.clear_margin": settings.liveness.clear_margin,
     }
     sources = {key: settings.source_of(key) for key in WATCHED}
     with store.unit_of_work(write=True) as uow:

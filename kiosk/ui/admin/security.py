@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from kiosk.config import THRESHOLD_RANGES
 from kiosk.domain.operating import LEVELS, OperatingPoint
 from kiosk.errors import KioskError
+from kiosk.liveness.check import one_clear_turn
 from kiosk.services.accounts import Actor
 from kiosk.services.security_level import SecurityLevelService, SecurityState
 from kiosk.services.site_figures import SiteFigures
@@ -329,8 +330,14 @@ class SecurityPage(QWidget):
             return
         src = s.sources
         mode = self.settings.liveness.mode
+        live = self.settings.liveness
+        turns = (
+            "one clear head turn, or a second one when the first is not clear"
+            if one_clear_turn(self.settings.vision.level) and live.clear_margin > 0
+            else f"{live.count} head turns"
+        )
         liveness = (
-            f"Liveness check: <b>{mode}</b> ({src['liveness.mode']})."
+            f"Liveness check: <b>{mode}</b> ({src['liveness.mode']}), asking for {turns}."
             if mode == "active"
             else f"<span style='color:#a4161a'>Liveness check: <b>{mode}</b> "
             f"({src['liveness.mode']}): a photo or a screen showing an enrolled person "
