@@ -102,15 +102,18 @@ def test_the_default_is_on_and_one_clear_turn_is_enough_only_at_normal() -> None
     # prints (README, "Liveness"); a clear one by none
     settings = LivenessSettings()
     assert settings.mode == "active" and settings.count == 2 and settings.clear_margin > 0
-    assert one_clear_turn("normal")
+    assert one_clear_turn(settings, "normal")
     assert rules_from(settings, "normal").clear_margin == settings.clear_margin
     for level in ("secure", "most-secure"):
-        assert not one_clear_turn(level)
+        assert not one_clear_turn(settings, level)
         assert rules_from(settings, level).clear_margin is None
         check = make_liveness(settings, level=level)
         assert isinstance(check, ActiveLiveness) and check.rules.clear_margin is None
     off = LivenessSettings(clear_margin=0.0)
     assert rules_from(off, "normal").clear_margin is None
+    # a replay of the person's real turns answers one turn; the border cue stops it
+    no_border = LivenessSettings(border_check=False)
+    assert rules_from(no_border, "normal").clear_margin is None
     with pytest.raises(ConfigError, match="clear_margin"):
         LivenessSettings(clear_margin=-1.0)
 
@@ -419,9 +422,7 @@ def test_a_turn_that_counts_may_become_clear_while_it_goes_on() -> None:
     _play_planes(grows, _turn(40, frames=8), [0.6, 0.6, 0.2])
     assert grows.status.outcome is Outcome.PASSED and grows.clear
     # held no longer than ``hold``: then the second move is asked
-    late = _challenge(
-        (Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY, clear_margin=3.0, hold=0.2
-    )
+    late = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY, clear_margin=3.0, hold=0.2)
     _play_planes(late, _turn(40, frames=8), [0.6] * 5 + [0.2])
     assert late.status.outcome is Outcome.PENDING and late.status.done == 1
     assert late.moves[late.status.done] is Move.RIGHT

@@ -53,7 +53,7 @@ import numpy as np
 from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.domain.faces import Box
 from kiosk.liveness.challenge import COMBINATION, ChallengeRules
-from kiosk.liveness.check import PASSIVE_FRAMES, ActiveLiveness, BorderWatch
+from kiosk.liveness.check import PASSIVE_FRAMES, ActiveLiveness, BorderWatch, rules_from
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border
 from kiosk.liveness.evidence import Combination
 from kiosk.liveness.geometry import Points, parallax, tilt
@@ -171,10 +171,12 @@ def run_attack(
     attempt = AttackAttempt(kind.value, strategy.value, photo.path.name, reached=False)
     # the challenge and the 3-D test without the border cue, which is counted apart
     # (``border_spoof``) so that each is measured on its own
+    rules = rules_from(settings)  # the kiosk's rules (with the border cue on)
     settings = replace(settings, border_check=False)
     active = ActiveLiveness(
         settings, random.Random(rng.getrandbits(32)), identity_threshold=same_face_threshold()
     )
+    active.rules = rules
     passive = SpontaneousMotion(settings)
     watch = BorderWatch(True)
 

@@ -333,7 +333,7 @@ class SecurityPage(QWidget):
         live = self.settings.liveness
         turns = (
             "one clear head turn, or a second one when the first is not clear"
-            if one_clear_turn(self.settings.vision.level) and live.clear_margin > 0
+            if one_clear_turn(live, self.settings.vision.level)
             else f"{live.count} head turns"
         )
         liveness = (
