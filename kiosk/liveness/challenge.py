@@ -95,6 +95,10 @@ class ChallengeRules:
     #: next move is asked.
     clear_margin: float | None = None
     hold: float = 0.5
+    #: the frames judged are at least this far apart (seconds): the check's rates were
+    #: measured at 8 frames a second, and "two frames in a row" means the same at a
+    #: camera of 30 (a faster camera would give a picture more tries a second)
+    frame_interval: float = 0.12
 
     def __post_init__(self) -> None:
         if not self.pool or self.count < 1 or self.time_limit <= 0:
@@ -170,6 +174,8 @@ class Challenge:
     _last_axis: str = ""
     #: the head was seen not turned the asked way since the current move was asked
     _rested: bool = False
+    #: the time of the last frame judged
+    _judged: float | None = None
     #: the first move counted but was not clear: until when it may still become clear
     _held_until: float | None = None
     #: the challenge passed on one clear turn
@@ -226,6 +232,13 @@ class Challenge:
             return self.status
         elapsed = time - self.start
         rules = self.rules
+        if self._judged is not None and time - self._judged < rules.frame_interval:
+            # faster than the rate the check was measured at: this frame is not judged
+            if elapsed > rules.time_limit:
+                move = self.moves[self._done]
+                return self._end(Outcome.FAILED, elapsed, f"no head movement {move.value} in time")
+            return self.status
+        self._judged = time
         side, down, tilted = self._measure(points)
         if np.isfinite(side) and np.isfinite(down) and np.isfinite(tilted):
             outline = None

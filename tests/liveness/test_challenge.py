@@ -432,3 +432,21 @@ def test_a_clear_turn_the_wrong_way_still_fails() -> None:
     wrong = _challenge((Move.RIGHT, Move.LEFT), combination=TEXTURE_ONLY, clear_margin=3.0)
     _play_planes(wrong, _turn(30), [0.2])
     assert wrong.status.outcome is Outcome.FAILED and not wrong.clear
+
+
+def test_a_fast_camera_gives_a_picture_no_more_tries_than_the_measured_rate() -> None:
+    # the rates were measured at 8 frames a second: at 30, the frames judged are still at
+    # least ``frame_interval`` apart, and "two in a row" spans as long
+    challenge = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY)
+    judged: list[float] = []
+    for i in range(60):
+        t = (i + 1) / 30
+
+        def measure(t: float = t) -> PixelCues:
+            judged.append(t)
+            return PixelCues(0.99, float("nan"))  # flat: never counts
+
+        challenge.update(t, view(HEAD, turn=30.0 * min(i / 10, 1.0)), measure)
+    gaps = np.diff(judged)
+    assert len(judged) >= 10 and float(gaps.min()) >= ChallengeRules().frame_interval - 1e-9
+    assert challenge.status.outcome is Outcome.PENDING
