@@ -355,11 +355,14 @@ class Challenge:
         self.counted_scores += [s.score for s in last if s.score is not None]
         self._held_until = None
         self._done += 1
-        self._rested = False
         self._last_axis = asked.value
-        self._recent.clear()  # the next move is judged on frames after this one
         if self._done == len(self.moves):
             return self._end(Outcome.PASSED, elapsed, "")
+        # the next move is asked now: the head is at rest for it unless already turned its
+        # way (a turn under way at the prompt does not count)
+        latest = self._recent[-1]
+        self._rested = self._axis_values(self.moves[self._done], latest) <= self.rules.min_parallax
+        self._recent.clear()  # the next move is judged on frames after this one
         return None
 
     def _is_clear(self, last: list[_Sample]) -> bool:

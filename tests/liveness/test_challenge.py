@@ -450,3 +450,13 @@ def test_a_fast_camera_gives_a_picture_no_more_tries_than_the_measured_rate() ->
     gaps = np.diff(judged)
     assert len(judged) >= 10 and float(gaps.min()) >= ChallengeRules().frame_interval - 1e-9
     assert challenge.status.outcome is Outcome.PENDING
+
+
+def test_a_head_swinging_through_the_middle_into_the_second_turn_is_counted() -> None:
+    # the first turn counts (not clear) and is held; the head swings from it through the
+    # middle to the other side: the frame in the middle, which ends the hold, is the rest
+    # that the second move needs (a turn under way when it is asked would not count)
+    swing = [{"turn": 30.0}] * 3 + [{"turn": 0.0}] + [{"turn": -30.0}] * 4
+    two = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY, clear_margin=3.0)
+    _play_planes(two, [{"turn": 0.0}] + swing, [0.6])
+    assert two.status.outcome is Outcome.PASSED and not two.clear
