@@ -66,6 +66,7 @@ def test_security_page_shows_measured_figures_and_records_the_level(
 
     page.level.setCurrentIndex(page.level.findData("secure"))
     assert page.plot.threshold < normal  # a stricter level, a smaller distance
+    assert "asks for two head turns" in page.level_words.text()  # and a stricter liveness
     assert page.apply(), page.message.text()
     written = tomllib.loads((settings.home / "kiosk.toml").read_text())
     assert written["vision"]["level"] == "secure" and "threshold" not in written["vision"]

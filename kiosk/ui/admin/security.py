@@ -324,18 +324,21 @@ class SecurityPage(QWidget):
     def _value_changed(self, value: float) -> None:
         self._update()
 
+    def _turns(self, level: str) -> str:
+        """What the active liveness check asks for at ``level``."""
+        live = self.settings.liveness
+        if one_clear_turn(live, level):
+            return "one clear head turn, or a second one when the first is not clear"
+        count = {1: "one", 2: "two", 3: "three", 4: "four"}.get(live.count, str(live.count))
+        return f"{count} head turn{'s' if live.count > 1 else ''}"
+
     def _show_state(self) -> None:
         s = self.state
         if s is None:
             return
         src = s.sources
         mode = self.settings.liveness.mode
-        live = self.settings.liveness
-        turns = (
-            "one clear head turn, or a second one when the first is not clear"
-            if one_clear_turn(live, self.settings.vision.level)
-            else f"{live.count} head turns"
-        )
+        turns = self._turns(self.settings.vision.level)
         liveness = (
             f"Liveness check: <b>{mode}</b> ({src['liveness.mode']}), asking for {turns}."
             if mode == "active"
@@ -372,7 +375,10 @@ class SecurityPage(QWidget):
                 "A distance of your own: it does not follow the number of people enrolled."
             )
         else:
-            self.level_words.setText(LEVELS[self.choice].purpose + ".")
+            words = LEVELS[self.choice].purpose + "."
+            if self.settings.liveness.mode == "active":
+                words += f" The liveness check asks for {self._turns(self.choice)}."
+            self.level_words.setText(words)
         head = self.state.head_version
         lines = [
             f"<b>At threshold {point.threshold:.3f}, with {point.people:,} enrolled "
