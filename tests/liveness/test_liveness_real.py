@@ -12,7 +12,7 @@ import pytest
 
 from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.liveness.challenge import Move
-from kiosk.liveness.check import ActiveLiveness, LivenessVerdict
+from kiosk.liveness.check import ActiveLiveness, LivenessVerdict, rules_from
 from kiosk.vision.calibration import operating_point
 from kiosk.vision.networks import network
 from tools.liveness.attacks import (
@@ -100,9 +100,11 @@ def photos(faces_dir: Path, pipeline) -> list[Photo]:  # type: ignore[no-untyped
 @pytest.mark.parametrize("kind", list(AttackKind))
 def test_made_attack_following_the_prompt_is_denied(kind: AttackKind, photos, pipeline) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7 + list(AttackKind).index(kind))
-    # one move (the kiosk's default), the border cue off: the challenge alone; a shorter
+    # the kiosk's default rule (Normal: one clear turn, or two); no border cue is fed to
+    # the check (``_attack`` gives it none), so this is the challenge alone; a shorter
     # time limit for fewer frames to render
-    quick = LivenessSettings(mode="active", count=1, time_limit_seconds=3.0, border_check=False)
+    quick = LivenessSettings(mode="active", time_limit_seconds=3.0)
+    assert rules_from(quick).clear_margin is not None
     verdict = None
     for _ in range(4):  # renders the pipeline does not recognise never reach liveness
         verdict = _attack(pipeline, photos[rng.randrange(len(photos))], kind, rng, quick)
