@@ -743,7 +743,8 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=LivenessSettings().count,
         help="moves the made attacks are asked (default: the settings' default, "
-        f"{LivenessSettings().count}); the clips are measured with one and with two",
+        f"{LivenessSettings().count}); the clips are measured under the three rules "
+        "(one move, two, one clear turn or two)",
     )
     ap.add_argument(
         "--clear-margin",
