@@ -155,13 +155,14 @@ def make_door(settings: Settings) -> Door:
 
 def make_liveness(settings: Settings) -> LivenessCheck:
     """The configured liveness check (off, passive or active)."""
+    from kiosk.liveness.check import liveness_level
     from kiosk.liveness.check import make_liveness as check_for
     from kiosk.vision.networks import network
 
     return check_for(
         settings.liveness,
         identity_threshold=network(settings.vision.network).same_face,
-        level=settings.vision.level,
+        level=liveness_level(settings.vision),
     )
 
 

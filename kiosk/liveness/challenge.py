@@ -11,6 +11,11 @@ the parallax is large enough for the face plane's tilt. Two frames in a row must
 after the face was back near where it started. A turn the wrong way fails the attempt,
 so that a recording that turns both ways does not answer every challenge. The identity
 across the turn is kept by :mod:`kiosk.liveness.identity`.
+
+Where ``clear_margin`` is set (the Normal level), one clear turn is enough: a first move
+whose two counting frames score that much above the threshold ends the challenge, a first
+move that only counts is held a moment and then the next one is asked. Frames are judged
+at most about 8 a second (``frame_interval``), the rate the check was measured at.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ COMBINATION = Combination(
     bias=-0.0913,
     threshold=2.8145,
 )
+
+
+#: frames this much closer than ``frame_interval`` are still judged: a 25 fps video read
+#: at 8 a second has gaps of exactly 0.12 s, a camera's timestamps jitter
+_JITTER = 0.01
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,8 @@ class ChallengeRules:
     #: one clear turn is enough: when the first move's two frames both score at least
     #: this much (log-odds) above the combination's threshold, the challenge passes
     #: without the other moves (``None``: every move is asked). A first move that counts
-    #: but is not clear is held for ``hold`` seconds while the turn goes on, then the
-    #: next move is asked.
+    #: but is not clear is held while the turn goes on, at most ``hold`` seconds and
+    #: until the head is no longer turned the asked way, then the next move is asked.
     clear_margin: float | None = None
     hold: float = 0.5
     #: the frames judged are at least this far apart (seconds): the check's rates were
@@ -174,6 +184,8 @@ class Challenge:
     _last_axis: str = ""
     #: the head was seen not turned the asked way since the current move was asked
     _rested: bool = False
+    #: the frames whose scores are in counted_scores
+    _counted: list[_Sample] = field(default_factory=list)
     #: the time of the last frame judged
     _judged: float | None = None
     #: the first move counted but was not clear: until when it may still become clear
@@ -232,11 +244,10 @@ class Challenge:
             return self.status
         elapsed = time - self.start
         rules = self.rules
-        if self._judged is not None and time - self._judged < rules.frame_interval:
+        if self._judged is not None and time - self._judged < rules.frame_interval - _JITTER:
             # faster than the rate the check was measured at: this frame is not judged
             if elapsed > rules.time_limit:
-                move = self.moves[self._done]
-                return self._end(Outcome.FAILED, elapsed, f"no head movement {move.value} in time")
+                return self._end(Outcome.FAILED, elapsed, self._too_slow())
             return self.status
         self._judged = time
         side, down, tilted = self._measure(points)
@@ -263,12 +274,11 @@ class Challenge:
             value = self._axis_values(asked, self._recent[-1]) if self._recent else 0.0
             self._progress = min(max(value / rules.min_parallax, 0.0), 1.0)
         if elapsed > rules.time_limit:
-            move = self.moves[self._done]
-            return self._end(Outcome.FAILED, elapsed, f"no head movement {move.value} in time")
+            return self._end(Outcome.FAILED, elapsed, self._too_slow())
         self._status = ChallengeStatus(
             Outcome.PENDING,
             self.moves[self._done],
-            self._done,
+            self._shown_done,
             len(self.moves),
             elapsed,
             max_parallax=self._max_parallax,
@@ -344,7 +354,7 @@ class Challenge:
             if self._done == 0 and rules.clear_margin is not None and len(self.moves) > 1:
                 if self._is_clear(last):
                     return self._pass_clear(last, elapsed)
-                self.counted_scores += [s.score for s in last if s.score is not None]
+                self._add_counted(last)
                 self._held_until = elapsed + rules.hold
                 return None
             return self._count(asked, last, elapsed)
@@ -352,7 +362,7 @@ class Challenge:
 
     def _count(self, asked: Move, last: list[_Sample], elapsed: float) -> ChallengeStatus | None:
         """The asked move is done: ask the next one (or pass after the last)."""
-        self.counted_scores += [s.score for s in last if s.score is not None]
+        self._add_counted(last)
         self._held_until = None
         self._done += 1
         self._last_axis = asked.value
@@ -381,7 +391,8 @@ class Challenge:
         )
 
     def _pass_clear(self, last: list[_Sample], elapsed: float) -> ChallengeStatus:
-        self.counted_scores += [s.score for s in last if s.score is not None]
+        self._add_counted(last)
+        self._held_until = None
         self._done = 1
         self.clear = True
         return self._end(Outcome.PASSED, elapsed, "one clear turn")
@@ -409,11 +420,30 @@ class Challenge:
             return True
         return False
 
+    def _add_counted(self, samples: list[_Sample]) -> None:
+        """The scores of frames that counted a move, each frame once (a held move's
+        frames may count again when it becomes clear)."""
+        for s in samples:
+            if s.score is not None and not any(s is c for c in self._counted):
+                self._counted.append(s)
+                self.counted_scores.append(s.score)
+
+    @property
+    def _shown_done(self) -> int:
+        """The moves done, a held first move included (it counted; it may still become
+        clear)."""
+        return self._done + (1 if self._held_until is not None else 0)
+
+    def _too_slow(self) -> str:
+        if self._held_until is not None:
+            return "the time ran out after the first move"
+        return f"no head movement {self.moves[self._done].value} in time"
+
     def _end(self, outcome: Outcome, elapsed: float, reason: str) -> ChallengeStatus:
         self._status = ChallengeStatus(
             outcome,
             None,
-            self._done,
+            self._shown_done,
             len(self.moves),
             elapsed,
             reason,

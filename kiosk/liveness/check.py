@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kiosk.config import LivenessSettings
+from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.domain.faces import Box, FaceResult, FloatArray, ImageArray
 from kiosk.domain.liveness import LivenessVerdict, NoLiveness
 from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome, PixelCues
@@ -355,6 +355,12 @@ class PassiveLiveness:
 #: alone is enough only when its score is well above every made attack's; at Normal that
 #: spares most people the second turn, at Secure and Most secure two are always asked.
 ONE_CLEAR_TURN_LEVELS = frozenset({"normal"})
+
+
+def liveness_level(vision: VisionSettings) -> str:
+    """The security level the liveness check follows: the configured one, or ``custom``
+    for an explicit threshold (a choice of one's own, which asks every move)."""
+    return "custom" if vision.threshold is not None else vision.level
 
 
 def one_clear_turn(settings: LivenessSettings, level: str) -> bool:

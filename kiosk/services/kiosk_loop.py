@@ -422,8 +422,15 @@ class KioskLoop(BadgeMode):
                     LivenessPrompt(verdict.prompt, person.name, verdict.move or "", attempt.id)
                 )
             return
-        if verdict.live:
-            self._conclude(attempt, Decision.ALLOWED, f"Welcome, {person.name}!", person, distance)
+        if verdict.live:  # the log says how the check passed (one clear turn or two)
+            self._conclude(
+                attempt,
+                Decision.ALLOWED,
+                f"Welcome, {person.name}!",
+                person,
+                distance,
+                detail=verdict.detail,
+            )
         else:
             reason = verdict.reason or "Please look at the camera yourself."
             self._conclude(

@@ -15,6 +15,7 @@ from kiosk.liveness.check import (
     ActiveLiveness,
     NoLiveness,
     PassiveLiveness,
+    liveness_level,
     make_liveness,
     one_clear_turn,
     rules_from,
@@ -109,6 +110,10 @@ def test_the_default_is_on_and_one_clear_turn_is_enough_only_at_normal() -> None
         assert rules_from(settings, level).clear_margin is None
         check = make_liveness(settings, level=level)
         assert isinstance(check, ActiveLiveness) and check.rules.clear_margin is None
+    # an explicit threshold is a level of one's own: every move is asked
+    assert liveness_level(VisionSettings()) == "normal"
+    explicit = liveness_level(VisionSettings(threshold=1.0))
+    assert explicit == "custom" and rules_from(settings, explicit).clear_margin is None
     off = LivenessSettings(clear_margin=0.0)
     assert rules_from(off, "normal").clear_margin is None
     # a replay of the person's real turns answers one turn; the border cue stops it
@@ -421,11 +426,23 @@ def test_a_turn_that_counts_may_become_clear_while_it_goes_on() -> None:
     grows = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY, clear_margin=3.0)
     _play_planes(grows, _turn(40, frames=8), [0.6, 0.6, 0.2])
     assert grows.status.outcome is Outcome.PASSED and grows.clear
+    assert grows.counted_scores == pytest.approx([1.0, 1.0, 5.0, 5.0])  # each frame once
     # held no longer than ``hold``: then the second move is asked
     late = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY, clear_margin=3.0, hold=0.2)
     _play_planes(late, _turn(40, frames=8), [0.6] * 5 + [0.2])
     assert late.status.outcome is Outcome.PENDING and late.status.done == 1
     assert late.moves[late.status.done] is Move.RIGHT
+    # the time runs out while a first move is held: it is shown as done, and said so
+    slow = _challenge(
+        (Move.LEFT, Move.RIGHT),
+        combination=TEXTURE_ONLY,
+        clear_margin=3.0,
+        hold=10.0,
+        time_limit=1.5,
+    )
+    _play_planes(slow, [{"turn": 0.0}] + [{"turn": 30.0}] * 20, [0.6])
+    assert slow.status.outcome is Outcome.FAILED and slow.status.done == 1
+    assert slow.status.reason == "the time ran out after the first move"
 
 
 def test_a_clear_turn_the_wrong_way_still_fails() -> None:
@@ -448,8 +465,22 @@ def test_a_fast_camera_gives_a_picture_no_more_tries_than_the_measured_rate() ->
 
         challenge.update(t, view(HEAD, turn=30.0 * min(i / 10, 1.0)), measure)
     gaps = np.diff(judged)
-    assert len(judged) >= 10 and float(gaps.min()) >= ChallengeRules().frame_interval - 1e-9
+    assert len(judged) >= 10 and float(gaps.min()) >= ChallengeRules().frame_interval - 0.01
+    assert len(judged) <= 60 / 3  # at most one frame in three at 30 a second
     assert challenge.status.outcome is Outcome.PENDING
+    # a 25 fps video read at 8 a second (every third frame, 0.12 s apart, give or take the
+    # last bit of a float): every frame is judged
+    video = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY)
+    seen: list[float] = []
+    for k in range(1, 30):
+        t = 3 * k / 25
+
+        def measure_video(t: float = t) -> PixelCues:
+            seen.append(t)
+            return PixelCues(0.99, float("nan"))
+
+        video.update(t, view(HEAD, turn=30.0), measure_video)
+    assert len(seen) == 29
 
 
 def test_a_head_swinging_through_the_middle_into_the_second_turn_is_counted() -> None:

@@ -192,6 +192,7 @@ def test_a_live_person_turning_the_head_gets_in(mode: str, faces_dir: Path, pipe
     prompts = [o.prompt for o in out if isinstance(o, LivenessPrompt)]
     if mode == "active":
         assert prompts[0] == "Turn your head left" and "Turn your head right" not in prompts
+        assert "passed on one clear turn" in store.events[0].reason  # for the auditors
     elif mode == "active-two":
         assert prompts[0] == "Turn your head left" and "Turn your head right" in prompts
     else:

@@ -77,6 +77,7 @@ def test_security_page_shows_measured_figures_and_records_the_level(
     # an explicit value outside the network's range is refused with one line, and the
     # file keeps the level
     page.level.setCurrentIndex(page.level.findData("explicit"))
+    assert "asks for two head turns" in page.level_words.text()  # a level of one's own
     page.custom.setValue(0.95)
     assert page.apply()
     assert Settings.load().vision.threshold == pytest.approx(0.95)

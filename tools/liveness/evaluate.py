@@ -702,8 +702,22 @@ def summarize(attempts: list[AttackAttempt], skipped: int, count: int) -> dict[s
             f"by their landmarks; {counted} of them scored {limit:.1f} or more (counts); "
             f"highest {max(scores):.2f}, median {statistics.median(scores):.2f}"
         )
+    # a move counts on two frames in a row: the highest score that two successive
+    # turned frames of one attempt both reached (frames between them that did not turn
+    # the asked way are skipped, so this is at least the two-in-a-row figure)
+    pair = max(
+        (
+            min(x, y)
+            for a in attempts
+            for x, y in zip(a.turned_scores, a.turned_scores[1:], strict=False)
+        ),
+        default=None,
+    )
+    if pair is not None:
+        print(f"  highest score of two successive turned frames of one attempt: {pair:.2f}")
     out["scores"] = {
         "threshold": limit,
+        "highest_pair": pair,
         "turned_frames": len(scores),
         "attempts_with_turned_frames": sum(bool(a.turned_scores) for a in attempts),
         "frames_counted": counted,

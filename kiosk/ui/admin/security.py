@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from kiosk.config import THRESHOLD_RANGES
 from kiosk.domain.operating import LEVELS, OperatingPoint
 from kiosk.errors import KioskError
-from kiosk.liveness.check import one_clear_turn
+from kiosk.liveness.check import liveness_level, one_clear_turn
 from kiosk.services.accounts import Actor
 from kiosk.services.security_level import SecurityLevelService, SecurityState
 from kiosk.services.site_figures import SiteFigures
@@ -338,7 +338,7 @@ class SecurityPage(QWidget):
             return
         src = s.sources
         mode = self.settings.liveness.mode
-        turns = self._turns(self.settings.vision.level)
+        turns = self._turns(liveness_level(self.settings.vision))
         liveness = (
             f"Liveness check: <b>{mode}</b> ({src['liveness.mode']}), asking for {turns}."
             if mode == "active"
@@ -371,14 +371,13 @@ class SecurityPage(QWidget):
         point = self._point()
         self.plot.set_threshold(point.threshold)
         if self.choice == EXPLICIT:
-            self.level_words.setText(
-                "A distance of your own: it does not follow the number of people enrolled."
-            )
+            words = "A distance of your own: it does not follow the number of people enrolled."
         else:
             words = LEVELS[self.choice].purpose + "."
-            if self.settings.liveness.mode == "active":
-                words += f" The liveness check asks for {self._turns(self.choice)}."
-            self.level_words.setText(words)
+        if self.settings.liveness.mode == "active":
+            level = "custom" if self.choice == EXPLICIT else self.choice
+            words += f" The liveness check asks for {self._turns(level)}."
+        self.level_words.setText(words)
         head = self.state.head_version
         lines = [
             f"<b>At threshold {point.threshold:.3f}, with {point.people:,} enrolled "
