@@ -105,6 +105,12 @@ class ChallengeRules:
     #: until the head is no longer turned the asked way, then the next move is asked.
     clear_margin: float | None = None
     hold: float = 0.5
+    #: the moves together must be as three-dimensional as one clear turn: their margins
+    #: (each move's best two frames in a row, the lower score of the two, above the
+    #: threshold) must add up to at least this, or the last move goes on being watched
+    #: until they do (``None``: off; landmarks alone: not applied). Measured: two bent
+    #: prints that answered both turns just above the threshold are stopped by it.
+    together: float | None = None
     #: the frames judged are at least this far apart (seconds): the check's rates were
     #: measured at 8 frames a second, and "two frames in a row" means the same at a
     #: camera of 30 (a faster camera would give a picture more tries a second)
@@ -184,6 +190,9 @@ class Challenge:
     _last_axis: str = ""
     #: the head was seen not turned the asked way since the current move was asked
     _rested: bool = False
+    #: the margins of the moves done (see ChallengeRules.together), and the current one's
+    _margins: list[float] = field(default_factory=list)
+    _margin: float = float("-inf")
     #: the frames whose scores are in counted_scores
     _counted: list[_Sample] = field(default_factory=list)
     #: the time of the last frame judged
@@ -339,6 +348,7 @@ class Challenge:
                 )
         if self._held_until is not None:
             # the first move counted: it may still become clear while the turn goes on
+            self._note_margin(asked, last)
             if self._is_clear(last):
                 return self._pass_clear(last, elapsed)
             if elapsed >= self._held_until or not self._turned(asked, last[-1], rules.min_parallax):
@@ -351,6 +361,15 @@ class Challenge:
         if all(
             self._turned(asked, s, rules.min_parallax) and self._three_d(asked, s) for s in last
         ):
+            self._note_margin(asked, last)
+            if (
+                rules.together is not None
+                and len(self.moves) > 1
+                and self._done == len(self.moves) - 1
+                and all(s.score is not None for s in last)  # with the pixel cues
+                and sum(self._margins) + self._margin < rules.together
+            ):
+                return None  # not 3-D enough together yet: the turn may still go further
             if self._done == 0 and rules.clear_margin is not None and len(self.moves) > 1:
                 if self._is_clear(last):
                     return self._pass_clear(last, elapsed)
@@ -364,6 +383,8 @@ class Challenge:
         """The asked move is done: ask the next one (or pass after the last)."""
         self._add_counted(last)
         self._held_until = None
+        self._margins.append(self._margin)
+        self._margin = float("-inf")
         self._done += 1
         self._last_axis = asked.value
         if self._done == len(self.moves):
@@ -419,6 +440,14 @@ class Challenge:
             self._last_axis = ""  # came back: any move may follow
             return True
         return False
+
+    def _note_margin(self, asked: Move, last: list[_Sample]) -> None:
+        """The current move's best margin so far: two frames in a row, turned the asked
+        way, the lower score above the threshold."""
+        turned = (self._turned(asked, s, self.rules.min_parallax) for s in last)
+        if all(s.score is not None for s in last) and all(turned):
+            low = min(float(s.score) for s in last if s.score is not None)
+            self._margin = max(self._margin, low - self.rules.combination.threshold)
 
     def _add_counted(self, samples: list[_Sample]) -> None:
         """The scores of frames that counted a move, each frame once (a held move's

@@ -73,6 +73,7 @@ def rules_from(settings: LivenessSettings, level: str = "normal") -> ChallengeRu
         centre=settings.min_parallax / 2,
         mirrored=settings.mirrored_camera,
         clear_margin=clear,
+        together=settings.clear_margin if settings.clear_margin > 0 else None,
     )
 
 

@@ -491,3 +491,19 @@ def test_a_head_swinging_through_the_middle_into_the_second_turn_is_counted() ->
     two = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY, clear_margin=3.0)
     _play_planes(two, [{"turn": 0.0}] + swing, [0.6])
     assert two.status.outcome is Outcome.PASSED and not two.clear
+
+
+def test_two_turns_just_over_the_threshold_are_not_enough_together() -> None:
+    # TEXTURE_ONLY: a plane fit of 0.6 scores 1 (a margin of 1), of 0.4 scores 3; the
+    # moves together must reach 3 (two bent prints answered both turns at about 1 + 0.3)
+    def rules() -> dict[str, object]:
+        return {"combination": TEXTURE_ONLY, "together": 3.0, "time_limit": 4.0}
+
+    turns = _turn(30) + _turn(-30)
+    weak = _challenge((Move.LEFT, Move.RIGHT), **rules())
+    _play_planes(weak, turns + [{"turn": 0.0}] * 20, [0.6])
+    assert weak.status.outcome is Outcome.FAILED and weak.status.done == 1
+    strong = _challenge((Move.LEFT, Move.RIGHT), **rules())
+    _play_planes(strong, turns, [0.6] * 4 + [0.4])
+    assert strong.status.outcome is Outcome.PASSED
+    assert rules_from(LivenessSettings(), "secure").together == LivenessSettings().clear_margin

@@ -53,7 +53,13 @@ import numpy as np
 from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.domain.faces import Box
 from kiosk.liveness.challenge import COMBINATION, ChallengeRules
-from kiosk.liveness.check import PASSIVE_FRAMES, ActiveLiveness, BorderWatch, rules_from
+from kiosk.liveness.check import (
+    PASSIVE_FRAMES,
+    ActiveLiveness,
+    BorderWatch,
+    one_clear_turn,
+    rules_from,
+)
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border
 from kiosk.liveness.evidence import Combination
 from kiosk.liveness.geometry import Points, parallax, tilt
@@ -358,6 +364,7 @@ def replay_challenges(
     threshold: float,
     border: bool = False,
     stride: float = 0.5,
+    level: str = "normal",
 ) -> list[bool]:
     """A clip played back as the answer to a random challenge, starting every ``stride``
     seconds (as if the attacker pressed play just before the prompt); ``border``: the
@@ -366,7 +373,7 @@ def replay_challenges(
     k = 0
     while k + 3 < len(seen):
         check = ActiveLiveness(
-            settings, random.Random(rng.getrandbits(32)), identity_threshold=threshold
+            settings, random.Random(rng.getrandbits(32)), identity_threshold=threshold, level=level
         )
         for s in seen[k : k + 3]:
             _observe(check, s, border)
@@ -392,6 +399,7 @@ def genuine_challenges(
     settings: LivenessSettings,
     threshold: float,
     held_out: dict[str, Combination] | None = None,
+    level: str = "normal",
 ) -> list[dict[str, Any]]:
     """Every challenge of ``settings.count`` moves answered by every combination of turns
     of the asked directions (same clip: the same person), the frames of one turn after
@@ -407,7 +415,7 @@ def genuine_challenges(
         by_clip[turn.clip][turn.direction].append(turn)
     out: list[dict[str, Any]] = []
     pool = settings.move_names
-    clear_rule = settings.clear_margin > 0 and settings.count > 1
+    clear_rule = one_clear_turn(settings, level) and settings.count > 1
     for clip, directions in by_clip.items():
         seen = clips[clip]
         for moves in _sequences(pool, settings.count):
@@ -419,7 +427,7 @@ def genuine_challenges(
                 continue
             combos = [(t,) for t in options[0]] if alone else list(_product(options))
             for combo in combos:
-                out.append(_answer(seen, clip, moves, combo, settings, threshold, held_out))
+                out.append(_answer(seen, clip, moves, combo, settings, threshold, held_out, level))
     return out
 
 
@@ -431,6 +439,7 @@ def _answer(
     settings: LivenessSettings,
     threshold: float,
     held_out: dict[str, Combination] | None,
+    level: str = "normal",
 ) -> dict[str, Any]:
     """One simulated genuine answer: the turns of ``combo`` one after the other."""
     before = seen[combo[0].rest : combo[0].start]
@@ -445,7 +454,7 @@ def _answer(
         t0 = part[0].time - step  # continue one frame after the last one
         frames += [replace(s, time=t + (s.time - t0)) for s in part]
         t = frames[-1].time
-    check = ActiveLiveness(settings, _Fixed(moves), identity_threshold=threshold)
+    check = ActiveLiveness(settings, _Fixed(moves), identity_threshold=threshold, level=level)
     if held_out and clip in held_out:
         check.rules = replace(check.rules, combination=held_out[clip])
     for s in before:
@@ -488,13 +497,13 @@ def load_held_out(path: Path) -> dict[str, Combination]:
 SIZES = (("deliberate", 0.15, 9.0), ("15-25 degrees", 0.10, 0.15))
 
 
-def rule_variants(settings: LivenessSettings) -> list[tuple[str, LivenessSettings]]:
-    """The challenges measured: one move, two moves always (Secure and Most secure), and
-    one clear turn or two (Normal, the default)."""
+def rule_variants(settings: LivenessSettings) -> list[tuple[str, LivenessSettings, str]]:
+    """The challenges measured, with the security level each is asked at: one move, two
+    moves (Secure, Most secure) and one clear turn or two (Normal, the default)."""
     return [
-        ("one move", replace(settings, count=1, clear_margin=0.0)),
-        ("two moves (Secure, Most secure)", replace(settings, count=2, clear_margin=0.0)),
-        ("one clear turn or two (Normal)", replace(settings, count=2)),
+        ("one move", replace(settings, count=1), "secure"),
+        ("two moves (Secure, Most secure)", replace(settings, count=2), "secure"),
+        ("one clear turn or two (Normal)", replace(settings, count=2), "normal"),
     ]
 
 
@@ -518,10 +527,10 @@ def genuine_report(
         + ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
         + (" (each clip judged by a combination fitted without it)" if held_out else "")
     )
-    for rule, counted in rule_variants(settings):
+    for rule, counted, level in rule_variants(settings):
         for label, low, high in SIZES:
             sized = [t for t in turns if low <= t.peak < high]
-            answers = genuine_challenges(clips, sized, counted, threshold, held_out)
+            answers = genuine_challenges(clips, sized, counted, threshold, held_out, level)
             judged = [a for a in answers if a["live"] is not None]
             bpcer = [not a["live"] for a in judged]
             times = [a["seconds"] for a in judged if a["live"]]
@@ -540,7 +549,7 @@ def genuine_report(
             )
             out[f"{rule}/{label}"] = {
                 "moves": counted.count,
-                "clear_margin": counted.clear_margin,
+                "level": level,
                 "turns": len(sized),
                 "attempts": len(judged),
                 "left_out": left,
@@ -890,9 +899,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"frames framed {rate(framed):>16s}   motion judged live {rate(motion):>16s}"
             )
             if kind != "genuine":
-                for rule, counted in rule_variants(settings):
-                    alone = replay_challenges(seen, counted, rng, threshold)
-                    full = replay_challenges(seen, counted, rng, threshold, border=True)
+                for rule, counted, level in rule_variants(settings):
+                    alone = replay_challenges(seen, counted, rng, threshold, level=level)
+                    full = replay_challenges(
+                        seen, counted, rng, threshold, border=True, level=level
+                    )
                     entry[f"replay/{rule}"] = {
                         "attempts": len(alone),
                         "accepted_challenge_alone": sum(alone),
