@@ -98,26 +98,29 @@ def test_a_turn_under_way_when_the_move_is_asked_does_not_count() -> None:
     assert _play(_challenge((Move.LEFT,)), turned + _turn(30)) is Outcome.PASSED
 
 
-def test_the_default_is_on_and_one_clear_turn_is_enough_only_at_normal() -> None:
-    # measured: one turn counted at the threshold is faked by about 1 % of made bent
-    # prints (README, "Liveness"); a clear one by none
+def test_the_default_is_on_asks_two_turns_and_one_clear_turn_is_opt_in_at_normal() -> None:
+    # measured: one clear turn let 1 of 4,800 made attacks in (README, "Liveness")
     settings = LivenessSettings()
-    assert settings.mode == "active" and settings.count == 2 and settings.clear_margin > 0
-    assert one_clear_turn(settings, "normal")
-    assert rules_from(settings, "normal").clear_margin == settings.clear_margin
-    for level in ("secure", "most-secure"):
+    assert settings.mode == "active" and settings.count == 2 and not settings.one_clear_turn
+    for level in ("normal", "secure", "most-secure", "custom"):
         assert not one_clear_turn(settings, level)
-        assert rules_from(settings, level).clear_margin is None
-        check = make_liveness(settings, level=level)
+        rules = rules_from(settings, level)
+        assert rules.clear_margin is None and rules.together == settings.clear_margin
+    chosen = LivenessSettings(one_clear_turn=True)
+    assert one_clear_turn(chosen, "normal")
+    assert rules_from(chosen, "normal").clear_margin == chosen.clear_margin
+    for level in ("secure", "most-secure"):
+        assert not one_clear_turn(chosen, level)
+        check = make_liveness(chosen, level=level)
         assert isinstance(check, ActiveLiveness) and check.rules.clear_margin is None
     # an explicit threshold is a level of one's own: every move is asked
     assert liveness_level(VisionSettings()) == "normal"
     explicit = liveness_level(VisionSettings(threshold=1.0))
-    assert explicit == "custom" and rules_from(settings, explicit).clear_margin is None
-    off = LivenessSettings(clear_margin=0.0)
-    assert rules_from(off, "normal").clear_margin is None
+    assert explicit == "custom" and rules_from(chosen, explicit).clear_margin is None
+    off = LivenessSettings(clear_margin=0.0, one_clear_turn=True)
+    assert rules_from(off, "normal").clear_margin is None and rules_from(off).together is None
     # a replay of the person's real turns answers one turn; the border cue stops it
-    no_border = LivenessSettings(border_check=False)
+    no_border = LivenessSettings(border_check=False, one_clear_turn=True)
     assert rules_from(no_border, "normal").clear_margin is None
     with pytest.raises(ConfigError, match="clear_margin"):
         LivenessSettings(clear_margin=-1.0)

@@ -100,10 +100,10 @@ def photos(faces_dir: Path, pipeline) -> list[Photo]:  # type: ignore[no-untyped
 @pytest.mark.parametrize("kind", list(AttackKind))
 def test_made_attack_following_the_prompt_is_denied(kind: AttackKind, photos, pipeline) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7 + list(AttackKind).index(kind))
-    # the kiosk's default rule (Normal: one clear turn, or two); no border cue is fed to
-    # the check (``_attack`` gives it none), so this is the challenge alone; a shorter
-    # time limit for fewer frames to render
-    quick = LivenessSettings(mode="active", time_limit_seconds=3.0)
+    # the most lenient rule (one clear turn, or two: opt-in at Normal); no border cue is
+    # fed to the check (``_attack`` gives it none), so this is the challenge alone; a
+    # shorter time limit for fewer frames to render
+    quick = LivenessSettings(mode="active", time_limit_seconds=3.0, one_clear_turn=True)
     assert rules_from(quick).clear_margin is not None
     verdict = None
     for _ in range(4):  # renders the pipeline does not recognise never reach liveness

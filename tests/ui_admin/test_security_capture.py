@@ -60,8 +60,8 @@ def test_security_page_shows_measured_figures_and_records_the_level(
     assert "stranger comparisons on the development photos" in text
     assert "at most" in text and " of " in text and "1 in " not in text
     assert "Normal" in page.in_force.text() and "(default)" in page.in_force.text()
-    # the liveness rule of the level in force (active by default)
-    assert "one clear head turn" in page.in_force.text()
+    # the liveness rule of the level in force (active by default: two turns)
+    assert "asking for two head turns" in page.in_force.text()
     normal = page.plot.threshold
 
     page.level.setCurrentIndex(page.level.findData("secure"))

@@ -502,8 +502,12 @@ def rule_variants(settings: LivenessSettings) -> list[tuple[str, LivenessSetting
     moves (Secure, Most secure) and one clear turn or two (Normal, the default)."""
     return [
         ("one move", replace(settings, count=1), "secure"),
-        ("two moves (Secure, Most secure)", replace(settings, count=2), "secure"),
-        ("one clear turn or two (Normal)", replace(settings, count=2), "normal"),
+        ("two moves (the default)", replace(settings, count=2), "secure"),
+        (
+            "one clear turn or two (Normal, one_clear_turn on)",
+            replace(settings, count=2, one_clear_turn=True),
+            "normal",
+        ),
     ]
 
 
@@ -776,6 +780,11 @@ def main(argv: list[str] | None = None) -> int:
         help="made attacks: one clear turn is enough at this 3-D score above the threshold "
         f"(the Normal level's rule; default {LivenessSettings().clear_margin}; 0: off)",
     )
+    ap.add_argument(
+        "--one-clear-turn",
+        action="store_true",
+        help="made attacks: let one clear turn end the check (the opt-in Normal rule)",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--min-parallax", type=float, help="override the settings' min_parallax")
     ap.add_argument("--workers", type=int, default=1, help="processes for the made attacks")
@@ -816,7 +825,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     threshold = same_face_threshold()
     held_out = load_held_out(args.held_out) if args.held_out else None
-    settings = LivenessSettings(mode="active", count=args.moves, clear_margin=args.clear_margin)
+    settings = LivenessSettings(
+        mode="active",
+        count=args.moves,
+        clear_margin=args.clear_margin,
+        one_clear_turn=args.one_clear_turn,
+    )
     if args.min_parallax is not None:
         settings = replace(settings, min_parallax=args.min_parallax)
     size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -828,7 +842,11 @@ def main(argv: list[str] | None = None) -> int:
         "fps": args.fps,
         "frame_size": list(size),
     }
-    clear = f", one clear turn at {settings.clear_margin:g} above" if settings.clear_margin else ""
+    clear = (
+        f", one clear turn at {settings.clear_margin:g} above"
+        if one_clear_turn(settings, "normal")
+        else f", together {settings.clear_margin:g} above"
+    )
     print(
         f"liveness: {settings.count} moves{clear} from {settings.moves}, "
         f"{settings.time_limit_seconds:.0f} s, min parallax {settings.min_parallax:.2f}, "
