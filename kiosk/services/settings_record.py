@@ -22,6 +22,7 @@ WATCHED = (
     "vision.adaptation",
     "liveness.mode",
     "liveness.clear_margin",
+    "liveness.one_clear_turn",
 )
 
 
@@ -42,6 +43,7 @@ def record_effective_settings(
         "vision.adaptation": v.adaptation,
         "liveness.mode": settings.liveness.mode,
         "liveness.clear_margin": settings.liveness.clear_margin,
+        "liveness.one_clear_turn": settings.liveness.one_clear_turn,
     }
     sources = {key: settings.source_of(key) for key in WATCHED}
     with store.unit_of_work(write=True) as uow:
