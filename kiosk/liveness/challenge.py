@@ -12,10 +12,12 @@ after the face was back near where it started. A turn the wrong way fails the at
 so that a recording that turns both ways does not answer every challenge. The identity
 across the turn is kept by :mod:`kiosk.liveness.identity`.
 
-Where ``clear_margin`` is set (the Normal level), one clear turn is enough: a first move
-whose two counting frames score that much above the threshold ends the challenge, a first
-move that only counts is held a moment and then the next one is asked. Frames are judged
-at most about 8 a second (``frame_interval``), the rate the check was measured at.
+The moves must be three-dimensional together (``together``: their margins above the
+threshold add up to it). Where ``clear_margin`` is set (a site's opt-in at the Normal
+level), one clear turn is enough: a first move whose two counting frames score that much
+above the threshold ends the challenge, a first move that only counts is held a moment and
+then the next one is asked. Frames are judged at most about 8 a second
+(``frame_interval``), the rate the check was measured at.
 """
 
 from __future__ import annotations

@@ -350,11 +350,10 @@ class PassiveLiveness:
         self._border.reset()
 
 
-#: The security levels at which one clear turn ends the check (the others always ask for
-#: ``count`` moves). Measured (README, "Liveness"): one turn counted at the 3-D threshold
-#: let 4 of 386 made attacks in (bent prints, whose relief turns like a head's), so a turn
-#: alone is enough only when its score is well above every made attack's; at Normal that
-#: spares most people the second turn, at Secure and Most secure two are always asked.
+#: The security levels at which a site may let one clear turn end the check (the others
+#: always ask for ``count`` moves). Measured (README, "Liveness"): one turn counted at the
+#: 3-D threshold let 4 of 386 made attacks in, one clear turn 1 of 4,800 (a phone), so it
+#: is an opt-in (``one_clear_turn``), and only at Normal.
 ONE_CLEAR_TURN_LEVELS = frozenset({"normal"})
 
 

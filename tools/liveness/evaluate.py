@@ -150,7 +150,7 @@ class AttackAttempt:
     #: and of all frames that turned the asked way
     counted_scores: list[float] = field(default_factory=list)
     turned_scores: list[float] = field(default_factory=list)
-    #: accepted on one clear turn (the Normal level's rule), without the other moves
+    #: accepted on one clear turn (the opt-in rule at Normal), without the other moves
     clear: bool = False
 
 
@@ -777,8 +777,8 @@ def main(argv: list[str] | None = None) -> int:
         "--clear-margin",
         type=float,
         default=LivenessSettings().clear_margin,
-        help="made attacks: one clear turn is enough at this 3-D score above the threshold "
-        f"(the Normal level's rule; default {LivenessSettings().clear_margin}; 0: off)",
+        help="made attacks: the 3-D margin two turns must reach together, and one clear "
+        f"turn alone with --one-clear-turn (default {LivenessSettings().clear_margin}; 0: off)",
     )
     ap.add_argument(
         "--one-clear-turn",
