@@ -79,6 +79,25 @@ class Move(enum.Enum):
         return self in (Move.LEFT, Move.RIGHT)
 
 
+def announce(moves: tuple[Move, ...], done: int) -> str:
+    """What the screen says while ``moves[done]`` is asked. At the first move, every move
+    in order ("Turn your head left, then right"): the person reads one prompt and makes
+    the moves one after the other, instead of stopping to read a second one; after it,
+    the move that is left ("Now turn your head right"). Nothing is given away by showing
+    them together: a replay must still match the order, and a picture following the
+    prompt is asked the same moves."""
+    current = moves[done]
+    if done > 0:
+        return "Now " + current.prompt[0].lower() + current.prompt[1:]
+    words = current.prompt
+    for before, move in zip(moves, moves[1:], strict=False):
+        if move.is_turn == before.is_turn:
+            words += f", then {move.value}"
+        else:
+            words += f", then {'turn' if move.is_turn else 'tilt'} it {move.value}"
+    return words
+
+
 @dataclass(frozen=True)
 class ChallengeRules:
     """The numbers of a challenge (from ``LivenessSettings``).
@@ -458,6 +477,11 @@ class Challenge:
             if s.score is not None and not any(s is c for c in self._counted):
                 self._counted.append(s)
                 self.counted_scores.append(s.score)
+
+    @property
+    def prompt(self) -> str:
+        """What the screen says now (see :func:`announce`)."""
+        return announce(self.moves, min(self._done, len(self.moves) - 1))
 
     @property
     def _shown_done(self) -> int:

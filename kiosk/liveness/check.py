@@ -218,7 +218,7 @@ class ActiveLiveness:
         return LivenessVerdict(
             False,
             pending=True,
-            prompt=move.further_prompt if further else move.prompt,
+            prompt=move.further_prompt if further else self._challenge.prompt,
             move=move.value,
             step=status.done,
             steps=status.total,

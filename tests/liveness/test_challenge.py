@@ -10,7 +10,14 @@ import pytest
 
 from kiosk.config import LivenessSettings, Settings, VisionSettings
 from kiosk.errors import ConfigError
-from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome, PixelCues
+from kiosk.liveness.challenge import (
+    Challenge,
+    ChallengeRules,
+    Move,
+    Outcome,
+    PixelCues,
+    announce,
+)
 from kiosk.liveness.check import (
     ActiveLiveness,
     NoLiveness,
@@ -231,6 +238,35 @@ def test_active_check_prompts_then_accepts_a_turning_head() -> None:
     assert verdict.live and not verdict.pending, verdict
     check.reset()
     assert check.moves == ()
+
+
+def test_the_first_prompt_shows_every_move_in_order_then_the_one_left() -> None:
+    assert announce((Move.LEFT, Move.RIGHT), 0) == "Turn your head left, then right"
+    assert announce((Move.LEFT, Move.RIGHT), 1) == "Now turn your head right"
+    assert announce((Move.RIGHT,), 0) == "Turn your head right"
+    assert announce((Move.UP, Move.LEFT, Move.RIGHT), 0) == (
+        "Tilt your head up, then turn it left, then right"
+    )
+    assert announce((Move.UP, Move.LEFT, Move.DOWN), 2) == "Now tilt your head down"
+    # through the check: the prompt follows the moves done, and the arrow the move asked
+    check = ActiveLiveness(LivenessSettings(mode="active", count=2), random.Random(1))
+    for i in range(3):
+        check.observe_points(i / FPS, view(HEAD))
+    verdict = check.assess()  # the challenge starts
+    first, second = check.moves
+    assert verdict.prompt == f"Turn your head {first.value}, then {second.value}"
+    assert verdict.move == first.value
+    t = 3 / FPS
+    sign = 1.0 if first is Move.LEFT else -1.0
+    for pose in _turn(30 * sign):
+        check.observe_points(t, view(HEAD, **pose))
+        t += 1 / FPS
+        verdict = check.assess()
+        if verdict.step == 1:
+            break
+    assert verdict.pending and verdict.step == 1, verdict
+    assert verdict.prompt == f"Now turn your head {second.value}"
+    assert verdict.move == second.value
 
 
 def test_active_check_denies_a_still_photo_with_a_hint_and_a_reason_for_staff() -> None:

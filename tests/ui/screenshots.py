@@ -139,10 +139,12 @@ shot("08_door_failed")
 w.staff_bar.set_notice("door", None)
 attempt[0] += 1
 w.on_update(analysis(LoopState.CHECKING, attempt[0]))
-w.on_update(LivenessPrompt("Turn your head left", "Barack Obama", "left"))
+w.on_update(LivenessPrompt("Turn your head left, then right", "Barack Obama", "left"))
 shot("08a_liveness_prompt")
 w.on_update(LivenessPrompt("Turn your head a little further left", "Barack Obama", "left"))
 shot("08b_liveness_further")
+w.on_update(LivenessPrompt("Now turn your head right", "Barack Obama", "right"))
+shot("08b2_liveness_second_move")
 decided(
     Decision.DENIED_SPOOF,
     "A photo or a screen was seen. Please look at the camera yourself.",

@@ -25,8 +25,9 @@ BPCER (genuine attempts rejected / genuine attempts), over:
    from the middle of eyes and mouth, not the parallax the check uses), and a challenge
    ``m1, m2`` is answered by the frames of a turn ``m1`` followed by those of a turn
    ``m2`` (from the rest before each turn to the rest after). The time is from the
-   prompt to acceptance; the person's reaction time to each prompt is not in the clips
-   and is added as ``--reaction`` seconds per move.
+   prompt to acceptance; the person's reaction time to the prompt is not in the clips
+   and is added as ``--reaction`` seconds, once: the prompt shows every move in order,
+   and the turns follow one another.
 
 Prints figures; ``--json`` writes them too. Slow-ish: about 3 minutes per 100 made
 attacks on one CPU core.
@@ -538,8 +539,9 @@ def genuine_report(
             judged = [a for a in answers if a["live"] is not None]
             bpcer = [not a["live"] for a in judged]
             times = [a["seconds"] for a in judged if a["live"]]
-            # each prompt shown costs the person a reaction
-            extras = [a["seconds"] + reaction * a["prompts"] for a in judged if a["live"]]
+            # the person reacts to the prompt once: it shows every move, in order
+            # (kiosk.liveness.challenge.announce), and the turns follow one another
+            extras = [a["seconds"] + reaction for a in judged if a["live"]]
             median = statistics.median(times) if times else float("nan")
             extra = statistics.median(extras) if extras else float("nan")
             one = sum(1 for a in judged if a["live"] and a["prompts"] == 1)
@@ -548,8 +550,7 @@ def genuine_report(
             print(
                 f"  {rule}, {label} turns: BPCER {rate(bpcer)}; prompt to acceptance "
                 f"median {median:.2f} s over {len(times)} accepted ({one} on one turn), "
-                f"{extra:.2f} s with {reaction:g} s to react to each prompt"
-                + (note if left else "")
+                f"{extra:.2f} s with {reaction:g} s to react to the prompt" + (note if left else "")
             )
             out[f"{rule}/{label}"] = {
                 "moves": counted.count,
@@ -760,8 +761,8 @@ def main(argv: list[str] | None = None) -> int:
         "--reaction",
         type=float,
         default=0.5,
-        help="seconds a person takes to react to each prompt, added to the genuine answers' "
-        "time (default 0.5)",
+        help="seconds a person takes to react to the prompt (once: it shows every move), "
+        "added to the genuine answers' time (default 0.5)",
     )
     ap.add_argument("--log", type=Path, help="append each made attack here as a JSON line")
     ap.add_argument("--seed", type=int, default=1)
