@@ -31,6 +31,7 @@ from tools.liveness.attacks import (
     make_medium,
 )
 from tools.liveness.frames import load_photo
+from tools.liveness.moves import FixedMoves
 
 FPS = 8.0
 
@@ -142,18 +143,6 @@ def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path
     )  # the arrow and the words agree
 
 
-class _Moves(random.Random):
-    """Draws the given moves (the clip's person turned left, then right)."""
-
-    def __init__(self, *names: str) -> None:
-        super().__init__(0)
-        self.names = list(names)
-
-    def choice(self, seq):  # type: ignore[no-untyped-def]
-        name = self.names.pop(0)
-        return next(m for m in seq if m.value == name)
-
-
 def _clip_frames(path: Path, start: float, seconds: float) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     native = cap.get(cv2.CAP_PROP_FPS) or 25.0
@@ -182,7 +171,9 @@ def test_a_live_person_turning_the_head_gets_in(mode: str, faces_dir: Path, pipe
     # enough (opt-in at Normal), and his clear turn left is
     one = mode == "active-one"
     liveness = LivenessSettings(mode=mode.split("-")[0], count=2, one_clear_turn=one)
-    loop, out, store, door = _loop(pipeline, first[0].embedding, liveness, _Moves("left", "right"))
+    loop, out, store, door = _loop(
+        pipeline, first[0].embedding, liveness, FixedMoves("left", "right")
+    )
     for seq, rgb in enumerate(frames[1:], start=1):
         loop.step(Frame(seq, seq / FPS, rgb))
         if any(isinstance(o, Decided) for o in out):

@@ -25,23 +25,12 @@ from tools.liveness.attacks import (
     make_medium,
 )
 from tools.liveness.frames import Photo, Seen, find_turns, load_photo, look, read_clip
+from tools.liveness.moves import FixedMoves
 
 ACTIVE = LivenessSettings(mode="active")
 FPS = 8.0
 SAME_PERSON = operating_point(VisionSettings(), 1).threshold  # recognised
 SAME_FACE = network(VisionSettings().network).same_face  # within one attempt
-
-
-class _Fixed(random.Random):
-    """Draws the given moves in order."""
-
-    def __init__(self, *moves: str) -> None:
-        super().__init__(0)
-        self.moves = list(moves)
-
-    def choice(self, seq):  # type: ignore[no-untyped-def]
-        name = self.moves.pop(0)
-        return next(m for m in seq if m.value == name)
 
 
 def _attack(
@@ -122,7 +111,7 @@ def test_genuine_head_turns_answer_the_challenge(krzysiek: tuple[str, list[Seen]
     assert {t.direction for t in turns} == {"left", "right"}
     for turn in turns:  # each turn answers a one-move challenge, embedded on every frame
         check = ActiveLiveness(
-            replace(ACTIVE, count=1), _Fixed(turn.direction), identity_threshold=SAME_FACE
+            replace(ACTIVE, count=1), FixedMoves(turn.direction), identity_threshold=SAME_FACE
         )
         for s in seen[turn.rest : turn.start]:
             check.observe_points(s.time, s.points, s.embedding, None, s.grey, s.box)

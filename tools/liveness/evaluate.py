@@ -87,6 +87,7 @@ from tools.liveness.frames import (
     same_face_threshold,
     same_person_threshold,
 )
+from tools.liveness.moves import FixedMoves
 
 # --- a cue measured and not kept ---------------------------------------------------
 
@@ -455,7 +456,7 @@ def _answer(
         t0 = part[0].time - step  # continue one frame after the last one
         frames += [replace(s, time=t + (s.time - t0)) for s in part]
         t = frames[-1].time
-    check = ActiveLiveness(settings, _Fixed(moves), identity_threshold=threshold, level=level)
+    check = ActiveLiveness(settings, FixedMoves(*moves), identity_threshold=threshold, level=level)
     if held_out and clip in held_out:
         check.rules = replace(check.rules, combination=held_out[clip])
     for s in before:
@@ -566,18 +567,6 @@ def genuine_report(
                 "details": answers,
             }
     return out
-
-
-class _Fixed(random.Random):
-    """Draws the given moves in order (a genuine answer is built for a known challenge)."""
-
-    def __init__(self, moves: tuple[str, ...]) -> None:
-        super().__init__(0)
-        self._moves = list(moves)
-
-    def choice(self, seq: Any) -> Any:
-        name = self._moves.pop(0)
-        return next(m for m in seq if m.value == name)
 
 
 def _sequences(pool: tuple[str, ...], count: int) -> Iterator[tuple[str, ...]]:
