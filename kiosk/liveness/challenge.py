@@ -178,6 +178,9 @@ class ChallengeStatus:
     flat_frames: int = 0
     #: how far the latest frame went the asked way, as a fraction of what counts (0 to 1)
     progress: float = 0.0
+    #: the last frames turned the asked way far enough, after the prompt, and the move
+    #: still did not count (not 3-D enough yet, or not together): a further turn helps
+    further: bool = False
 
 
 @dataclass
@@ -226,6 +229,7 @@ class Challenge:
     _max_parallax: float = 0.0
     _max_motion: float = 0.0
     _progress: float = 0.0
+    _further: bool = False
     _flat_frames: int = 0
     #: the combined score of the frames that turned the asked way, and of those that
     #: counted a move (with the frames' pixels)
@@ -303,6 +307,7 @@ class Challenge:
             asked = self.moves[self._done]
             value = self._axis_values(asked, self._recent[-1]) if self._recent else 0.0
             self._progress = min(max(value / rules.min_parallax, 0.0), 1.0)
+            self._further = self._short_of_counting(asked)
         if elapsed > rules.time_limit:
             return self._end(Outcome.FAILED, elapsed, self._too_slow())
         self._status = ChallengeStatus(
@@ -315,6 +320,7 @@ class Challenge:
             max_motion=self._max_motion,
             flat_frames=self._flat_frames,
             progress=self._progress,
+            further=self._further,
         )
         return self._status
 
@@ -399,6 +405,17 @@ class Challenge:
                 return None
             return self._count(asked, last, elapsed)
         return None
+
+    def _short_of_counting(self, asked: Move) -> bool:
+        """The last frames (as many as count a move) turned the asked way past the gate,
+        after the prompt, and the move did not count: a little further would help (more
+        parallax, more of the head's relief). Not while a counted first move is held."""
+        need = self.rules.frames_needed
+        if self._held_until is not None or len(self._recent) < need:
+            return False
+        last = list(self._recent)[-need:]
+        turned = all(self._turned(asked, s, self.rules.min_parallax) for s in last)
+        return turned and self._rested and self._armed(asked)
 
     def _count(self, asked: Move, last: list[_Sample], elapsed: float) -> ChallengeStatus | None:
         """The asked move is done: ask the next one (or pass after the last)."""

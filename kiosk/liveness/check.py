@@ -213,8 +213,9 @@ class ActiveLiveness:
             )
         move = status.move
         assert move is not None
-        # half way there: the person turned, but not enough for a clear 3-D move
-        further = FURTHER_FROM <= status.progress < 1.0
+        # half way there, or turned far enough but not yet three-dimensional enough: a
+        # little further helps
+        further = status.further or FURTHER_FROM <= status.progress < 1.0
         return LivenessVerdict(
             False,
             pending=True,

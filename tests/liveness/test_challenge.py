@@ -546,3 +546,39 @@ def test_two_turns_just_over_the_threshold_are_not_enough_together() -> None:
     _play_planes(strong, turns, [0.6] * 4 + [0.4])
     assert strong.status.outcome is Outcome.PASSED
     assert rules_from(LivenessSettings(), "secure").together == LivenessSettings().clear_margin
+
+
+def test_a_turn_far_enough_but_not_yet_three_dimensional_is_asked_to_go_further() -> None:
+    def statuses(challenge: Challenge, poses: list[dict[str, float]], plane: float) -> list:  # type: ignore[type-arg]
+        out = []
+        for i, pose in enumerate(poses):
+            out.append(
+                challenge.update(
+                    (i + 1) / FPS, view(HEAD, **pose), lambda: PixelCues(plane, float("nan"))
+                )
+            )
+        return out
+
+    # flat texture: turned past the gate, never counts; asked to go further once two
+    # frames in a row are past it, and no longer once the head is back
+    flat = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY, time_limit=5.0)
+    seen = statuses(flat, _turn(30) + [{"turn": 0.0}] * 2, 0.99)
+    assert [s.outcome for s in seen] == [Outcome.PENDING] * len(seen)
+    assert any(s.further for s in seen) and not seen[0].further and not seen[-1].further
+    # a turn that counts is never asked to go further on the way
+    live = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY)
+    seen = statuses(live, _turn(30), 0.5)
+    assert live.status.done == 1 and not any(s.further for s in seen)
+    # the second turn counts but is not 3-D enough together with the first: further
+    weak = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY, together=3.0)
+    seen = statuses(weak, _turn(30) + _turn(-30), 0.6)
+    assert weak.status.done == 1 and any(s.further and s.move is Move.RIGHT for s in seen)
+    # through the check: the words
+    check = ActiveLiveness(LivenessSettings(mode="active"), _Left())
+    grey_frame = np.zeros((120, 160), np.uint8)  # no texture: counts as a plane
+    for i in range(3):
+        check.observe_points(i / FPS, view(HEAD), None, None, grey_frame)
+    assert check.assess().prompt == "Turn your head left, then right"
+    for i, pose in enumerate(_turn(30)[:5]):
+        check.observe_points((i + 3) / FPS, view(HEAD, **pose), None, None, grey_frame)
+    assert check.assess().prompt == "Turn your head a little further left"
