@@ -1,4 +1,5 @@
-"""The active challenge: random head moves, asked one after the other, within a time limit.
+"""The active challenge: random head moves, named together in the first prompt
+(:func:`announce`) and counted one after the other, within a time limit.
 
 Pure logic over (time, landmarks, embedding) per frame; no camera, no models, no Qt.
 
