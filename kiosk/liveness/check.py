@@ -296,6 +296,12 @@ class ActiveLiveness:
         if c.turned_scores:
             flat += f"; 3-D score of the turned frames up to {max(c.turned_scores):.1f}"
             flat += f" (counts from {self.rules.combination.threshold:.1f})"
+        measured = [e.surround for e in c.turned if e.surround is not None]
+        blind = sum(1 for v in measured if not np.isfinite(v))
+        if blind:
+            # the strongest cue had nothing to measure (a plain wall, the band out of
+            # view): staff can tell a site problem from a person's
+            flat += f"; room around the face unmeasurable on {blind} of {len(measured)} frames"
         return (
             f"{what}; asked {asked}; done {s.done}/{s.total} in {s.elapsed:.1f} s; "
             f"max parallax {s.max_parallax:.2f}, max motion {s.max_motion:.2f}{flat}"

@@ -4,6 +4,7 @@ modelled flat photo (fast, no models; the real pipeline is in test_liveness_real
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -406,6 +407,16 @@ def test_the_check_says_in_the_log_when_turns_were_not_three_dimensional() -> No
     verdict = check.assess()
     assert not verdict.live and not verdict.pending
     assert "turned frames not 3-D enough" in verdict.detail
+    # no texture around the face: the log says the strongest cue had nothing to measure
+    assert re.search(r"room around the face unmeasurable on (\d+) of \1 frames", verdict.detail)
+    # with the landmarks alone, nothing was measured on the pixels: nothing said
+    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=2.0), _Left())
+    for i, pose in enumerate([{"turn": 0.0}] * 3 + _turn(20) + [{"turn": 0.0}] * 20):
+        check.observe_points(i / FPS, view(HEAD, **pose))
+        if i == 2:
+            check.assess()
+    verdict = check.assess()
+    assert not verdict.pending and "room around" not in verdict.detail
 
 
 def test_a_face_missed_for_a_moment_may_have_moved_further() -> None:
