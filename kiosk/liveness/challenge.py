@@ -24,6 +24,7 @@ then the next one is asked. Frames are judged at most about 8 a second
 from __future__ import annotations
 
 import enum
+import itertools
 import random
 from collections import deque
 from collections.abc import Callable
@@ -91,7 +92,7 @@ def announce(moves: tuple[Move, ...], done: int) -> str:
     if done > 0:
         return "Now " + current.prompt[0].lower() + current.prompt[1:]
     words = current.prompt
-    for before, move in zip(moves, moves[1:], strict=False):
+    for before, move in itertools.pairwise(moves):
         if move.is_turn == before.is_turn:
             words += f", then {move.value}"
         else:
@@ -218,7 +219,7 @@ class Challenge:
     #: the margins of the moves done (see ChallengeRules.together), and the current one's
     _margins: list[float] = field(default_factory=list)
     _margin: float = float("-inf")
-    #: the frames whose scores are in counted_scores
+    #: the frames that counted a move, each once (see counted_scores)
     _counted: list[_Sample] = field(default_factory=list)
     #: the time of the last frame judged
     _judged: float | None = None
@@ -232,10 +233,8 @@ class Challenge:
     _progress: float = 0.0
     _further: bool = False
     _flat_frames: int = 0
-    #: the combined score of the frames that turned the asked way, and of those that
-    #: counted a move (with the frames' pixels)
+    #: the combined score of the frames that turned the asked way (with the frames' pixels)
     turned_scores: list[float] = field(default_factory=list)
-    counted_scores: list[float] = field(default_factory=list)
     #: the cues of every frame that turned the asked way (for the measurement)
     turned: list[Evidence] = field(default_factory=list)
 
@@ -494,7 +493,11 @@ class Challenge:
         for s in samples:
             if s.score is not None and not any(s is c for c in self._counted):
                 self._counted.append(s)
-                self.counted_scores.append(s.score)
+
+    @property
+    def counted_scores(self) -> list[float]:
+        """The combined scores of the frames that counted a move (with the pixels)."""
+        return [s.score for s in self._counted if s.score is not None]
 
     @property
     def prompt(self) -> str:

@@ -501,7 +501,7 @@ SIZES = (("deliberate", 0.15, 9.0), ("15-25 degrees", 0.10, 0.15))
 
 def rule_variants(settings: LivenessSettings) -> list[tuple[str, LivenessSettings, str]]:
     """The challenges measured, with the security level each is asked at: one move, two
-    moves (Secure, Most secure) and one clear turn or two (Normal, the default)."""
+    moves (the default, at every level) and one clear turn or two (the opt-in, Normal)."""
     return [
         ("one move", replace(settings, count=1), "secure"),
         ("two moves (the default)", replace(settings, count=2), "secure"),
