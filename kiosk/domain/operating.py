@@ -9,12 +9,20 @@ the development photos (impostor comparisons: a photo of one person against the 
 templates of another). Nothing is extrapolated past those measurements: below the
 distance where the measured curve has too few comparisons to resolve the rate (its
 ``floor``), the threshold stops falling, and the figures say so.
+
+Strangers are measured on more than one population of probes: the development *photos*
+and *camera frames* (real clips, and photos degraded as a door camera degrades them:
+scale, blur, compression, light). Frames sit closer to everyone than photos do, so a
+threshold chosen on photos alone is optimistic for what a camera sees.
+:func:`choose_covering` takes the threshold that holds the level's target on every
+population measured: the strictest of their thresholds.
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from kiosk.domain.stats import Rate, percent, upper_bound
 
@@ -34,7 +42,20 @@ class Level:
     fpir: float
     floor: int
     purpose: str
+    #: the threshold of a smaller gallery is the one for this many people: the target
+    #: per attempt spread over one or two people would let a look-alike of theirs in
+    #: (strangers match some people far more often than the average one)
+    min_people: int = 1
 
+
+#: The smallest gallery a level's threshold is chosen for. A per-attempt target spread
+#: over one or two enrolled people is a per-person rate some 24 times looser than over 24,
+#: and strangers do not match people evenly: on camera frames, a few enrolled people drew
+#: most of the strangers' near misses (``python -m tools.frames.calibrate``), and a stage
+#: clip of strangers was let in as one of them at 1.06 under the 1.095 for two people.
+#: Below 24 people the threshold is the one for 24 (Normal: 1.023 instead of up to 1.115),
+#: which costs an enrolled person little: their frames sit far below it (README).
+MIN_PEOPLE = 24
 
 LEVELS: dict[str, Level] = {
     "normal": Level(
@@ -43,6 +64,7 @@ LEVELS: dict[str, Level] = {
         1e-3,
         2,
         "a stranger let in on at most 1 attempt in 1,000 (the default for a door)",
+        MIN_PEOPLE,
     ),
     "secure": Level(
         "secure",
@@ -50,6 +72,7 @@ LEVELS: dict[str, Level] = {
         1e-4,
         0,
         "at most 1 in 10,000; enrolled people are asked to look again more often",
+        MIN_PEOPLE,
     ),
     "most-secure": Level(
         "most-secure",
@@ -57,6 +80,7 @@ LEVELS: dict[str, Level] = {
         1e-5,
         0,
         "at most 1 in 100,000 where the measurements reach; slowest for enrolled people",
+        MIN_PEOPLE,
     ),
 }
 DEFAULT_LEVEL = "normal"
@@ -77,6 +101,8 @@ class DistanceCurve:
     genuine: tuple[float, ...]
     #: (t, impostor distances <= t) on a coarse grid, for thresholds beyond the tail
     impostor_grid: tuple[tuple[float, int], ...] = ()
+    #: what the probes were: "development photos" or "camera frames"
+    population: str = "development photos"
 
     def impostors_within(self, threshold: float) -> int:
         """Impostor comparisons at or under ``threshold``: exact within the stored tail;
@@ -111,6 +137,18 @@ def fpir_for(per_person: float, people: int) -> float:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What one more population of probes (``population``) says at a threshold."""
+
+    population: str
+    impostor: Rate
+    genuine_missed: Rate
+    #: the threshold the level would give on this population alone
+    own_threshold: float
+    floored: bool
+
+
+@dataclass(frozen=True)
 class OperatingPoint:
     """The threshold in force and what is known about it.
 
@@ -124,23 +162,38 @@ class OperatingPoint:
     impostor: Rate  # impostor comparisons of the development photos accepted at threshold
     genuine_missed: Rate  # genuine comparisons of the development photos over threshold
     floored: bool  # the level's target could not be resolved: threshold held at the floor
+    #: the same figures on the other populations measured (camera frames), at ``threshold``
+    evidence: tuple[Evidence, ...] = ()
+    #: the population whose curve set the threshold (the strictest one)
+    limited_by: str = "development photos"
+    #: the threshold the development photos alone would give (``None``: not chosen)
+    photo_threshold: float | None = None
 
     @property
     def expected_fpir(self) -> float:
-        return fpir_for(self.impostor.value, self.people)
+        return max(fpir_for(r.value, self.people) for r in self._impostors())
 
     @property
     def fpir_bound(self) -> float:
-        return fpir_for(upper_bound(self.impostor.events, self.impostor.trials), self.people)
+        return max(
+            fpir_for(upper_bound(r.events, r.trials), self.people) for r in self._impostors()
+        )
+
+    def _impostors(self) -> list[Rate]:
+        return [self.impostor, *(e.impostor for e in self.evidence)]
 
     def fpir_text(self) -> str:
-        """What a stranger's chance is, from what was measured (never a fitted tail)."""
+        """What a stranger's chance is, from what was measured (never a fitted tail): the
+        worst of the populations measured, with each one's count."""
         who = f"{self.people:,} enrolled {'person' if self.people == 1 else 'people'}"
         base = (
             f"{self.impostor.events:,} of {self.impostor.trials:,} stranger comparisons on the "
-            f"development photos accepted"
+            f"development photos"
         )
-        if self.impostor.events == 0:
+        for e in self.evidence:
+            base += f" and {e.impostor.events:,} of {e.impostor.trials:,} on {e.population}"
+        base += " accepted"
+        if all(r.events == 0 for r in self._impostors()):
             return (
                 f"A stranger let in: at most {percent(self.fpir_bound)} per attempt with {who} "
                 f"({base})."
@@ -149,6 +202,42 @@ class OperatingPoint:
             f"A stranger let in: about {percent(self.expected_fpir)} per attempt, at most "
             f"{percent(self.fpir_bound)}, with {who} ({base})."
         )
+
+
+def choose_covering(
+    curves: Sequence[DistanceCurve],
+    people: int,
+    level: Level | None,
+    explicit: float | None = None,
+) -> OperatingPoint:
+    """The threshold that holds ``level``'s target on every population of ``curves``
+    (the first is the development photos'): the strictest of the thresholds chosen on
+    each; the figures of every population at that threshold come with it."""
+    if not curves:
+        raise ValueError("no distance curve")
+    points = [choose(c, people, level, explicit) for c in curves]
+    binding = min(range(len(points)), key=lambda i: points[i].threshold)
+    threshold = points[binding].threshold
+    first, rest = curves[0], curves[1:]
+    evidence = tuple(
+        Evidence(
+            c.population,
+            Rate(c.impostors_within(threshold), c.impostor_comparisons),
+            Rate(c.genuine_over(threshold), len(c.genuine)),
+            p.threshold,
+            p.floored,
+        )
+        for c, p in zip(rest, points[1:], strict=True)
+    )
+    return replace(
+        points[0],
+        threshold=threshold,
+        impostor=Rate(first.impostors_within(threshold), first.impostor_comparisons),
+        genuine_missed=Rate(first.genuine_over(threshold), len(first.genuine)),
+        floored=points[binding].floored,
+        evidence=evidence,
+        limited_by=curves[binding].population,
+    )
 
 
 def choose(
@@ -161,7 +250,7 @@ def choose(
     else:
         if level is None:
             raise ValueError("a level or an explicit threshold is needed")
-        per_person = 1.0 - (1.0 - level.fpir) ** (1.0 / max(people, 1))
+        per_person = 1.0 - (1.0 - level.fpir) ** (1.0 / max(people, level.min_people, 1))
         allowed = _events_within(per_person, curve.impostor_comparisons, len(curve.impostor_tail))
         if allowed < level.floor:
             allowed, floored = level.floor, True
@@ -174,6 +263,7 @@ def choose(
         impostor=Rate(curve.impostors_within(threshold), curve.impostor_comparisons),
         genuine_missed=Rate(curve.genuine_over(threshold), len(curve.genuine)),
         floored=floored,
+        photo_threshold=threshold,
     )
 
 

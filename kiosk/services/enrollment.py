@@ -194,7 +194,7 @@ class EnrollmentService:
         np.fill_diagonal(d, np.nan)
         typical = np.nanmedian(d, axis=1)
         # two photos of one person: a gallery of one at the configured level
-        threshold = operating_point(self.settings.vision, 1).threshold
+        threshold = operating_point(self.settings.vision, 1, door=False).threshold
         return [f.source for f, m in zip(accepted, typical, strict=True) if m >= threshold]
 
     # -- saving --------------------------------------------------------------------------

@@ -3,9 +3,11 @@ extrapolated, and honest figures (a count and a 95 % bound)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from kiosk.domain.operating import LEVELS, DistanceCurve, choose, fpir_for
+from kiosk.domain.operating import LEVELS, DistanceCurve, choose, choose_covering, fpir_for
 from kiosk.domain.stats import Rate, upper_bound
 from kiosk.vision.calibration import distance_curve
 
@@ -62,10 +64,68 @@ def test_shipped_curves_give_the_door_its_thresholds() -> None:
     sface = distance_curve("sface", "centre")
     assert sface.impostor_comparisons > 300_000
     normal = [choose(sface, n, LEVELS["normal"]).threshold for n in (1, 24, 547)]
-    assert 0.9 < normal[2] < normal[1] < normal[0] < 1.2
+    # a gallery smaller than the level's smallest gets that one's threshold
+    assert 0.9 < normal[2] < normal[1] == normal[0] < 1.2
+    assert choose(sface, 50, LEVELS["normal"]).threshold < normal[1]
     # secure is stricter than normal at every size
     for n in (3, 50, 500):
         assert (
             choose(sface, n, LEVELS["secure"]).threshold
             <= choose(sface, n, LEVELS["normal"]).threshold
         )
+
+
+def _frames(n: int = 50_000, start: float = 0.7) -> DistanceCurve:
+    """Camera frames of strangers: closer to everyone than the photos of ``_curve``."""
+    tail = tuple(start + 0.0001 * i for i in range(2000))
+    return DistanceCurve(
+        "sface", "centre", "test", n, tail, genuine=(0.6, 0.8, 1.0), population="camera frames"
+    )
+
+
+def test_the_threshold_holds_the_target_on_every_population_measured() -> None:
+    level = LEVELS["normal"]
+    for n in (1, 5, 24):
+        photos, frames = choose(_curve(), n, level), choose(_frames(), n, level)
+        point = choose_covering([_curve(), _frames()], n, level)
+        # the frames sit closer to everyone: their threshold is the stricter one
+        assert point.threshold == frames.threshold < photos.threshold
+        assert point.limited_by == "camera frames"
+        # each population's own figures at the threshold in force, and the worst counts
+        (evidence,) = point.evidence
+        assert evidence.population == "camera frames"
+        assert evidence.impostor == frames.impostor
+        assert evidence.own_threshold == frames.threshold
+        assert point.impostor.events < photos.impostor.events
+        assert point.fpir_bound == pytest.approx(frames.fpir_bound)
+        assert point.floored == frames.floored
+        if not point.floored:
+            assert point.fpir_bound <= level.fpir * 1.0001
+    # where the photos are the stricter population, they set it, and the frames are shown
+    point = choose_covering([_curve(), _frames(start=0.95)], 5, level)
+    assert point.threshold == choose(_curve(), 5, level).threshold
+    assert point.limited_by == "development photos"
+    text = point.fpir_text()
+    assert "of 100,000 stranger comparisons on the development photos" in text
+    assert "of 50,000 on camera frames" in text
+
+
+def test_an_explicit_threshold_is_shown_with_every_population() -> None:
+    point = choose_covering([_curve(), _frames()], 20, None, explicit=0.85)
+    assert point.threshold == 0.85 and point.source == "explicit"
+    assert point.impostor.events == 500 and point.evidence[0].impostor.events == 1501
+    # the frames' count is the larger chance: the bound shown is theirs
+    assert point.expected_fpir == pytest.approx(fpir_for(1501 / 50_000, 20))
+
+
+def test_a_small_gallery_gets_the_threshold_of_the_levels_smallest_one() -> None:
+    level = replace(LEVELS["normal"], min_people=24)
+    at_24 = choose(_curve(2_000_000), 24, level)
+    for n in (1, 2, 5, 23):
+        point = choose(_curve(2_000_000), n, level)
+        assert point.threshold == at_24.threshold
+        # the figures are those of the gallery's real size: fewer people, fewer chances
+        assert point.people == n and point.expected_fpir < at_24.expected_fpir
+    assert choose(_curve(2_000_000), 50, level).threshold < at_24.threshold
+    # without the floor, one person would get a looser threshold
+    assert choose(_curve(2_000_000), 1, replace(level, min_people=1)).threshold > at_24.threshold
