@@ -29,7 +29,7 @@ def test_zero_of_48_is_at_most_six_percent() -> None:
 
 
 def test_threshold_falls_as_people_are_enrolled_and_keeps_the_bound() -> None:
-    curve = _curve()
+    curve = _curve(2_000_000)
     level = LEVELS["normal"]
     points = [choose(curve, n, level) for n in (1, 10, 100, 1000)]
     thresholds = [p.threshold for p in points]

@@ -382,7 +382,8 @@ class SecurityPage(QWidget):
         lines = [
             f"<b>At threshold {point.threshold:.3f}, with {point.people:,} enrolled "
             f"{'person' if point.people == 1 else 'people'}</b>",
-            "<u>Development photos</u> (faces of other people, measured before shipping):"
+            "<u>Development photos and camera frames</u> (faces of other people, measured "
+            "before shipping):"
             if head is None
             else f"<u>Site head {head}</u>: its threshold comes from this site's photos, each "
             "searched by a head trained without its person:",
@@ -396,6 +397,16 @@ class SecurityPage(QWidget):
             "• An enrolled person's single photo not recognised: "
             f"{point.genuine_missed.text()} (a kiosk decides on several frames).",
         ]
+        for e in point.evidence:
+            lines.append(
+                f"• On {e.population} (real clips, and photos made into door-camera frames): "
+                f"an enrolled person's attempt not recognised: {e.genuine_missed.text()}."
+            )
+        if point.evidence and point.source == "level":
+            lines.append(
+                f"• The threshold is the stricter of the two: set by the {point.limited_by} "
+                f"(photos alone would give {point.photo_threshold:.3f})."
+            )
         if point.floored:
             measured = "development photos" if head is None else "site's photos"
             lines.append(
