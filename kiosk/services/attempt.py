@@ -6,12 +6,16 @@ is reset field by field."""
 from __future__ import annotations
 
 import queue
+from collections import deque
 from dataclasses import dataclass, field
 
 from kiosk.camera.frames import Frame
 from kiosk.domain.access import Decision, Person
-from kiosk.domain.faces import Box, FaceResult
-from kiosk.domain.policy import Recognition
+from kiosk.domain.faces import Box, FaceResult, FloatArray
+from kiosk.domain.policy import Recognition, same_person
+
+#: an attempt's face is compared with this many of its latest embeddings
+RECENT_FACES = 3
 
 
 @dataclass
@@ -46,12 +50,21 @@ class Attempt:
     outcome: Decision | None = None
     decided_at: float | None = None
     label: int | None = None  # whom the decision named (None: nobody)
-    others: int = 0  # frames in a row since the decision that were not them
+    #: the latest embeddings of its face (before and after the decision): what the next
+    #: frame's face must be near to be this attempt's
+    recent: deque[FloatArray] = field(default_factory=lambda: deque(maxlen=RECENT_FACES))
+    ended_at: float | None = None  # when it ended (a decided face back soon rejoins it)
 
-    def seen(self, box: Box) -> None:
-        """The face is in this frame (at ``box``)."""
+    def seen(self, box: Box, embedding: FloatArray | None = None) -> None:
+        """The face is in this frame (at ``box``; ``embedding``: its face, if embedded)."""
         self.box = box
         self.lost_since = None
+        if embedding is not None:
+            self.recent.append(embedding)
+
+    def is_face(self, embedding: FloatArray, distance: float) -> bool:
+        """Is ``embedding`` this attempt's face (within ``distance`` of its latest)?"""
+        return same_person(self.recent, embedding, distance)
 
     def missing(self, now: float) -> float:
         """The face is not in this frame: for how long it has been missing."""
