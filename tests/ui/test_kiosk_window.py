@@ -225,6 +225,9 @@ def test_a_slow_machine_asks_the_person_to_hold_still_and_tells_staff_legibly(
     assert bar.wordWrap() and bar.font().pixelSize() >= 16  # not 9 px, not cut off
     assert bar.geometry().top() == 0  # along the top, away from the banner
     assert bar.geometry().right() <= window.width()
+    assert "[" not in bar.text() and "kiosk_" not in bar.text()  # no settings' names
+    window.on_update(PaceChanged(True, 1.58, 1.6, 1.5))  # not "1.6 a second, 1.6 needed"
+    assert "slow: 1.58 a second, under the 1.60 it takes" in bar.text()
     window.on_update(PaceChanged(False, 3.0, 1.6, 1.5))
     window.on_update(_seen(1))
     assert window.banner.title.text() == "Checking…" and not bar.isVisible()
@@ -291,3 +294,59 @@ def test_badge_mode_takes_a_card_reader_or_the_keypad(qtbot: Any, settings: Sett
     assert not window.keypad.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_F2)
     assert window.status_line.isVisible()
+
+
+def test_the_kiosk_window_says_it_is_starting_before_anything_slow(
+    qtbot: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: the window was black for 6-7 s at start. It is shown, saying it is
+    starting, before the liveness check, the database and the models (torch) load."""
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk import app as composition
+
+    class Stop(Exception):
+        pass
+
+    seen: list[tuple[str, bool, ScreenState, str]] = []
+
+    def windows() -> list[KioskWindow]:
+        return [w for w in QApplication.topLevelWidgets() if isinstance(w, KioskWindow)]
+
+    def slow(step: str) -> Any:
+        def part(*_args: Any, **_kwargs: Any) -> Any:
+            for w in windows():
+                seen.append((step, w.isVisible(), w.state, w.banner.title.text()))
+            if step == "database":
+                raise Stop
+            return None
+
+        return part
+
+    monkeypatch.setattr(composition, "make_liveness", slow("liveness"))
+    monkeypatch.setattr(composition, "access_service", slow("database"))
+    try:
+        with pytest.raises(Stop):
+            composition.run_kiosk(settings, full_screen=False, exit_after=1.0)
+        assert seen == [
+            ("liveness", True, ScreenState.STARTING, "Starting…"),
+            ("database", True, ScreenState.STARTING, "Starting…"),
+        ]
+    finally:
+        for w in windows():
+            w.shutdown()
+
+
+def test_staff_read_why_the_camera_is_offline(
+    qtbot: Any, screen: tuple[KioskWindow, FrameSlot]
+) -> None:
+    window, slot = screen
+    reason = "cannot open webcam 0: no camera at /dev/video0: is it plugged in?"
+    slot.set_status(dataclasses.replace(ONLINE, online=False, message=reason, offline_since=1.0))
+    qtbot.waitUntil(lambda: window.state is ScreenState.OFFLINE)
+    assert window.staff_bar.isVisible()
+    assert f"the camera is offline: {reason}" in window.staff_bar.text()
+    slot.set_status(ONLINE)
+    _frame(slot, 2)
+    qtbot.waitUntil(lambda: window.state is not ScreenState.OFFLINE)
+    assert window.staff_bar.notice("camera") is None
