@@ -65,6 +65,20 @@ BOX_MAX_AGE_SECONDS = 1.0
 BOX_MAX_AGE_CAP_SECONDS = 3.0
 
 
+def pace_notice(pace: PaceChanged) -> str:
+    """What staff read when recognition is too slow for the promised decision time: the
+    two rates with as many decimals as it takes to tell them apart (never "1.6 a second,
+    1.6 needed"), what people are asked, and what helps, without settings' names."""
+    digits = 1
+    while digits < 3 and f"{pace.rate:.{digits}f}" == f"{pace.needed:.{digits}f}":
+        digits += 1
+    return (
+        f"recognition is slow: {pace.rate:.{digits}f} a second, under the "
+        f"{pace.needed:.{digits}f} it takes to decide within {pace.seconds:g} s, so people "
+        "are asked to hold still for longer. A faster computer or a graphics card helps."
+    )
+
+
 class KioskWindow(QWidget):
     """The screen at the door. Build it, then feed :meth:`on_update` from the
     recognition worker's signal; it reads frames from ``slot`` itself. In badge + face
@@ -328,6 +342,7 @@ class KioskWindow(QWidget):
             wanted = ScreenState.CHECKING
         else:
             wanted = ScreenState.IDLE
+        self._camera_notice(wanted)
         attempts = self.slot.status.attempts
         badge_changed = self.badge_mode and wanted is ScreenState.IDLE and now >= self._badge_until
         if (
@@ -339,6 +354,16 @@ class KioskWindow(QWidget):
                 log.info("screen: %s", wanted.value)
             self._offline_attempts = attempts
             self._show(wanted)
+
+    def _camera_notice(self, state: ScreenState) -> None:
+        """While the camera is offline staff read why, in one line (what the camera
+        thread last met: no device, no permission, a file OpenCV cannot read ...)."""
+        reason = self.slot.status.message if state is ScreenState.OFFLINE else ""
+        notice = f"the camera is offline: {reason.splitlines()[0]}" if reason else None
+        if state is ScreenState.OFFLINE and notice is None:
+            notice = "the camera sends no frames"
+        if notice != self.staff_bar.notice("camera"):
+            self.staff_bar.set_notice("camera", notice)
 
     # -- results from the recognition thread (queued signal, GUI thread) ----------
 
@@ -373,15 +398,7 @@ class KioskWindow(QWidget):
                 self._show(self.state)
             case PaceChanged():
                 self._slow = update.slow
-                self.staff_bar.set_notice(
-                    "pace",
-                    f"recognition is slow: {update.rate:.1f} a second, {update.needed:.1f} "
-                    f"needed to decide within {update.seconds:g} s, so people are asked to "
-                    "hold still. A GPU or a faster machine helps, or a larger [vision] "
-                    "kiosk_min_face_size."
-                    if update.slow
-                    else None,
-                )
+                self.staff_bar.set_notice("pace", pace_notice(update) if update.slow else None)
                 if self.state is ScreenState.CHECKING:
                     self._show(self.state)
             case LoopReady():
