@@ -312,16 +312,16 @@ class KioskLoop(BadgeMode):
             return LoopState.BADGE, False
         assert self.recognizer is not None
         result = self.recognizer.analyze(frame.rgb, [face])[0]
-        if attempt is not None and not attempt.is_face(result.embedding, self.same_face_distance):
+        holder = self._claim.person.id if self._claim is not None else None
+        label, distance = self._searcher(holder)(result.embedding)
+        same = self.same_face_distance
+        if attempt is not None and not attempt.is_face(result.embedding, label, same):
             self._end_attempt(replaced=True)  # another face took its place
-        attempt = self._follow(frame, face, result.embedding)
+        attempt = self._follow(frame, face, result.embedding, label)
         if attempt.outcome is not None:
             return LoopState.DECIDED, True
         if self.badge_mode and self._claim is None:
             return LoopState.BADGE, True
-        holder = self._claim.person.id if self._claim is not None else None
-        search = self._searcher(holder)
-        label, distance = search(result.embedding)
         recognition = Recognition(
             frame.time, result.embedding, self.quality(result), label, distance
         )
@@ -346,10 +346,16 @@ class KioskLoop(BadgeMode):
         if self._same_face is None:
             from kiosk.vision.networks import network  # torch: only in the loop's thread
 
-            self._same_face = network(self.settings.vision.network).same_face
+            self._same_face = network(self.settings.vision.network).next_face
         return self._same_face
 
-    def _follow(self, frame: Frame, face: DetectedFace, embedding: FloatArray | None) -> Attempt:
+    def _follow(
+        self,
+        frame: Frame,
+        face: DetectedFace,
+        embedding: FloatArray | None,
+        named: int | None = None,
+    ) -> Attempt:
         """The attempt this face belongs to: the current one, the decided one it rejoins,
         or a new one."""
         if self.attempt is None:
@@ -361,7 +367,7 @@ class KioskLoop(BadgeMode):
                 and last.ended_at is not None
                 and frame.time - last.ended_at < REJOIN_SECONDS
                 and not last.may_retry(frame.time, self.settings.decision.cooldown_seconds)
-                and last.is_face(embedding, self.same_face_distance)
+                and last.is_face(embedding, named, self.same_face_distance)
             ):
                 self.attempt = last  # the same person, back at once: not decided again
                 last.ended_at = None
@@ -370,7 +376,7 @@ class KioskLoop(BadgeMode):
                 self.liveness.reset()
                 self.attempt = Attempt(self._attempts, frame.time, face.box)
             self._last = None
-        self.attempt.seen(face.box, embedding)
+        self.attempt.seen(face.box, embedding, named)
         return self.attempt
 
     def _face_changed(self, attempt: Attempt, pending: Pending) -> bool:

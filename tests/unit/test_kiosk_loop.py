@@ -818,3 +818,18 @@ def test_store_errors_reach_staff() -> None:
     _feed(loop, clock, 7, 5)
     notices = [o for o in out if isinstance(o, Notice)]
     assert notices and "disk full" in notices[0].message
+
+
+def test_a_face_is_the_attempts_when_near_its_latest_or_named_as_the_same_person() -> None:
+    from kiosk.services.attempt import Attempt
+
+    attempt = Attempt(1, 0.0, FACE.box)
+    attempt.seen(FACE.box, _embedding(7), 7)
+    assert attempt.is_face(_embedding(ADA_AS_BO), 8, 1.0)  # near, whoever it is named
+    assert not attempt.is_face(_embedding(8), 8, 1.0)  # far, and named someone else
+    # far (a head turned away between two frames seconds apart), named as her: hers
+    assert attempt.is_face(_embedding(8), 7, 1.0)
+    attempt.seen(FACE.box, _embedding(0), None)
+    attempt.seen(FACE.box, _embedding(0), None)
+    attempt.seen(FACE.box, _embedding(0), None)  # only the last three count
+    assert not attempt.is_face(_embedding(8), 7, 1.0)
