@@ -93,7 +93,7 @@ class KioskLoop(BadgeMode):
     ``load_recognizer`` is called inside :meth:`run` (the slow model load happens in the
     loop's thread); ``make_gallery`` turns (embeddings, labels) into a searcher;
     ``quality`` weighs a frame; ``same_face_distance`` is the embedding distance within
-    which two frames show one face (default: the configured network's). While :meth:`run`
+    which two frames show one face (default: the configured network's ``next_face``). While :meth:`run`
     runs, the door is opened from a worker thread; a caller driving :meth:`step` itself
     gets it opened inline, unless it opens :meth:`door_worker` too. :meth:`claim` may be
     called from any thread."""
@@ -137,8 +137,8 @@ class KioskLoop(BadgeMode):
         self.attempt: Attempt | None = None
         self._last: Attempt | None = None  # the latest decided attempt, after it ended
         self._attempts = 0  # attempts so far: the next one's number
-        #: two embeddings of one face are at most this far apart (None: the configured
-        #: network's ``same_face``, looked up in the loop's thread on first use)
+        #: a frame's face is the attempt's within this distance of one of its last three
+        #: (None: the configured network's ``next_face``, looked up in the loop's thread)
         self._same_face = same_face_distance
         #: the threshold of the latest search (recorded with the events it decided)
         self._threshold: float | None = None
