@@ -93,10 +93,10 @@ class KioskLoop(BadgeMode):
     ``load_recognizer`` is called inside :meth:`run` (the slow model load happens in the
     loop's thread); ``make_gallery`` turns (embeddings, labels) into a searcher;
     ``quality`` weighs a frame; ``same_face_distance`` is the embedding distance within
-    which two frames show one face (default: the configured network's ``next_face``). While :meth:`run`
-    runs, the door is opened from a worker thread; a caller driving :meth:`step` itself
-    gets it opened inline, unless it opens :meth:`door_worker` too. :meth:`claim` may be
-    called from any thread."""
+    which two frames show one face (default: the configured network's ``next_face``).
+    While :meth:`run` runs, the door is opened from a worker thread; a caller driving
+    :meth:`step` itself gets it opened inline, unless it opens :meth:`door_worker` too.
+    :meth:`claim` may be called from any thread."""
 
     def __init__(
         self,
