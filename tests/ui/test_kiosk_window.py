@@ -178,7 +178,7 @@ def test_after_a_failed_check_the_person_is_asked_to_step_back_and_try_again(
         window.on_update(_seen(1, LoopState.DECIDED))
         qtbot.wait(50)
         states.add(window.state)
-    assert states == {ScreenState.DENIED, ScreenState.RETRY}
+    assert states <= {ScreenState.DENIED, ScreenState.RETRY}  # never idle, never checking
     assert window.state is ScreenState.RETRY
     assert window.banner.title.text() == "Please step back"
     assert "try again" in window.banner.message.text()
