@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Slot
 
 from kiosk.app import build_kiosk
 from kiosk.config import Settings
@@ -327,6 +327,19 @@ def test_a_photo_denied_as_a_spoof_is_never_shown_or_logged_as_allowed(
 STRANGER_VISIT = "kit_harington/knn_john1.jpeg"
 
 
+class Checker(QObject):
+    """Hands the loop's messages to ``check`` in the GUI thread (queued, in order, after
+    the window's own slot, which was connected first)."""
+
+    def __init__(self, check: Callable[[LoopMessage], None]) -> None:
+        super().__init__()
+        self.check = check
+
+    @Slot(object)
+    def take(self, message: LoopMessage) -> None:
+        self.check(message)
+
+
 class Witness:
     """The real pipeline, noting who is in the frame the loop is looking at (by the
     corner mark of :func:`write_queue`'s frames, which the kiosk never reads)."""
@@ -398,7 +411,10 @@ def test_a_queue_at_the_same_spot_each_decision_is_about_the_right_person(
             if allowed and shown is not None and shown.person_id != enrolled[who]:
                 over_another.append(f"{shown.name} over person {who}")
 
-    app.threads.worker.update.connect(check)
+    # a slot of an object of the GUI thread, so that it runs there, after the window's
+    # (a bare function would run in the loop's thread, before the window saw the message)
+    checker = Checker(check)
+    app.threads.worker.update.connect(checker.take)
 
     def everyone_decided() -> bool:
         outcomes = {(d.decision, d.person_id) for d, _ in decisions}
