@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kiosk.storage.store import Store
     from kiosk.ui.admin_login import PasswordCheck
     from kiosk.ui.kiosk_app import KioskApp
+    from kiosk.ui.kiosk_window import KioskWindow
     from kiosk.vision.pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
@@ -240,9 +241,11 @@ def build_kiosk(
     door: Door | None = None,
     load_recognizer: Callable[[], Recognizer] | None = None,
     liveness: LivenessCheck | None = None,
+    window: KioskWindow | None = None,
 ) -> KioskApp:
     """The kiosk's threads and window, from the settings; anything given is used as is
-    (tests and the benchmark pass a ready pipeline or camera)."""
+    (tests and the benchmark pass a ready pipeline or camera; :func:`run_kiosk` the
+    window it showed while starting, on ``camera``'s slot)."""
     from kiosk.camera.reader import CameraReader
     from kiosk.ui.kiosk_app import KioskApp
 
@@ -258,22 +261,31 @@ def build_kiosk(
         password_check=password_check,
         full_screen=full_screen,
         require_password=require_password,
+        window=window,
     )
 
 
 def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None) -> int:
-    """Run the kiosk screen until it is closed; 0 when every thread stopped cleanly."""
+    """Run the kiosk screen until it is closed; 0 when every thread stopped cleanly.
+
+    The window is shown first, saying it is starting (within a second: only Qt and the
+    camera's module are loaded before it); the database, the settings record, the
+    liveness check and the models (torch) come after, while it shows."""
+    from kiosk.ui.kiosk_app import application, run_until_closed, show_starting
+
+    door = make_door(settings)  # a bad [door] setting stops here, before any window
+    app = application()
+    reader = make_camera(settings)
+    window = show_starting(settings, reader.slot, full_screen=full_screen)
+
     from kiosk.services.adaptation import AdaptationService
     from kiosk.services.network_switch import reembed
     from kiosk.services.security_level import people_with_templates
     from kiosk.services.settings_record import record_effective_settings
     from kiosk.ui.admin_login import account_password_check, env_password_check
-    from kiosk.ui.kiosk_app import application, run_until_closed
     from kiosk.vision.pipeline import load_stream
 
-    door = make_door(settings)  # a bad [door] setting stops here, before any window
     liveness = make_liveness(settings)
-    app = application()
     service = access_service(settings)
     try:
         # what this kiosk runs with, and from where; a change made outside the console is
@@ -310,10 +322,12 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
             settings,
             service,
             password_check=check,
+            camera=reader,
             full_screen=full_screen,
             door=door,
             liveness=liveness,
             load_recognizer=load_recognizer,
+            window=window,
         )
         stopped = run_until_closed(app, kiosk, exit_after=exit_after)
     finally:

@@ -187,7 +187,7 @@ class DoorSettings:
 class ScreenSettings:
     """The kiosk screen (``[screen]``)."""
 
-    result_seconds: float = 4.0  # a decision stays on screen this long, then idle
+    result_seconds: float = 4.0  # a decision's time on screen once its face has gone
     sounds: bool = True
     show_status: bool = False  # the status line at start (toggled with S)
 

@@ -7,6 +7,7 @@ in the thread that made them). Images leave here as RGB: BGR is OpenCV's busines
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -57,6 +58,23 @@ def describe(spec: str) -> str:
         return f"{scheme} stream {host}"
     path = Path(spec)
     return f"image folder {path.name}" if path.is_dir() else f"video {path.name}"
+
+
+def why_not_open(kind: str, target: int | str, dev: Path = Path("/dev")) -> str:
+    """Why OpenCV could not open a source, as far as can be told from outside, in words
+    staff can act on (one line)."""
+    if kind == "webcam":
+        device = dev / f"video{target}"
+        if dev.is_dir() and not device.exists():
+            found = sorted(p.name for p in dev.glob("video*"))
+            others = f" (there is {', '.join(found)})" if found else ""
+            return f"no camera at {device}{others}: is it plugged in, or another index meant?"
+        if device.exists() and not os.access(device, os.R_OK | os.W_OK):
+            return f"no permission to use {device}: add this user to the 'video' group"
+        return "it is missing or in use by another program"
+    if kind == "stream":
+        return "no answer from it in time, or not a stream OpenCV can read (check the URL)"
+    return "not a video OpenCV can read"
 
 
 def open_source(
@@ -123,7 +141,9 @@ class CvSource:
         cap = cv2.VideoCapture(self.target, cv2.CAP_ANY, params)
         if not cap.isOpened():
             cap.release()
-            raise CameraError(f"cannot open {describe(str(self.target))}")
+            raise CameraError(
+                f"cannot open {describe(str(self.target))}: {why_not_open(self.kind, self.target)}"
+            )
         if self.kind == "webcam":
             width, height, fps = self.requested
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)

@@ -69,6 +69,19 @@ def same_face(previous: Box, current: Box) -> bool:
     return math.hypot(cx - px, cy - py) <= TRACK_MAX_SHIFT * width
 
 
+def same_person(recent: Sequence[FloatArray], embedding: FloatArray, distance: float) -> bool:
+    """Embedding continuity: is the face of ``embedding`` (this frame) the face of the
+    ``recent`` frames of an attempt? It is when it lies within ``distance`` of the nearest
+    of them (the network's distance for two frames of one person: seconds apart, the
+    head turning; each frame is compared with the last few, not with the first, so that
+    a head turning step by step is followed). ``True`` when there is nothing to compare."""
+    if not recent:
+        return True
+    e = np.asarray(embedding, np.float64)
+    nearest = min(float(np.linalg.norm(np.asarray(r, np.float64) - e)) for r in recent)
+    return nearest <= distance
+
+
 @dataclass(frozen=True)
 class Recognition:
     """One recognised frame of the face being decided on.

@@ -98,13 +98,15 @@ class Announcer:
         attempt: int | None,
         over: bool,
         since_face_ms: float | None,
+        replaced: bool = False,
         detail: str = "",
         log_person: Person | None = None,
         snapshot: tuple[ImageArray, Box] | None = None,
     ) -> None:
         """Show a decision, log it, and open the door if allowed. ``person`` is shown
         (and let in); ``log_person`` is only logged (the holder of a badge shown with
-        another face)."""
+        another face); ``replaced``: another face is already in front of the kiosk, so
+        the screen does not show it."""
         when = self.now()
         self.emit(
             Decided(
@@ -117,6 +119,7 @@ class Announcer:
                 when,
                 attempt,
                 over,
+                replaced,
             )
         )
         keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0

@@ -6,12 +6,16 @@ is reset field by field."""
 from __future__ import annotations
 
 import queue
+from collections import deque
 from dataclasses import dataclass, field
 
 from kiosk.camera.frames import Frame
 from kiosk.domain.access import Decision, Person
-from kiosk.domain.faces import Box, FaceResult
-from kiosk.domain.policy import Recognition
+from kiosk.domain.faces import Box, FaceResult, FloatArray
+from kiosk.domain.policy import Recognition, same_person
+
+#: an attempt's face is compared with this many of its latest embeddings
+RECENT_FACES = 3
 
 
 @dataclass
@@ -46,12 +50,28 @@ class Attempt:
     outcome: Decision | None = None
     decided_at: float | None = None
     label: int | None = None  # whom the decision named (None: nobody)
-    others: int = 0  # frames in a row since the decision that were not them
+    #: the latest embeddings of its face (before and after the decision), and whom the
+    #: gallery named on each: what the next frame's face must be near to be this attempt's
+    recent: deque[tuple[FloatArray, int | None]] = field(
+        default_factory=lambda: deque(maxlen=RECENT_FACES)
+    )
+    ended_at: float | None = None  # when it ended (a decided face back soon rejoins it)
 
-    def seen(self, box: Box) -> None:
-        """The face is in this frame (at ``box``)."""
+    def seen(self, box: Box, embedding: FloatArray | None = None, named: int | None = None) -> None:
+        """The face is in this frame (at ``box``; ``embedding``: its face, if embedded,
+        which the gallery took for ``named``)."""
         self.box = box
         self.lost_since = None
+        if embedding is not None:
+            self.recent.append((embedding, named))
+
+    def is_face(self, embedding: FloatArray, named: int | None, distance: float) -> bool:
+        """Is ``embedding`` this attempt's face? It is within ``distance`` of one of its
+        latest, or the gallery names the same enrolled person on it as on one of them (a
+        head turned far between two frames seconds apart: the gallery knows them both)."""
+        if named is not None and any(label == named for _, label in self.recent):
+            return True
+        return same_person([e for e, _ in self.recent], embedding, distance)
 
     def missing(self, now: float) -> float:
         """The face is not in this frame: for how long it has been missing."""

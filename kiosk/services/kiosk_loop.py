@@ -80,6 +80,11 @@ RATE_WINDOW = 8
 FACE_LOST_GRACE_SECONDS = 1.0
 #: A liveness prompt is sent again this often while it stays the same.
 PROMPT_REPEAT_SECONDS = 1.0
+#: A decided face that comes back this soon after its attempt ended (a missed detection
+#: longer than the grace, a head turned away) rejoins that attempt: one person standing
+#: at the door is decided, logged and let in once. A face denied as a spoof does not
+#: rejoin: stepping away and back is how a person tries again.
+REJOIN_SECONDS = 5.0
 
 
 class KioskLoop(BadgeMode):
@@ -87,9 +92,11 @@ class KioskLoop(BadgeMode):
 
     ``load_recognizer`` is called inside :meth:`run` (the slow model load happens in the
     loop's thread); ``make_gallery`` turns (embeddings, labels) into a searcher;
-    ``quality`` weighs a frame. While :meth:`run` runs, the door is opened from a worker
-    thread; a caller driving :meth:`step` itself gets it opened inline, unless it opens
-    :meth:`door_worker` too. :meth:`claim` may be called from any thread."""
+    ``quality`` weighs a frame; ``same_face_distance`` is the embedding distance within
+    which two frames show one face (default: the configured network's ``next_face``).
+    While :meth:`run` runs, the door is opened from a worker thread; a caller driving
+    :meth:`step` itself gets it opened inline, unless it opens :meth:`door_worker` too.
+    :meth:`claim` may be called from any thread."""
 
     def __init__(
         self,
@@ -105,6 +112,7 @@ class KioskLoop(BadgeMode):
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         quality: Callable[[FaceResult], float] = frame_quality,
+        same_face_distance: float | None = None,
     ) -> None:
         self.settings = settings
         self.slot = slot
@@ -127,7 +135,11 @@ class KioskLoop(BadgeMode):
         self._templates: tuple[FloatArray, np.ndarray] = (np.zeros((0, 0), np.float32), np.zeros(0))
         self._gallery_time = -1e9
         self.attempt: Attempt | None = None
+        self._last: Attempt | None = None  # the latest decided attempt, after it ended
         self._attempts = 0  # attempts so far: the next one's number
+        #: a frame's face is the attempt's within this distance of one of its last three
+        #: (None: the configured network's ``next_face``, looked up in the loop's thread)
+        self._same_face = same_face_distance
         #: the threshold of the latest search (recorded with the events it decided)
         self._threshold: float | None = None
         self._claim: Claim | None = None  # badge + face: whose face is expected
@@ -280,27 +292,36 @@ class KioskLoop(BadgeMode):
             self._decide(attempt, identify(attempt.recognitions, method, search))
 
     def _face(self, frame: Frame, face: DetectedFace) -> tuple[LoopState, bool]:
-        """The decided-on face in this frame: follow it, recognise it, decide on it."""
+        """The decided-on face in this frame: follow it, recognise it, decide on it.
+
+        Every frame's face is embedded and compared with the attempt's latest: another
+        face (by the embedding, wherever its box is) ends the attempt at once and starts
+        its own, so that no result stays over it and no frame of it is added to another
+        person's. Only in badge + face mode, before a badge, is the box alone followed
+        (nothing is embedded until a badge names whom to compare with)."""
         attempt = self.attempt
-        if attempt is not None and not same_face(attempt.box, face.box):
-            self._end_attempt()  # another face took its place
-        elif attempt is not None and attempt.may_retry(
+        if attempt is not None and attempt.may_retry(
             frame.time, self.settings.decision.cooldown_seconds
         ):
             self._end_attempt()  # decided long ago and still there: decide again
-        attempt = self._follow(frame, face)
-        if attempt.outcome is not None:
-            if self.badge_mode or not self._someone_else(frame, face, attempt):
-                return LoopState.DECIDED, not self.badge_mode
-            self._end_attempt()  # another face in the same place: its own attempt
-            attempt = self._follow(frame, face)
-        if self.badge_mode and self._claim is None:
+            attempt = None
+        if self.badge_mode and self._claim is None and (attempt is None or not attempt.recent):
+            if attempt is not None and not same_face(attempt.box, face.box):
+                self._end_attempt()  # another face took its place
+            self._follow(frame, face, None)
             return LoopState.BADGE, False
         assert self.recognizer is not None
         result = self.recognizer.analyze(frame.rgb, [face])[0]
         holder = self._claim.person.id if self._claim is not None else None
-        search = self._searcher(holder)
-        label, distance = search(result.embedding)
+        label, distance = self._searcher(holder)(result.embedding)
+        same = self.same_face_distance
+        if attempt is not None and not attempt.is_face(result.embedding, label, same):
+            self._end_attempt(replaced=True)  # another face took its place
+        attempt = self._follow(frame, face, result.embedding, label)
+        if attempt.outcome is not None:
+            return LoopState.DECIDED, True
+        if self.badge_mode and self._claim is None:
+            return LoopState.BADGE, True
         recognition = Recognition(
             frame.time, result.embedding, self.quality(result), label, distance
         )
@@ -319,25 +340,44 @@ class KioskLoop(BadgeMode):
         state = LoopState.CHECKING if attempt.outcome is None else LoopState.DECIDED
         return state, True
 
-    def _follow(self, frame: Frame, face: DetectedFace) -> Attempt:
-        """The attempt this face belongs to: the current one, or a new one."""
-        if self.attempt is None:
-            self._attempts += 1
-            self.liveness.reset()
-            self.attempt = Attempt(self._attempts, frame.time, face.box)
-        self.attempt.seen(face.box)
-        return self.attempt
+    @property
+    def same_face_distance(self) -> float:
+        """The embedding distance within which two frames show one face."""
+        if self._same_face is None:
+            from kiosk.vision.networks import network  # torch: only in the loop's thread
 
-    def _someone_else(self, frame: Frame, face: DetectedFace, attempt: Attempt) -> bool:
-        """A decided face is still recognised: when as many frames in a row as a decision
-        takes are not the decided person (or, after an unknown face, are someone), another
-        person has taken the place without the box showing it (one steps in as the other
-        steps out)."""
-        assert self.recognizer is not None
-        result = self.recognizer.analyze(frame.rgb, [face])[0]
-        label, _ = self._searcher(attempt.label)(result.embedding)
-        attempt.others = 0 if label == attempt.label else attempt.others + 1
-        return attempt.others >= self.pace.max_frames
+            self._same_face = network(self.settings.vision.network).next_face
+        return self._same_face
+
+    def _follow(
+        self,
+        frame: Frame,
+        face: DetectedFace,
+        embedding: FloatArray | None,
+        named: int | None = None,
+    ) -> Attempt:
+        """The attempt this face belongs to: the current one, the decided one it rejoins,
+        or a new one."""
+        if self.attempt is None:
+            last = self._last
+            if (
+                last is not None
+                and embedding is not None
+                and self._claim is None  # a new badge is a new attempt
+                and last.ended_at is not None
+                and frame.time - last.ended_at < REJOIN_SECONDS
+                and not last.may_retry(frame.time, self.settings.decision.cooldown_seconds)
+                and last.is_face(embedding, named, self.same_face_distance)
+            ):
+                self.attempt = last  # the same person, back at once: not decided again
+                last.ended_at = None
+            else:
+                self._attempts += 1
+                self.liveness.reset()
+                self.attempt = Attempt(self._attempts, frame.time, face.box)
+            self._last = None
+        self.attempt.seen(face.box, embedding, named)
+        return self.attempt
 
     def _face_changed(self, attempt: Attempt, pending: Pending) -> bool:
         """Under the liveness check, most of the last frames (as many as a decision
@@ -448,8 +488,10 @@ class KioskLoop(BadgeMode):
         detail: str = "",
         log_person: Person | None = None,
         over: bool = False,
+        replaced: bool = False,
     ) -> None:
-        """The attempt's one decision: shown, logged, and the door opened if allowed."""
+        """The attempt's one decision: shown, logged, and the door opened if allowed
+        (``replaced``: logged, not shown: another face is in front of the kiosk)."""
         end = attempt.lost_since if over and attempt.lost_since is not None else self.clock()
         when = attempt.frame.time if attempt.frame else attempt.since
         attempt.decided(decision, when, person.id if person else None)
@@ -462,28 +504,39 @@ class KioskLoop(BadgeMode):
             distance,
             attempt=attempt.id,
             over=over,
+            replaced=replaced,
             since_face_ms=(end - attempt.since) * 1000.0,
             detail=detail,
             log_person=log_person,
             snapshot=(frame.rgb, face.face.box) if frame and face else None,
         )
 
-    def _end_attempt(self, *, face_left: bool = True) -> None:
-        """The face left, another took its place, or the camera went away. When the face
-        left while the liveness check was still asking, that is a failed check: recorded
-        as a spoof (a picture pulled away when it could not answer leaves a trace, like
-        one that answered wrongly)."""
+    def _end_attempt(self, *, face_left: bool = True, replaced: bool = False) -> None:
+        """The face left, another took its place (``replaced``), or the camera went away.
+        When the face left while the liveness check was still asking, that is a failed
+        check: recorded as a spoof (a picture pulled away when it could not answer leaves
+        a trace, like one that answered wrongly); not shown when another face is there.
+        A decided attempt is kept a while: its face, back at once, rejoins it."""
         attempt = self.attempt
         if attempt is None:
             return
-        pending = attempt.pending if face_left else None
+        pending = attempt.pending if face_left or replaced else None
         answer = self.liveness.abandon() if pending is not None else None
         if pending is not None and answer is not None:
-            reason = "the face left during the liveness check"
+            reason = (
+                "another face took its place during the liveness check"
+                if replaced
+                else "the face left during the liveness check"
+            )
             detail = f"{reason}; {answer.detail}" if answer.detail else reason
             self._conclude(
                 attempt, Decision.DENIED_SPOOF, LEFT_MESSAGE, pending.person,
-                pending.distance, detail=detail, over=True,
+                pending.distance, detail=detail, over=True, replaced=replaced,
             )  # fmt: skip
         self.liveness.reset()
         self.attempt = None
+        if attempt.outcome is not None and not attempt.spoofed and face_left:
+            attempt.ended_at = self.clock()
+            self._last = attempt
+        else:
+            self._last = None

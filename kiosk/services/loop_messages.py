@@ -81,6 +81,9 @@ class Decided:
     time: datetime
     attempt: int | None = None
     attempt_over: bool = False
+    #: another face took the attempt's place before it was decided (a liveness check
+    #: left unfinished): recorded, never shown over that other face
+    replaced: bool = False
 
     @property
     def allowed(self) -> bool:

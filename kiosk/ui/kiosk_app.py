@@ -14,6 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from kiosk.camera.frames import FrameSlot
 from kiosk.camera.reader import CameraReader
 from kiosk.config import Settings
 from kiosk.domain.faces import FloatArray
@@ -50,6 +51,7 @@ class KioskApp:
         liveness: LivenessCheck | None = None,
         full_screen: bool = True,
         require_password: bool | None = None,
+        window: KioskWindow | None = None,
     ) -> None:
         self.settings = settings
         self.camera = camera
@@ -64,13 +66,18 @@ class KioskApp:
             make_gallery=make_gallery,
             liveness=liveness,
         )
-        self.window = KioskWindow(
-            settings,
-            camera.slot,
-            password_check=password_check,
-            require_password=full_screen if require_password is None else require_password,
-            full_screen=full_screen,
-        )
+        require = full_screen if require_password is None else require_password
+        if window is None:
+            window = KioskWindow(
+                settings,
+                camera.slot,
+                password_check=password_check,
+                require_password=require,
+                full_screen=full_screen,
+            )
+        else:  # shown while starting (show_starting), on this camera's slot
+            window.password_check, window.require_password = password_check, require
+        self.window = window
         self.threads = KioskThreads(camera, self.loop, door)
         # a queued connection to a method of a GUI-thread object, not a lambda
         self.threads.worker.update.connect(self.window.on_update)
@@ -85,6 +92,23 @@ class KioskApp:
         return self.threads.stop()
 
 
+def show_starting(settings: Settings, slot: FrameSlot, *, full_screen: bool) -> KioskWindow:
+    """The kiosk's window, shown at once, saying it is starting (until the recognition
+    says it is ready). Nobody can sign in to it until :class:`KioskApp` gives it the
+    password check; it cannot be closed without one meanwhile when full screen."""
+    window = KioskWindow(
+        settings,
+        slot,
+        password_check=lambda _user, _password: False,
+        require_password=full_screen,
+        full_screen=full_screen,
+    )
+    window.show_kiosk()
+    application().processEvents()  # painted now, before the slow start
+    log.info("kiosk: window shown, starting")
+    return window
+
+
 def run_until_closed(app: QApplication, kiosk: KioskApp, *, exit_after: float | None) -> bool:
     """Show the kiosk and run Qt's event loop until the window closes (or after
     ``exit_after`` seconds); true when every thread stopped cleanly."""
@@ -96,7 +120,8 @@ def run_until_closed(app: QApplication, kiosk: KioskApp, *, exit_after: float | 
     wake.timeout.connect(_let_python_run)  # lets Python see the signal between Qt events
     wake.start(200)
     kiosk.start()
-    kiosk.window.show_kiosk()
+    if not kiosk.window.isVisible():  # run_kiosk showed it while starting
+        kiosk.window.show_kiosk()
     try:
         app.exec()
     finally:

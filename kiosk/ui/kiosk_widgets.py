@@ -48,6 +48,7 @@ class ScreenState(enum.Enum):
     ALLOWED = "allowed"  # the door was told to open
     DOOR_FAILED = "door-failed"  # ... and it did not: amber, "Please see staff"
     DENIED = "denied"
+    RETRY = "retry"  # after a failed liveness check, while the face stays: step back
     OFFLINE = "offline"
     OUT_OF_ORDER = "out-of-order"
 
@@ -66,6 +67,7 @@ LOOKS: dict[ScreenState, Look] = {
     ScreenState.ALLOWED: Look("#146c2e", "#ffffff", "allowed"),
     ScreenState.DOOR_FAILED: Look("#e67700", "#1b1b1b", "see_staff"),
     ScreenState.DENIED: Look("#a4161a", "#ffffff", "denied"),
+    ScreenState.RETRY: Look("#e67700", "#1b1b1b", "idle"),
     ScreenState.OFFLINE: Look("#4a4a4a", "#ffffff", "offline"),
     ScreenState.OUT_OF_ORDER: Look("#4a4a4a", "#ffffff", "out_of_order"),
 }

@@ -3,9 +3,13 @@ bar along the top, a status line, the badge keypad (badge + face mode), the admi
 
 It lives in the GUI thread and never waits: a timer shows the camera's newest frame from
 the slot; the loop's messages arrive as queued signals (:meth:`KioskWindow.on_update`).
-A result is shown for ``[screen] result_seconds`` and taken away at once when its face
-leaves or another face arrives; a spoof's DENIED stays while the face stays. ALLOWED
-means the door was told to open; if it did not, the screen turns amber.
+The screen follows the loop's attempt: while the loop follows a face, the screen does not
+go back to idle (the loop lets a face go only after it has been gone for a while). A
+result is shown while its face is in view, and once the face has gone for the rest of
+``[screen] result_seconds``; never over another face: it goes at once when the loop
+follows another. After a failed liveness check the DENIED is shown for that time, then
+the person is asked to step back and try again. ALLOWED means the door was told to
+open; if it did not, the screen turns amber.
 """
 
 from __future__ import annotations
@@ -52,10 +56,27 @@ __all__ = ["KioskWindow", "ScreenState", "application"]  # read from here by cal
 
 log = logging.getLogger(__name__)
 
-#: Grace before "checking" falls back to "idle": the detector misses a face now and then.
-FACE_GRACE_SECONDS = 0.8
-#: Face boxes older than this are not drawn (the recognition fell behind or stopped).
+#: The loop's word that it follows a face holds this long without news (a loop that
+#: stopped answering); the loop itself says when the face has gone.
+FOLLOW_STALE_SECONDS = 10.0
+#: Face boxes older than this (or than one and a half recognition periods, up to
+#: BOX_MAX_AGE_CAP_SECONDS) are not drawn: the recognition fell behind or stopped.
 BOX_MAX_AGE_SECONDS = 1.0
+BOX_MAX_AGE_CAP_SECONDS = 3.0
+
+
+def pace_notice(pace: PaceChanged) -> str:
+    """What staff read when recognition is too slow for the promised decision time: the
+    two rates with as many decimals as it takes to tell them apart (never "1.6 a second,
+    1.6 needed"), what people are asked, and what helps, without settings' names."""
+    digits = 1
+    while digits < 3 and f"{pace.rate:.{digits}f}" == f"{pace.needed:.{digits}f}":
+        digits += 1
+    return (
+        f"recognition is slow: {pace.rate:.{digits}f} a second, under the "
+        f"{pace.needed:.{digits}f} it takes to decide within {pace.seconds:g} s, so people "
+        "are asked to hold still for longer. A faster computer or a graphics card helps."
+    )
 
 
 class KioskWindow(QWidget):
@@ -122,8 +143,8 @@ class KioskWindow(QWidget):
         self.ready: LoopReady | None = None
         self.analysis: Analysis | None = None
         self._analysis_time = 0.0
-        self._last_face_time = -1e9
-        self._held_until = 0.0  # a decision stays on screen until then
+        self._followed: int | None = None  # the attempt the loop follows (a face in view)
+        self._held_until = 0.0  # once its face has gone, a decision stays until then
         self._fatal: str | None = None
         self._door: DoorReport | None = None
         self._slow = False  # recognition too slow for the promised time: "hold still"
@@ -135,7 +156,8 @@ class KioskWindow(QWidget):
         self._corner_clicks: deque[float] = deque(maxlen=5)
         self._login_open = False
         self._offline_attempts = 0
-        self._prompt: tuple[str, float] | None = None  # a liveness prompt and its time
+        #: a liveness prompt, its time and its attempt
+        self._prompt: tuple[str, float, int | None] | None = None
         self._prompt_move = ""  # its direction, for the arrow icon
 
         self._show(ScreenState.STARTING)
@@ -192,7 +214,15 @@ class KioskWindow(QWidget):
         self.keypad.setVisible(self.badge_mode and waiting)
 
     def _prompt_current(self) -> bool:
-        return self._prompt is not None and time.monotonic() - self._prompt[1] < 3.0
+        """A prompt holds while its face is followed (prompts come with the frames, and
+        at a slow rate the frames are seconds apart), or for 3 s."""
+        prompt = self._prompt
+        if prompt is None:
+            return False
+        followed = self._following(time.monotonic())
+        return (followed is not None and prompt[2] == followed) or (
+            time.monotonic() - prompt[1] < 3.0
+        )
 
     def _words(self, state: ScreenState) -> tuple[str, str]:
         badge_read = time.monotonic() < self._badge_until
@@ -223,6 +253,11 @@ class KioskWindow(QWidget):
         if state is ScreenState.DENIED:
             decided = self.last_decision
             return "DENIED", decided.message if decided else ""
+        if state is ScreenState.RETRY:
+            return (
+                "Please step back",
+                "Step away from the camera for a moment, then step up and try again.",
+            )
         if state is ScreenState.OFFLINE:
             status = self.slot.status
             if status.attempts:
@@ -244,7 +279,7 @@ class KioskWindow(QWidget):
             self.video.set_frame(frame)
             self.displayed_frames += 1
             self._shown_times.append(now)
-        if now - self._analysis_time > BOX_MAX_AGE_SECONDS:
+        if now - self._analysis_time > self._box_max_age():
             self.video.clear_boxes()
         self._update_state(now, frame)
 
@@ -264,19 +299,50 @@ class KioskWindow(QWidget):
             return ScreenState.DOOR_FAILED
         return ScreenState.ALLOWED
 
+    def _box_max_age(self) -> float:
+        rate = self.analysis.rate if self.analysis is not None else 0.0
+        if rate <= 0.0:
+            return BOX_MAX_AGE_SECONDS
+        return min(BOX_MAX_AGE_CAP_SECONDS, max(BOX_MAX_AGE_SECONDS, 1.5 / rate))
+
+    def _following(self, now: float) -> int | None:
+        """The attempt of the face the loop follows now (``None``: no face in view)."""
+        if now - self._analysis_time > FOLLOW_STALE_SECONDS:
+            return None
+        return self._followed
+
+    def _decided_state(self, now: float) -> ScreenState | None:
+        """What the last decision shows now, if anything: its result while its face is
+        in view (after a failed liveness check, for the hold time, then "step back"),
+        or for the rest of the hold time once the face has gone; nothing over another
+        face."""
+        decided = self.last_decision
+        if decided is None:
+            return None
+        followed = self._following(now)
+        if followed is None:
+            return self._result_state() if now < self._held_until else None
+        if followed != decided.attempt:
+            return None
+        if decided.decision is Decision.DENIED_SPOOF and now >= self._held_until:
+            return ScreenState.RETRY
+        return self._result_state()
+
     def _update_state(self, now: float, frame: Frame | None) -> None:
+        decided = self._decided_state(now)
         if self._fatal is not None:
             wanted = ScreenState.OUT_OF_ORDER
         elif self._camera_offline(now, frame):
             wanted = ScreenState.OFFLINE
         elif self.ready is None:
             wanted = ScreenState.STARTING
-        elif now < self._held_until and self.last_decision is not None:
-            wanted = self._result_state()
-        elif now - self._last_face_time < FACE_GRACE_SECONDS:
+        elif decided is not None:
+            wanted = decided
+        elif self._following(now) is not None:
             wanted = ScreenState.CHECKING
         else:
             wanted = ScreenState.IDLE
+        self._camera_notice(wanted)
         attempts = self.slot.status.attempts
         badge_changed = self.badge_mode and wanted is ScreenState.IDLE and now >= self._badge_until
         if (
@@ -289,6 +355,16 @@ class KioskWindow(QWidget):
             self._offline_attempts = attempts
             self._show(wanted)
 
+    def _camera_notice(self, state: ScreenState) -> None:
+        """While the camera is offline staff read why, in one line (what the camera
+        thread last met: no device, no permission, a file OpenCV cannot read ...)."""
+        reason = self.slot.status.message if state is ScreenState.OFFLINE else ""
+        notice = f"the camera is offline: {reason.splitlines()[0]}" if reason else None
+        if state is ScreenState.OFFLINE and notice is None:
+            notice = "the camera sends no frames"
+        if notice != self.staff_bar.notice("camera"):
+            self.staff_bar.set_notice("camera", notice)
+
     # -- results from the recognition thread (queued signal, GUI thread) ----------
 
     @Slot(object)
@@ -297,6 +373,8 @@ class KioskWindow(QWidget):
         match update:
             case Analysis():
                 self._analysis(update, now)
+            case Decided() if update.replaced:
+                pass  # recorded; another face is in front of the kiosk, not theirs to see
             case Decided():
                 self.last_decision = update
                 self._held_until = now + self.settings.screen.result_seconds
@@ -307,9 +385,8 @@ class KioskWindow(QWidget):
                 self._update_state(now, self.slot.latest())
                 self._show(self.state)
             case LivenessPrompt():
-                self._prompt = (update.prompt, now)
+                self._prompt = (update.prompt, now, update.attempt)
                 self._prompt_move = update.move
-                self._last_face_time = now
                 self._update_state(now, self.slot.latest())
                 if self.state is ScreenState.CHECKING:
                     self._show(self.state)
@@ -321,15 +398,7 @@ class KioskWindow(QWidget):
                 self._show(self.state)
             case PaceChanged():
                 self._slow = update.slow
-                self.staff_bar.set_notice(
-                    "pace",
-                    f"recognition is slow: {update.rate:.1f} a second, {update.needed:.1f} "
-                    f"needed to decide within {update.seconds:g} s, so people are asked to "
-                    "hold still. A GPU or a faster machine helps, or a larger [vision] "
-                    "kiosk_min_face_size."
-                    if update.slow
-                    else None,
-                )
+                self.staff_bar.set_notice("pace", pace_notice(update) if update.slow else None)
                 if self.state is ScreenState.CHECKING:
                     self._show(self.state)
             case LoopReady():
@@ -350,21 +419,12 @@ class KioskWindow(QWidget):
     def _analysis(self, update: Analysis, now: float) -> None:
         self.analysis = update
         self._analysis_time = now
-        if update.state is LoopState.CHECKING:
-            self._last_face_time = now
-        elif update.state is LoopState.IDLE:
-            self._last_face_time = -1e9  # the loop already waited for a missed face
+        following = update.state in (LoopState.CHECKING, LoopState.DECIDED)
+        self._followed = update.attempt if following else None
         self._slow = update.slow
         decided = self.last_decision
-        if decided is not None and now < self._held_until:
-            if update.attempt is not None and update.attempt != decided.attempt:
-                self._held_until = 0.0  # another face: not theirs to see
-            elif update.attempt is None and decided.attempt is not None:
-                if not decided.attempt_over:
-                    self._held_until = 0.0  # the face has left
-            elif decided.decision is Decision.DENIED_SPOOF:
-                # a spoof stays denied while it stays in front of the kiosk
-                self._held_until = now + self.settings.screen.result_seconds
+        if decided is not None and update.attempt not in (None, decided.attempt):
+            self._held_until = 0.0  # another face: the last result is not theirs to see
         self._update_state(now, self.slot.latest())
         colour = QColor(LOOKS[self._box_state()].background)
         self.video.set_boxes(update.boxes, update.chosen, colour)
@@ -383,6 +443,8 @@ class KioskWindow(QWidget):
     def _box_state(self) -> ScreenState:
         if self.state in (ScreenState.ALLOWED, ScreenState.DENIED, ScreenState.DOOR_FAILED):
             return self.state
+        if self.state is ScreenState.RETRY:
+            return ScreenState.DENIED
         return ScreenState.CHECKING
 
     # -- the status line ----------------------------------------------------------

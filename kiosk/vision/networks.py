@@ -37,8 +37,13 @@ class Network:
     bgr: bool
     normalized: bool
     #: within one attempt (frames seconds apart, the head turning), two embeddings further
-    #: apart than this are not the same face
+    #: apart than this are not the same face (the liveness check's identity: a frame back
+    #: near the matched pose against the matched frames' mean)
     same_face: float
+    #: the kiosk's loop: a frame whose embedding is further than this from each of the
+    #: attempt's last three is another face, and ends the attempt (measured on the clips:
+    #: ``python -m tools.decision_queue --same-face``; README, "The kiosk screen")
+    next_face: float
     #: whether the chip's mirror image is embedded too and the two averaged by default
     #: (measured on lfw_dev and the open-set protocol: dlib's 10-fold accuracy falls from
     #: 99.17 % to 98.0 % without it; SFace's figures are the same with or without)
@@ -80,6 +85,11 @@ def _dlib_aligner() -> ChipAligner:
     return Aligner()
 
 
+#: between frames of one person in the clips (each against the nearest of the last
+#: three, at 0.5 to 30 a second) and frames of two people (README, "The kiosk screen")
+NEXT_FACE_SFACE = 1.0
+
+
 def _networks() -> dict[str, Network]:
     from kiosk.vision.weights import MODEL_NAME, MODEL_VERSION, RESNET_SHA256, SFACE_SHA256
 
@@ -93,6 +103,7 @@ def _networks() -> dict[str, Network]:
             bgr=True,
             normalized=True,
             same_face=1.2,
+            next_face=NEXT_FACE_SFACE,
             flip=False,
             build=_build_sface,
             make_aligner=_sface_aligner,
@@ -107,6 +118,7 @@ def _networks() -> dict[str, Network]:
             bgr=False,
             normalized=False,
             same_face=0.6,
+            next_face=0.6,  # not measured for this rule: its same_face
             flip=True,
             build=_build_dlib,
             make_aligner=_dlib_aligner,

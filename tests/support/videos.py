@@ -104,3 +104,45 @@ def write_frames(
         writer.write(frame)
     writer.release()
     return path
+
+
+#: a corner of each frame of :func:`write_queue` says who is in it (BGR colours that
+#: survive MJPG), far from the face: the tests' ground truth, never seen by the kiosk
+MARKS = ((0, 0, 255), (0, 255, 0), (255, 0, 0), (255, 255, 0))
+MARK_SIDE = 12
+
+
+def write_queue(
+    path: Path,
+    photos: Sequence[Path],
+    *,
+    seconds_each: float,
+    blank_before: float = 0.5,
+    fps: float = 15.0,
+    size: tuple[int, int] = SIZE,
+) -> Path:
+    """People stepping in one after another at the same spot with no gap: each photo
+    framed as :func:`framed` does, for ``seconds_each``, the next one at once; frames of
+    the ``i``-th photo carry ``MARKS[i]`` in their top-left corner (:func:`who_is_in`)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, size)
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot write {path}")
+    for _ in range(int(blank_before * fps)):
+        writer.write(blank(size))
+    for i, photo in enumerate(photos):
+        image = framed(photo, size)
+        image[:MARK_SIDE, :MARK_SIDE] = MARKS[i]
+        for _ in range(int(seconds_each * fps)):
+            writer.write(image)
+    writer.release()
+    return path
+
+
+def who_is_in(rgb: np.ndarray) -> int | None:
+    """The index of the photo whose frame ``rgb`` (RGB) is, by its corner; ``None`` for a
+    blank frame."""
+    corner = rgb[2 : MARK_SIDE - 2, 2 : MARK_SIDE - 2].reshape(-1, 3).astype(np.float64)
+    bgr = corner.mean(axis=0)[::-1]
+    distances = [float(np.linalg.norm(bgr - np.asarray(m, np.float64))) for m in MARKS]
+    best = int(np.argmin(distances))
+    return best if distances[best] < 80.0 else None

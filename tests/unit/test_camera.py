@@ -134,3 +134,19 @@ def test_http_url_source_reads_a_stream(tmp_path: Path) -> None:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+def test_a_source_that_cannot_be_opened_says_why_in_one_line(tmp_path: Path) -> None:
+    from kiosk.camera.sources import why_not_open
+
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    reason = why_not_open("webcam", 0, dev)
+    assert reason.startswith(f"no camera at {dev / 'video0'}") and "plugged in" in reason
+    (dev / "video2").touch()
+    assert "(there is video2)" in why_not_open("webcam", 0, dev)
+    (dev / "video0").touch()
+    assert "in use by another program" in why_not_open("webcam", 0, dev)
+    assert "check the URL" in why_not_open("stream", "rtsp://cam/1")
+    for kind, target in (("webcam", 1), ("stream", "rtsp://x"), ("file", "a.mp4")):
+        assert "\n" not in why_not_open(kind, target, dev)

@@ -146,3 +146,14 @@ def test_decision_and_door_settings_from_the_config_file_and_environment(tmp_pat
     with pytest.raises(ConfigError, match="unknown"):
         (tmp_path / "kiosk.toml").write_text("[door]\nkindd = 'log'\n")
         Settings.load(env)
+
+
+def test_same_person_is_the_nearest_of_the_recent_frames_within_the_distance() -> None:
+    from kiosk.domain.policy import same_person
+
+    a, b, c = np.eye(3, dtype=np.float32)
+    turning = np.array([0.6, 0.8, 0.0], np.float32)  # between a and b
+    assert same_person([], c, 0.5)  # nothing to compare with yet
+    assert same_person([a, turning], b, 0.7)  # followed step by step, not from the first
+    assert not same_person([a], b, 0.7)
+    assert not same_person([a, turning], c, 1.0)
