@@ -83,6 +83,13 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 print(report.describe())
             return 0 if report.ok else 1
+        if action == "acknowledge":
+            problems = service.acknowledge_rollback(actor)
+            if not problems:
+                print("nothing to acknowledge: the database holds what its checkpoints recorded")
+            for problem in problems:
+                print(f"acknowledged: {safe_text(problem)}")
+            return 0
         if action == "admin-actions":
             return _print_actions(
                 args,
@@ -204,6 +211,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="check the hash chains, their checkpoints and the seals (exit 1 if tampered)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
+    add_auth_arguments(p)
+    p.set_defaults(handler=cmd_log)
+    p = log_sub.add_parser(
+        "acknowledge",
+        help="take a database older than its checkpoint file as it is (admin; recorded)",
+    )
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
     p = log_sub.add_parser(

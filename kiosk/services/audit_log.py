@@ -199,6 +199,30 @@ class AuditLogService:
         with self.store.unit_of_work() as uow:
             return integrity.check(uow, self.store.anchor, progress=progress, stop=stop)
 
+    def acknowledge_rollback(self, actor: Actor) -> list[str]:
+        """An admin takes the database as it is now although it is older than its
+        checkpoint file: what the checkpoints said is kept as an operator's action (in the
+        chain), the checkpoint file restarts from the current heads, and the kiosk starts
+        again. Returns what was acknowledged (empty: nothing to acknowledge)."""
+        actor.require(Role.ADMIN)
+        anchor = self.store.anchor
+        with self.store.unit_of_work() as uow:
+            problems = integrity.rollback(uow, anchor)
+        if not problems or anchor is None:
+            return []
+        with self.store.unit_of_work(write=True) as uow:
+            uow.audit.record(actor.username, "acknowledge-rollback", "", problems=problems)
+            uow.commit()
+        with self.store.unit_of_work() as uow:
+            heads = {"events": uow.events.head(), "actions": uow.audit.head()}
+        try:
+            for chain, head in heads.items():
+                if head is not None:
+                    anchor.acknowledge(chain, head.last_id, head.last_hash)
+        except OSError as exc:
+            raise InputError(f"cannot write the checkpoint file: {exc.strerror or exc}") from exc
+        return problems
+
     def admin_actions(
         self,
         actor: Actor,

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from kiosk.storage.chain import ChainReport, Checkpoint, Link, walk_chain
+from kiosk.storage.chain import ChainReport, Checkpoint, Link, same, walk_chain
 
 if TYPE_CHECKING:
     from kiosk.storage.anchor import Anchor
@@ -49,6 +49,42 @@ def _named(items: list[str], what: str, advice: str) -> str:
     return f"{what}: {shown}{more} ({advice})"
 
 
+_LOGS = {"events": ("event", "access log"), "actions": ("admin action", "operators' actions")}
+
+
+def rollback(uow: UnitOfWork, anchor: Anchor | None) -> list[str]:
+    """What shows the database older than its checkpoint file: a head recorded there (and
+    not acknowledged since) whose row the database no longer holds, or holds with another
+    MAC (put back to an older copy, cut, or replaced). Cheap (one query per chain): the
+    kiosk checks it before it starts."""
+    if anchor is None:
+        return []
+    checkpoints, _ = anchor.checkpoints()
+    problems: list[str] = []
+    for chain, heads in sorted(checkpoints.items()):
+        noun, log_name = _LOGS.get(chain, (chain, chain))
+        repo = uow.events if chain == "events" else uow.audit
+        stored = repo.stored_hashes([h.count for h in heads if h.count > 0])
+        ordered = sorted((h for h in heads if h.count > 0), key=lambda h: h.count)
+        differs = [
+            h for h in ordered if h.count in stored and not same(stored[h.count], h.last_hash)
+        ]
+        missing = [h for h in ordered if h.count not in stored]
+        if differs:
+            h = differs[0]
+            problems.append(
+                f"{noun} {h.count} of the {log_name} is not the one the checkpoint file "
+                f"{h.where} recorded at {h.when}"
+            )
+        elif missing:
+            h = missing[-1]
+            problems.append(
+                f"the {log_name} holds no {noun} {h.count}, which the checkpoint file "
+                f"{h.where} recorded at {h.when}"
+            )
+    return problems
+
+
 def check(
     uow: UnitOfWork,
     anchor: Anchor | None,
@@ -58,7 +94,7 @@ def check(
     every: int = 10_000,
 ) -> ChainReport | None:
     """Everything ``log verify`` checks; ``None`` when ``stop`` was set before the end."""
-    checkpoints: dict[str, Checkpoint] = {}
+    checkpoints: dict[str, list[Checkpoint]] = {}
     problems: list[str] = []
     first_bad: int | None = None
     if anchor is not None:

@@ -13,6 +13,7 @@ start (BEGIN IMMEDIATE) and waits up to the busy timeout for another writer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -142,7 +143,9 @@ class Store:
         self.cipher = cipher
         self.chain_key = chain_key(key)
         #: the checkpoints of the chain heads outside the database (None: not kept)
-        self.anchor = None if anchor_file is None else Anchor(anchor_file, self.chain_key)
+        self.anchor = (
+            None if anchor_file is None else Anchor(anchor_file, self.chain_key, self.stored_hashes)
+        )
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(
             engine.execution_options(kiosk_write=True), expire_on_commit=False
@@ -154,6 +157,12 @@ class Store:
 
     def unit_of_work(self, *, write: bool = False) -> UnitOfWork:
         return UnitOfWork(self, write=write)
+
+    def stored_hashes(self, chain: str, ids: Sequence[int]) -> dict[int, str]:
+        """The stored MACs of rows ``ids`` of a chain (``events`` or ``actions``)."""
+        with self.unit_of_work() as uow:
+            repo = uow.events if chain == CHAIN_NAMES[1] else uow.audit
+            return repo.stored_hashes(ids)
 
     def close(self) -> None:
         self.engine.dispose()

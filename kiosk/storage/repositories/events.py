@@ -3,7 +3,7 @@ snapshots."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from kiosk.storage.chain import (
 from kiosk.storage.crypto import PURPOSE_SNAPSHOT, Cipher
 from kiosk.storage.models import EventRow, PersonRow, SnapshotRow
 from kiosk.storage.records import EventFilter, LoggedEvent
-from kiosk.storage.repositories.chain_head import OnExtend, _Chain
+from kiosk.storage.repositories.chain_head import OnExtend, _Chain, _stored_hashes
 
 
 class EventRepository:
@@ -127,6 +127,10 @@ class EventRepository:
 
     def head(self) -> Head | None:
         return self._chain.read()
+
+    def stored_hashes(self, ids: Sequence[int]) -> dict[int, str]:
+        """The stored MAC of each of ``ids`` the log holds (for the checkpoints)."""
+        return _stored_hashes(self.session, EventRow, ids)
 
     def links(self, *, batch: int = 10_000) -> Iterator[Link]:
         """Every event in id order as a chain link (the MAC its content gives)."""
