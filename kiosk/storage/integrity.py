@@ -148,6 +148,15 @@ def check(
                 "their people are refused until an admin sets the rules again: `kiosk rules set`",
             )
         )
+    orphans = uow.events.orphan_snapshots()
+    if orphans:
+        problems.append(
+            _named(
+                [f"event {i}" for i in orphans],
+                "snapshots of events that do not exist",
+                "inserted outside the kiosk; the kiosk removes one when it records that event",
+            )
+        )
     if stop is not None and stop.is_set():
         return None
     damaged = uow.templates.damaged()

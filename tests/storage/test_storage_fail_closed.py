@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 from kiosk.domain.access import AccessEvent, Decision
-from kiosk.services.access import open_access_service
+from kiosk.services.access import AccessService, open_access_service
 from kiosk.storage import anchor
 from kiosk.storage.errors import StorageError
 
@@ -98,3 +99,56 @@ def test_a_cut_log_stops_the_kiosk_from_starting(site: Site) -> None:
     site.sql("DELETE FROM events WHERE id > 3")
     with pytest.raises(StorageError, match="holds no event 5"):
         _kiosk_starts(site)
+
+
+# -- no opening without a record ---------------------------------------------------------
+
+
+def _plant(site: Site, statement: str, **params: object) -> None:
+    """Plain SQL with the foreign keys off (the sqlite3 shell's default; a PostgreSQL
+    superuser's replica role)."""
+    with site.engine.begin() as conn:
+        if site.engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text(statement), params)
+
+
+def test_a_planted_snapshot_does_not_stop_the_log_and_is_named(site: Site) -> None:
+    site.events(3)
+    _plant(
+        site,
+        "INSERT INTO snapshots (event_id, person_id, created_at, data) VALUES (4, NULL, :t, :d)",
+        t=datetime(2026, 3, 1),
+        d=b"planted",
+    )
+    code, out, _ = site.run("log", "verify")
+    assert code == 1 and "snapshots of events that do not exist: event 4" in out
+    with site.store() as store:
+        access = AccessService(store, site.settings)
+        for _ in range(3):  # every later event is recorded, with its own snapshot
+            access.record_event(
+                AccessEvent(
+                    datetime.now(UTC), "front", Decision.DENIED_UNKNOWN, snapshot_jpeg=b"jpeg"
+                )
+            )
+        with store.unit_of_work() as uow:
+            assert uow.events.count() == 6
+            assert uow.events.snapshot(4) == b"jpeg"
+    assert site.run("log", "verify")[0] == 0
+
+
+def test_an_event_row_planted_ahead_of_the_log_is_named(site: Site) -> None:
+    site.events(3)
+    site.sql(
+        "INSERT INTO events (id, time, kiosk_id, decision, reason, prev_hash, hash) "
+        "VALUES (4, :t, 'front', 'denied-unknown', '', :h, :h)",
+        t=datetime(2026, 3, 1),
+        h="0" * 64,
+    )
+    # the kiosk cannot record past it (and so lets nobody in: tests/unit/test_fail_closed.py)
+    with site.store() as store, pytest.raises(Exception, match="UNIQUE|duplicate key"):
+        AccessService(store, site.settings).record_event(
+            AccessEvent(datetime.now(UTC), "front", Decision.ALLOWED)
+        )
+    code, out, _ = site.run("log", "verify")
+    assert code == 1 and "event 4 was inserted after the last recorded event 3" in out
