@@ -136,8 +136,14 @@ class AccountService:
         self.store = store
 
     def has_admins(self) -> bool:
+        """Whether this database has, or ever had, an admin account: the first-admin
+        bootstrap (an account made without signing in) is only for a database that never
+        had one, not one whose accounts were deleted outside the kiosk."""
+        anchor = self.store.anchor
+        if anchor is not None and "admins" in anchor.facts():
+            return True
         with self.store.unit_of_work() as uow:
-            return uow.admins.count() > 0
+            return uow.admins.count() > 0 or uow.admins.ever_had()
 
     def authenticate(self, username: str, password: str, *, via: str = "") -> Actor:
         """Check the password; count failures and lock the account after
@@ -219,6 +225,14 @@ class AccountService:
             if actor is None:
                 if uow.admins.count() > 0:
                     raise AuthError("admin accounts exist: log in as an admin to add another")
+                if uow.admins.ever_had() or (
+                    self.store.anchor is not None and "admins" in self.store.anchor.facts()
+                ):
+                    raise AuthError(
+                        "this database had admin accounts and they were deleted outside the "
+                        "kiosk: the first-admin set-up is refused; restore the database from "
+                        "a backup (`kiosk log verify` names what is missing)"
+                    )
                 if role is not Role.ADMIN:
                     raise InputError("the first account must be an admin (--role admin)")
             else:

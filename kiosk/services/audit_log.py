@@ -22,7 +22,9 @@ from kiosk.config import Settings
 from kiosk.errors import InputError
 from kiosk.services.accounts import Actor
 from kiosk.storage import integrity, limits
+from kiosk.storage.anchor import ROSTER_ACK
 from kiosk.storage.chain import ChainReport
+from kiosk.storage.integrity import ROSTER_TABLES
 from kiosk.storage.records import AdminAction, EventFilter, LoggedEvent, Role
 from kiosk.storage.store import Store
 
@@ -215,10 +217,14 @@ class AuditLogService:
             uow.commit()
         with self.store.unit_of_work() as uow:
             heads = {"events": uow.events.head(), "actions": uow.audit.head()}
+            rosters = {table: uow.roster.get(table) for table in ROSTER_TABLES}
         try:
             for chain, head in heads.items():
                 if head is not None:
                     anchor.acknowledge(chain, head.last_id, head.last_hash)
+            for table, roster in rosters.items():
+                if roster is not None:
+                    anchor.acknowledge(ROSTER_ACK + table, roster.generation, roster.seal)
         except OSError as exc:
             raise InputError(f"cannot write the checkpoint file: {exc.strerror or exc}") from exc
         return problems

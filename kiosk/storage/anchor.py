@@ -19,7 +19,9 @@ lower bound: a crash between the commit and the append leaves the file one step 
 never ahead.
 
 Lines of kind ``fact`` record what the database once had (``admins``: an admin account),
-so that a first-admin bootstrap is refused on a database whose admins were deleted.
+so that a first-admin bootstrap is refused on a database whose admins were deleted; lines
+of kind ``roster`` the newest generation of each table's roster
+(:mod:`kiosk.storage.repositories.roster`), so an older roster put back is named.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ COMPACT_BYTES = 64 * 1024
 #: the database holds (the store's, for compaction)
 Lookup = Callable[[str, Sequence[int]], dict[int, str]]
 
-HEAD, ACK, FACT = "head", "ack", "fact"
+HEAD, ACK, FACT, ROSTER = "head", "ack", "fact", "roster"
 
 
 def anchor_path(database_url: str, home: Path) -> Path:
@@ -119,6 +121,19 @@ class Anchor:
         on failure (the admin must know it did not happen)."""
         self._append(self._line(ACK, chain, count, last_hash), strict=True)
 
+    def record_roster(self, table: str, generation: int, seal: str) -> None:
+        """Append the newest roster (generation and seal) of a table."""
+        self._append(self._line(ROSTER, table, generation, seal))
+
+    def rosters(self) -> dict[str, Checkpoint]:
+        """The newest roster line of each table (or its acknowledgement, when later)."""
+        lines, _ = self._read()
+        newest = _newest_rosters(lines)
+        return {
+            table: Checkpoint(line.count, line.last_hash, line.when, str(self.path))
+            for table, line in newest.items()
+        }
+
     def note_fact(self, fact: str) -> None:
         """Record that the database had ``fact`` (once; e.g. ``admins``)."""
         if fact not in self.facts():
@@ -167,6 +182,7 @@ class Anchor:
             if line.kind == FACT and line.chain not in facts:
                 facts.add(line.chain)
                 kept.append(line)
+        kept += _newest_rosters(lines).values()
         for chain, heads in sorted(_by_chain(lines).items()):
             if heads[0].kind == ACK:  # it cuts off what came before: kept whatever it says
                 kept.append(heads[0])
@@ -235,7 +251,7 @@ class Anchor:
                 expected = marker_mac(
                     self._key, kind, line.chain, line.count, line.last_hash, line.when
                 )
-            if kind not in (HEAD, ACK, FACT) or not same(line.mac, expected):
+            if kind not in (HEAD, ACK, FACT, ROSTER) or not same(line.mac, expected):
                 problems.append(
                     f"line {number} of the checkpoint file {self.path} was not written by the kiosk"
                 )
@@ -262,11 +278,30 @@ class Anchor:
         return {line.chain for line in lines if line.kind == FACT}
 
 
+ROSTER_ACK = "roster:"
+
+
+def _newest_rosters(lines: list[_Line]) -> dict[str, _Line]:
+    """Per table, its newest roster line; an acknowledgement (chain ``roster:<table>``)
+    replaces it whatever its generation."""
+    newest: dict[str, _Line] = {}
+    for line in lines:
+        if line.kind == ACK and line.chain.startswith(ROSTER_ACK):
+            newest[line.chain.removeprefix(ROSTER_ACK)] = line
+        elif line.kind == ROSTER and (
+            line.chain not in newest or line.count > newest[line.chain].count
+        ):
+            newest[line.chain] = line
+    return newest
+
+
 def _by_chain(lines: list[_Line]) -> dict[str, list[_Line]]:
     """Per chain: its last acknowledgement (first, when there is one: the database's head
     when the admin acknowledged) and the heads written after it."""
     out: dict[str, list[_Line]] = {}
     for line in lines:
+        if line.kind == ACK and line.chain.startswith(ROSTER_ACK):
+            continue
         if line.kind == ACK:
             out[line.chain] = [line]
         elif line.kind == HEAD:

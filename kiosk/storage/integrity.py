@@ -82,7 +82,90 @@ def rollback(uow: UnitOfWork, anchor: Anchor | None) -> list[str]:
                 f"the {log_name} holds no {noun} {h.count}, which the checkpoint file "
                 f"{h.where} recorded at {h.when}"
             )
+    return problems + _roster_rollback(uow, anchor)
+
+
+_ROWS = {"people": "person records", "templates": "face templates", "admins": "admin accounts"}
+ROSTER_TABLES = tuple(_ROWS)
+
+
+def _roster_rollback(uow: UnitOfWork, anchor: Anchor | None) -> list[str]:
+    """A roster older than the newest generation the checkpoint file recorded."""
+    if anchor is None:
+        return []
+    problems: list[str] = []
+    for table, cp in sorted(anchor.rosters().items()):
+        stored = uow.roster.get(table)
+        what = _ROWS.get(table, table)
+        if stored is None:
+            problems.append(
+                f"the roster of the {what} is missing from the database (the checkpoint file "
+                f"{cp.where} recorded its generation {cp.count} at {cp.when})"
+            )
+        elif stored.generation < cp.count or (
+            stored.generation == cp.count and not same(stored.seal, cp.last_hash)
+        ):
+            problems.append(
+                f"the roster of the {what} is older than the checkpoint file {cp.where} "
+                f"(generation {stored.generation}, recorded {cp.count} at {cp.when}): an older "
+                "copy was put back"
+            )
     return problems
+
+
+def _deleted_admins(uow: UnitOfWork) -> list[str]:
+    """Accounts the operators' actions added and never deleted, missing from the table."""
+    expected: set[str] = set()
+    for action in sorted(
+        uow.audit.of_kind("admin-add") + uow.audit.of_kind("admin-delete"), key=lambda a: a.id
+    ):
+        if action.action == "admin-add":
+            expected.add(action.target)
+        else:
+            expected.discard(action.target)
+    present = {a.username for a in uow.admins.list()}
+    return sorted(expected - present)
+
+
+def rosters(uow: UnitOfWork, anchor: Anchor | None) -> list[str]:
+    """Rows of people, templates and admin accounts deleted (or inserted, or replaced)
+    outside the kiosk: each table's rows against its sealed roster, and the roster against
+    the checkpoint file."""
+    problems: list[str] = []
+    for table, what in _ROWS.items():
+        stored = uow.roster.get(table)
+        if stored is None:
+            if anchor is None or table not in anchor.rosters():
+                problems.append(f"the roster of the {what} is missing from the database")
+            continue
+        if not stored.authentic:
+            problems.append(
+                f"the roster of the {what} was altered outside the kiosk: rows may have been "
+                "deleted or added"
+            )
+            continue
+        count, total = uow.roster.compute(table)
+        if count < stored.count:
+            gone = stored.count - count
+            named = ""
+            if table == "admins":
+                names = _deleted_admins(uow)
+                named = f" ({', '.join(names[:MAX_NAMED])})" if names else ""
+            problems.append(
+                f"{what} deleted outside the kiosk: {gone} of {stored.count}{named} (restore "
+                "them from a backup)"
+            )
+        elif count > stored.count:
+            problems.append(
+                f"{what} inserted outside the kiosk: {count - stored.count} more than the "
+                f"{stored.count} it wrote"
+            )
+        elif total != stored.total:
+            problems.append(
+                f"{what} replaced outside the kiosk (as many as the kiosk wrote, but not the "
+                "same rows)"
+            )
+    return problems + _roster_rollback(uow, anchor)
 
 
 def check(
@@ -148,6 +231,7 @@ def check(
                 "their people are refused until an admin sets the rules again: `kiosk rules set`",
             )
         )
+    problems += rosters(uow, anchor)
     orphans = uow.events.orphan_snapshots()
     if orphans:
         problems.append(

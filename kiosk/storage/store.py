@@ -43,6 +43,7 @@ from kiosk.storage.repositories import (
     ScheduleRepository,
     TemplateRepository,
 )
+from kiosk.storage.repositories.roster import TABLES, RosterRepository
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class UnitOfWork:
     schedules: ScheduleRepository
     groups: GroupRepository
     meta: MetaRepository
+    roster: RosterRepository
 
     def __init__(self, store: Store, *, write: bool) -> None:
         self._store = store
@@ -67,9 +69,14 @@ class UnitOfWork:
         self._session: Session | None = None
         #: chain -> (count, last hash) extended in this transaction, for the checkpoint
         self._heads: dict[int, tuple[int, str]] = {}
+        #: table -> (generation, seal) of the rosters changed in this transaction
+        self._rosters: dict[str, tuple[int, str]] = {}
 
     def note_head(self, chain: int, count: int, last_hash: str) -> None:
         self._heads[chain] = (count, last_hash)
+
+    def note_roster(self, table: str, generation: int, seal: str) -> None:
+        self._rosters[table] = (generation, seal)
 
     @property
     def session(self) -> Session:
@@ -89,10 +96,11 @@ class UnitOfWork:
             raise
         self._session = session
         key = store.chain_key
-        self.people = PeopleRepository(session, key)
-        self.templates = TemplateRepository(session, store.cipher, key)
+        self.roster = RosterRepository(session, key, self.note_roster)
+        self.people = PeopleRepository(session, key, self.roster)
+        self.templates = TemplateRepository(session, store.cipher, key, self.roster)
         self.events = EventRepository(session, store.cipher, key, self.note_head)
-        self.admins = AdminRepository(session, key)
+        self.admins = AdminRepository(session, key, self.roster)
         self.audit = AuditRepository(session, key, self.note_head)
         self.schedules = ScheduleRepository(session, key)
         self.groups = GroupRepository(session, key)
@@ -103,10 +111,15 @@ class UnitOfWork:
         with translate_errors(self._store.url):
             self.session.commit()
         heads, self._heads = self._heads, {}
+        rosters, self._rosters = self._rosters, {}
         anchor = self._store.anchor
         if anchor is not None:
             for chain, (count, last_hash) in sorted(heads.items()):
                 anchor.record(CHAIN_NAMES[chain], count, last_hash)
+            for table, (generation, seal) in sorted(rosters.items()):
+                anchor.record_roster(table, generation, seal)
+            if rosters.get("admins", (0, ""))[0] > 1:  # an account added (or deleted)
+                anchor.note_fact("admins")
 
     def rollback(self) -> None:
         self.session.rollback()
@@ -261,9 +274,27 @@ def _seal_older_database(store: Store) -> None:
         with store.unit_of_work(write=True) as uow:
             upgrade.upgrade(uow, store.chain_key, uow.note_head)
             uow.commit()
+    _start_rosters(store)
+    if not done:
         return
     anchor = store.anchor
     if anchor is not None and not anchor.exists():
         for chain, head in heads.items():
             if head is not None and head.authentic:
                 anchor.record(CHAIN_NAMES[chain], head.last_id, head.last_hash)
+
+
+def _start_rosters(store: Store) -> None:
+    """Seal the rosters of a database from before them, as it is (trust on first use,
+    like the checkpoint file), and note in the checkpoint file that it has admins."""
+    with store.unit_of_work() as uow:
+        missing = [table for table in TABLES if uow.roster.get(table) is None]
+        admins = uow.admins.count() > 0
+    if missing:
+        with store.unit_of_work(write=True) as uow:
+            for table in missing:
+                uow.roster.start(table)
+            uow.commit()
+    anchor = store.anchor
+    if admins and anchor is not None and "admins" not in anchor.facts():
+        anchor.note_fact("admins")

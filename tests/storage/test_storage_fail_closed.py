@@ -13,8 +13,10 @@ from sqlalchemy import text
 
 from kiosk.domain.access import AccessEvent, Decision
 from kiosk.services.access import AccessService, open_access_service
-from kiosk.storage import anchor
+from kiosk.services.accounts import AccountService, AuthError
+from kiosk.storage import anchor, integrity
 from kiosk.storage.errors import StorageError
+from kiosk.storage.records import Role
 
 from .site import Site
 
@@ -152,3 +154,52 @@ def test_an_event_row_planted_ahead_of_the_log_is_named(site: Site) -> None:
         )
     code, out, _ = site.run("log", "verify")
     assert code == 1 and "event 4 was inserted after the last recorded event 3" in out
+
+
+# -- admins, templates and people under a roster -----------------------------------------
+
+
+def test_deleting_every_admin_is_named_and_no_first_admin_can_be_made(site: Site) -> None:
+    site.sql("DELETE FROM admins")
+    with site.store() as store, store.unit_of_work() as uow:  # nobody can sign in to verify
+        report = integrity.check(uow, store.anchor)
+    assert report is not None and not report.ok
+    assert "admin accounts deleted outside the kiosk: 1 of 1 (root)" in report.describe()
+    # the first-admin set-up (no sign-in) is for a database that never had an admin
+    code, _, err = site.run(
+        "admin", "add", "eve", "--role", "admin", "--password-stdin", stdin="Mallory-2026-zq!\n"
+    )
+    assert code != 0 and "Traceback" not in err
+    assert site.sql("SELECT username FROM admins") == []
+    with site.store() as store, pytest.raises(AuthError, match="had admin accounts"):
+        AccountService(store).add_admin(None, "eve", "Mallory-was-here-2026", Role.ADMIN)
+    # even with the operators' actions wiped: the checkpoint file remembers
+    site.sql("DELETE FROM admin_actions")
+    site.sql("DELETE FROM chain_head WHERE id = 2")
+    with site.store() as store:
+        assert AccountService(store).has_admins()
+
+
+def test_deleting_templates_or_a_person_is_named(site: Site) -> None:
+    site.person("Angelina", "A1")
+    site.person("Boris", "B1")
+    assert site.run("log", "verify")[0] == 0
+    site.sql("DELETE FROM templates")
+    code, out, _ = site.run("log", "verify")
+    assert code == 1 and "face templates deleted outside the kiosk: 2 of 2" in out
+    site.sql("DELETE FROM people WHERE badge = 'B1'")
+    code, out, _ = site.run("log", "verify")
+    assert "person records deleted outside the kiosk: 1 of 2" in out
+
+
+def test_the_kiosks_own_deletions_keep_the_rosters_whole(site: Site) -> None:
+    site.person("Angelina", "A1")
+    site.person("Boris", "B1")
+    assert site.run("people", "erase", "--badge", "A1", "--yes")[0] == 0
+    assert site.run("admin", "add", "bob", "--password-stdin", stdin="Cat-passw0rd-9-xyz\n")[0] == 0
+    assert site.run("admin", "delete", "bob", "--yes")[0] == 0
+    code, out, _ = site.run("log", "verify")
+    assert code == 0, out
+    # an edit is not a new row
+    assert site.run("people", "deactivate", "--badge", "B1")[0] == 0
+    assert site.run("log", "verify")[0] == 0

@@ -17,6 +17,7 @@ from kiosk.storage.models import PersonRow, TemplateRow
 from kiosk.storage.records import PersonRecord
 from kiosk.storage.repositories.clock import utcnow
 from kiosk.storage.repositories.groups import GroupRepository
+from kiosk.storage.repositories.roster import RosterRepository
 
 
 def _person(row: PersonRow) -> Person:
@@ -81,9 +82,12 @@ def _checked_person_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class PeopleRepository:
-    def __init__(self, session: Session, key: bytes) -> None:
+    def __init__(
+        self, session: Session, key: bytes, roster: RosterRepository | None = None
+    ) -> None:
         self.session = session
         self.key = key
+        self.roster = roster
 
     def add(
         self,
@@ -123,6 +127,8 @@ class PeopleRepository:
             GroupRepository(self.session, self.key).ensure(row.group_name)
         row.seal = _seal_of(self.key, row)
         self.session.flush()
+        if self.roster is not None:
+            self.roster.change("people", added=[row.id])
         return _person(row)
 
     def _sealed(self, row: PersonRow) -> bool:
