@@ -150,7 +150,12 @@ def make_door(settings: Settings) -> Door:
     """The configured door; a bad ``[door]`` setting fails here with its message."""
     from kiosk.services.door import make_door as door_for
 
-    return door_for(settings.door)
+    secret = None
+    if settings.door.sign:
+        from kiosk.storage.store import door_secret
+
+        secret = door_secret(settings)
+    return door_for(settings.door, secret=secret)
 
 
 def make_liveness(settings: Settings) -> LivenessCheck:

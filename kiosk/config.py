@@ -181,6 +181,9 @@ class DoorSettings:
     serial_device: str = ""  # serial relay, e.g. /dev/ttyUSB0
     serial_open: str = "A00101A2"  # hex bytes written to open (an LCUS-1 relay's "on")
     serial_close: str = "A00100A1"  # hex bytes written after open_seconds
+    #: sign the webhook's body (X-Kiosk-Signature: sha256=HMAC) with a secret derived from
+    #: the encryption key; `kiosk admin door-secret` prints it for the controller
+    sign: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ start (BEGIN IMMEDIATE) and waits up to the busy timeout for another writer.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -200,6 +201,23 @@ def _load_key(settings: Settings, stored_key_id: str | None) -> bytes:
             "enrolled faces cannot be read"
         )
     return crypto.create_key_file(path)
+
+
+def door_secret(settings: Settings) -> bytes:
+    """The webhook door's signing secret: derived from the encryption key (which stays
+    outside the database), so nobody who can only write the database can forge a request
+    the controller accepts. The key must exist: it is not created here."""
+    if settings.encryption_key:
+        key = crypto.decode_key(settings.encryption_key, "KIOSK_ENCRYPTION_KEY")
+    else:
+        path = settings.effective_key_file
+        if not path.exists():
+            raise EncryptionKeyError(
+                f"door: sign = true needs the encryption key file {path}: start the kiosk "
+                "once without signing (it creates the key), or set KIOSK_ENCRYPTION_KEY"
+            )
+        key = crypto.read_key_file(path)
+    return hashlib.sha256(b"kiosk door signature\0" + key).digest()
 
 
 def _private_files(settings: Settings) -> list[Path]:

@@ -203,3 +203,10 @@ def test_the_kiosks_own_deletions_keep_the_rosters_whole(site: Site) -> None:
     # an edit is not a new row
     assert site.run("people", "deactivate", "--badge", "B1")[0] == 0
     assert site.run("log", "verify")[0] == 0
+
+
+def test_the_door_secret_is_for_admins_and_recorded(site: Site) -> None:
+    code, out, _ = site.run("admin", "door-secret")
+    assert code == 0 and len(out.strip()) == 64 and int(out.strip(), 16) >= 0
+    code, out, _ = site.run("log", "admin-actions", "--action", "door-secret")
+    assert "root" in out
