@@ -271,7 +271,7 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     from kiosk.services.adaptation import AdaptationService
     from kiosk.services.network_switch import reembed
     from kiosk.services.security_level import people_with_templates
-    from kiosk.services.settings_record import record_effective_settings
+    from kiosk.services.settings_record import record_effective_settings, weaker_settings
     from kiosk.ui.admin_login import account_password_check, env_password_check
     from kiosk.ui.kiosk_app import application, run_until_closed
     from kiosk.vision.pipeline import load_stream
@@ -293,6 +293,14 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
         )
         if note:
             log.warning("settings changed outside the console: %s", note)
+        for key, weak in weaker_settings(settings, people).items():
+            log.warning(
+                "door weakened: %s = %r (default %r) set by %s",
+                key,
+                weak["value"],
+                weak["default"],
+                weak["by"],
+            )
 
         def load_recognizer() -> Recognizer:
             # after a change of [vision] network, templates of the new network are made
