@@ -109,7 +109,7 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
             if args.csv == "-":
                 count = service.export_csv(actor, sys.stdout, flt)
             else:
-                count = service.export_csv(actor, Path(args.csv), flt)
+                count = service.export_csv(actor, Path(args.csv), flt, force=args.force)
                 print(f"exported {count} event(s) to {safe_text(args.csv)}", file=sys.stderr)
             return 0
         rows = service.page(actor, flt, before_id=args.before, limit=args.limit)
@@ -203,6 +203,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(handler=cmd_log)
     p = log_sub.add_parser("export", help="write the log as CSV (streams: any size)")
     p.add_argument("--csv", metavar="FILE", required=True, help="output file, '-' for stdout")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     _add_log_filters(p)
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)

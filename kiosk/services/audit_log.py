@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -126,28 +127,48 @@ class AuditLogService:
         progress: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
         every: int = 2000,
+        force: bool = False,
     ) -> int:
         """Write the (filtered) log as CSV, oldest first, streaming; returns the row count.
 
-        A file is written next to its final name (mode 0600: it holds names) and renamed
-        at the end, so an interrupted, failed or cancelled (``stop``) export never leaves
-        a partial file that looks complete. ``progress`` hears the row count every
+        A new file is created exclusively in the target's folder (mode 0600: it holds
+        names) and renamed to the target at the end, so an interrupted, failed or
+        cancelled (``stop``) export never leaves a partial file that looks complete, and
+        a link planted where a partial file would be is never followed. An existing
+        target is refused unless ``force``. ``progress`` hears the row count every
         ``every`` rows and at the end."""
         actor.require(Role.AUDITOR)
         count = 0
         if isinstance(target, Path):
-            partial = target.with_name(target.name + ".partial")
+            if not force and os.path.lexists(target):
+                raise InputError(f"{target} already exists: choose another name, or --force")
             try:
-                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                # a new file of our own in the target's folder (exclusive, never through a
+                # link someone planted there), renamed over the target at the end
+                fd, name = tempfile.mkstemp(
+                    dir=target.parent, prefix=f".{target.name}.", suffix=".partial"
+                )
+            except OSError as exc:
+                raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+            partial = Path(name)
+            try:
                 with open(fd, "w", newline="", encoding="utf-8") as f:
                     count = self._write_csv(actor, f, flt, progress, stop, every)
-                os.replace(partial, target)
+                _publish(partial, target, force=force)
             except _Stopped:
                 partial.unlink(missing_ok=True)
                 raise InputError("export cancelled; no file was written") from None
+            except FileExistsError:
+                partial.unlink(missing_ok=True)
+                raise InputError(
+                    f"{target} already exists: choose another name, or --force"
+                ) from None
             except OSError as exc:
                 partial.unlink(missing_ok=True)
                 raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
             destination = str(target)
         else:
             try:
@@ -276,6 +297,23 @@ class AuditLogService:
 
 class _Stopped(Exception):
     pass
+
+
+def _publish(partial: Path, target: Path, *, force: bool) -> None:
+    """Give the finished file its name: over an existing one only with ``force``."""
+    if force:
+        os.replace(partial, target)
+        return
+    try:
+        os.link(partial, target)  # fails if the target appeared meanwhile
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links
+        if os.path.lexists(target):
+            raise FileExistsError(target) from None
+        os.replace(partial, target)
+        return
+    partial.unlink()
 
 
 def describe_details(details: str) -> str:

@@ -6,7 +6,9 @@ change each of them said "intact", started, or opened without a record.
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -210,3 +212,40 @@ def test_the_door_secret_is_for_admins_and_recorded(site: Site) -> None:
     assert code == 0 and len(out.strip()) == 64 and int(out.strip(), 16) >= 0
     code, out, _ = site.run("log", "admin-actions", "--action", "door-secret")
     assert "root" in out
+
+
+# -- exports -----------------------------------------------------------------------------
+
+
+def test_an_export_never_writes_through_a_planted_link(site: Site, tmp_path: Path) -> None:
+    site.events(3)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "log.csv"
+    (out / "log.csv.partial").symlink_to(victim)  # where the old export wrote first
+    code, _, err = site.run("log", "export", "--csv", str(target))
+    assert code == 0, err
+    assert victim.read_text() == "precious\n"
+    assert target.read_text().startswith("id,time_utc") and not target.is_symlink()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # a link planted at the target itself is replaced (only with --force), not followed
+    target.unlink()
+    target.symlink_to(victim)
+    code, _, err = site.run("log", "export", "--csv", str(target))
+    assert code == 2 and "already exists" in err
+    assert site.run("log", "export", "--csv", str(target), "--force")[0] == 0
+    assert victim.read_text() == "precious\n" and not target.is_symlink()
+
+
+def test_an_existing_export_is_refused_unless_forced(site: Site, tmp_path: Path) -> None:
+    site.events(2)
+    target = tmp_path / "log.csv"
+    target.write_text("last month's export\n")
+    code, _, err = site.run("log", "export", "--csv", str(target))
+    assert code == 2 and "already exists" in err and "--force" in err
+    assert target.read_text() == "last month's export\n"
+    assert site.run("log", "export", "--csv", str(target), "--force")[0] == 0
+    assert target.read_text().startswith("id,time_utc")
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
