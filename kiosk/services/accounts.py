@@ -95,6 +95,11 @@ _DUMMY_HASH = (
 )
 
 
+#: one word of up to 10 letters with only digits and symbols around it ("Winter2026!!",
+#: "Admin2026!!!"): zxcvbn scores these 3, a guesser's rules try them early
+_WORD_AND_YEAR = re.compile(r"[^A-Za-z]*[A-Za-z]{1,10}[^A-Za-z]*")
+
+
 def password_problem(password: str, username: str) -> str | None:
     """Why a new password is too weak, or ``None``: under :data:`MIN_PASSWORD_LENGTH`
     characters, or guessable as zxcvbn judges it (common passwords, keyboard patterns,
@@ -109,8 +114,15 @@ def password_problem(password: str, username: str) -> str | None:
         return "do not include the user name"
     from zxcvbn import zxcvbn
 
-    result = zxcvbn(password, user_inputs=[username, *PRODUCT_WORDS])
+    # zxcvbn judges at most 72 characters (it raises beyond); a longer password is judged
+    # by its first 72, which must be hard to guess on their own
+    result = zxcvbn(password[:72], user_inputs=[username, *PRODUCT_WORDS])
     if int(result["score"]) >= MIN_PASSWORD_SCORE:
+        if _WORD_AND_YEAR.fullmatch(password):
+            return (
+                "one short word with digits and symbols around it is guessed early; "
+                "use several unrelated words"
+            )
         return None
     feedback = result.get("feedback") or {}
     warning = str(feedback.get("warning") or "").rstrip(".")
@@ -265,6 +277,9 @@ class AccountService:
                 _acting(uow, actor)
             account = self._target(uow, username)
             _refuse_unsealed(account)
+            current = uow.admins.password_hash(username)
+            if current is not None and verify_password(new_password, current):
+                raise InputError("the new password is the current one: choose another")
             generation = uow.audit.record(actor.username, "admin-passwd", username)
             uow.admins.update(
                 username,
