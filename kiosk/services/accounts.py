@@ -157,6 +157,15 @@ class AccountService:
         with self.store.unit_of_work() as uow:
             return uow.admins.count() > 0 or uow.admins.ever_had()
 
+    def _masked(self, typed: str) -> str:
+        """A user name that matches no account, as the log keeps it: its first two
+        characters, its length and a keyed fingerprint (the same wrong name gives the same
+        one), never in clear: people type their password into the name field."""
+        digest = hmac.new(
+            self.store.chain_key, b"typed user name\0" + typed.encode("utf-8", "replace"), "sha256"
+        ).hexdigest()
+        return f"{limits.printable(typed[:2], 2)}… ({len(typed)} characters, #{digest[:8]})"
+
     def authenticate(self, username: str, password: str, *, via: str = "") -> Actor:
         """Check the password; count failures and lock the account after
         :data:`MAX_FAILED_LOGINS` of them for :data:`LOCKOUT`. A row the kiosk did not
@@ -172,7 +181,7 @@ class AccountService:
                 uow.audit.record(
                     None,
                     "login-failed",
-                    limits.printable(username, 100),
+                    self._masked(username),
                     reason="no such account",
                     **where,
                 )
