@@ -72,3 +72,18 @@ def test_an_enrollment_batch_with_someone_not_enrolled_is_not_a_success(
     code, out, err = run_cli("enroll", "--from-folder", str(folder))
     assert "enrolled Angelina" in out and "not enrolled Nobody" in err
     assert code == 1
+
+
+def test_identify_against_the_enrolled_needs_a_sign_in_and_is_recorded(
+    run_cli: Any, faces_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = str(faces_dir / "deepface" / "Jack" / "img62.jpg")
+    assert run_cli("admin", "add", "root")[0] == 0
+    monkeypatch.setenv("KIOSK_ADMIN_PASSWORD", "not-the-password")
+    code, out, err = run_cli("identify", "--json", photo)
+    assert code == 2 and out == "" and "wrong user name or password" in err
+    monkeypatch.setenv("KIOSK_ADMIN_PASSWORD", PASSWORD)
+    code, out, _ = run_cli("identify", "--json", photo)
+    assert code == 1 and out  # unknown face: not let in
+    code, out, _ = run_cli("log", "admin-actions", "--action", "identify")
+    assert "root" in out and "photos" in out
