@@ -93,7 +93,14 @@ def check_name(value: str) -> str:
 
 
 def check_badge(value: str) -> str:
-    return check_text(value, "badge", BADGE_MAX)
+    """A badge number in one form: full-width and other compatibility characters as their
+    plain ones (NFKC), so "Ａ１" is "A1" (letter case is compared without: see
+    ``PeopleRepository``)."""
+    return normalise_badge(check_text(value, "badge", BADGE_MAX))
+
+
+def normalise_badge(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).strip(" ")
 
 
 def check_group(value: str | None) -> str | None:

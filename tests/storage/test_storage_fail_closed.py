@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from kiosk.domain.access import AccessEvent, Decision
+from kiosk.errors import InputError
 from kiosk.services.access import AccessService, open_access_service
 from kiosk.services.accounts import AccountService, AuthError
 from kiosk.storage import anchor, integrity
@@ -249,3 +250,20 @@ def test_an_existing_export_is_refused_unless_forced(site: Site, tmp_path: Path)
     assert site.run("log", "export", "--csv", str(target), "--force")[0] == 0
     assert target.read_text().startswith("id,time_utc")
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+# -- one badge, one person ---------------------------------------------------------------
+
+
+def test_a_badge_in_another_case_or_width_is_the_same_badge(site: Site) -> None:
+    site.person("Angelina", "A1")
+    with site.store() as store:
+        for other in ("a1", "\uff21\uff11", "A1\u200b"):  # lower case, full width, invisible
+            with store.unit_of_work(write=True) as uow, pytest.raises(InputError):
+                uow.people.add(name="Mallory", badge=other)
+        access = AccessService(store, site.settings)
+        found = access.person_by_badge("a1")
+        assert found is not None and found.name == "Angelina"
+        found = access.person_by_badge("\uff21\uff11")
+        assert found is not None and found.name == "Angelina"
+    assert site.sql("SELECT count(*) FROM people")[0][0] == 1
