@@ -288,18 +288,16 @@ def _seal_older_database(store: Store) -> None:
     with store.unit_of_work() as uow:
         done = not upgrade.needs_upgrade(uow.meta.get(upgrade.INTEGRITY_KEY))
         heads = {chain: uow.events.head() if chain == 1 else uow.audit.head() for chain in (1, 2)}
+    anchor = store.anchor
     if not done:
         with store.unit_of_work(write=True) as uow:
             upgrade.upgrade(uow, store.chain_key, uow.note_head)
             uow.commit()
-    _start_rosters(store)
-    if not done:
-        return
-    anchor = store.anchor
-    if anchor is not None and not anchor.exists():
+    elif anchor is not None and not anchor.exists():
         for chain, head in heads.items():
             if head is not None and head.authentic:
                 anchor.record(CHAIN_NAMES[chain], head.last_id, head.last_hash)
+    _start_rosters(store)  # after the heads: its lines would make the file exist
 
 
 def _start_rosters(store: Store) -> None:

@@ -184,8 +184,10 @@ class PeopleRepository:
         return self.session.scalars(query.limit(1)).first()
 
     def _refuse_taken_badge(self, badge: str, *, other_than: int | None = None) -> None:
+        """Refuse a badge another person has in another letter case (the very same badge
+        is the database's unique constraint's to refuse)."""
         taken = self._same_badge(badge, other_than=other_than)
-        if taken is not None:
+        if taken is not None and taken.badge != badge:
             raise InputError(
                 f"the badge {limits.printable(badge, 100)} is already used (as "
                 f"{limits.printable(taken.badge, 100)}); choose another"
