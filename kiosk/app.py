@@ -151,7 +151,12 @@ def make_door(settings: Settings) -> Door:
     """The configured door; a bad ``[door]`` setting fails here with its message."""
     from kiosk.services.door import make_door as door_for
 
-    return door_for(settings.door)
+    secret = None
+    if settings.door.sign:
+        from kiosk.storage.store import door_secret
+
+        secret = door_secret(settings)
+    return door_for(settings.door, secret=secret)
 
 
 def make_liveness(settings: Settings) -> LivenessCheck:
@@ -281,7 +286,7 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     from kiosk.services.adaptation import AdaptationService
     from kiosk.services.network_switch import reembed
     from kiosk.services.security_level import people_with_templates
-    from kiosk.services.settings_record import record_effective_settings
+    from kiosk.services.settings_record import record_effective_settings, weaker_settings
     from kiosk.ui.admin_login import account_password_check, env_password_check
     from kiosk.vision.pipeline import load_stream
 
@@ -300,6 +305,14 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
         )
         if note:
             log.warning("settings changed outside the console: %s", note)
+        for key, weak in weaker_settings(settings, people).items():
+            log.warning(
+                "door weakened: %s = %r (default %r) set by %s",
+                key,
+                weak["value"],
+                weak["default"],
+                weak["by"],
+            )
 
         def load_recognizer() -> Recognizer:
             # after a change of [vision] network, templates of the new network are made

@@ -17,7 +17,9 @@ from typing import Any
 from kiosk import app
 from kiosk.cli_common import (
     OneLineParser,
+    add_auth_arguments,
     error_line,
+    login,
     opened_store,
     photo_paths,
     print_identified,
@@ -93,10 +95,13 @@ def identify_enrolled(args: argparse.Namespace, settings: Settings) -> int:
     Exit 1 also when a photo's main face would not be let in (unknown, inactive, ...).
     """
     from kiosk.services.access import AccessService
-    from kiosk.services.identify import Identifier
+    from kiosk.services.identify import Identifier, record_identification
 
     paths = list(photo_paths(args.photos))
     with opened_store(settings) as store:
+        # it reads who is enrolled: signed in, and recorded
+        actor = login(args, store, stdin_is_mine="-" not in args.photos)
+        record_identification(store, actor, len(paths))
         service = AccessService(store, settings)
         identifier = Identifier(service, app.load_pipeline(settings), settings)
         for notice in service.staff_notices():
@@ -141,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="photos; '-' reads paths from stdin")
     p.add_argument("--gallery", metavar="DIR", help="a folder of <name>/<photos> to search")
     p.add_argument("--json", action="store_true", help="one JSON object per face")
+    add_auth_arguments(p)  # (not needed with --gallery: that reads no enrolled person)
     p.set_defaults(handler=cmd_identify)
 
     for name in PLUGINS:

@@ -111,6 +111,16 @@ def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_admin_door_secret(args: argparse.Namespace, settings: Settings) -> int:
+    """``admin door-secret``: the webhook's signing secret, for the door controller."""
+    from kiosk.services.door import reveal_door_secret
+
+    with opened_store(settings) as store:
+        actor = login(args, store)
+        print(reveal_door_secret(store, settings, actor))
+    return 0
+
+
 def cmd_admin_change(args: argparse.Namespace, settings: Settings) -> int:
     """``admin disable|enable|delete|role USER``."""
     from kiosk.services.accounts import AccountService
@@ -161,6 +171,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("username", metavar="USER", nargs="?", help="default: yourself")
     add_auth_arguments(p, stdin_help="read the NEW password from standard input")
     p.set_defaults(handler=cmd_admin_passwd)
+    p = admin_sub.add_parser(
+        "door-secret", help="print the secret that signs the door webhook ([door] sign = true)"
+    )
+    add_auth_arguments(p)
+    p.set_defaults(handler=cmd_admin_door_secret)
     p = admin_sub.add_parser("list", help="list the accounts")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     add_auth_arguments(p)

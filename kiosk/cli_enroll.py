@@ -110,7 +110,8 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
                 )
     if failed and not stored:
         return 2
-    return 0
+    # some were enrolled, some not: not a success (a script must not take it for one)
+    return 1 if failed else 0
 
 
 def _progress(jobs: list[Any], *, enabled: bool) -> Any:

@@ -83,6 +83,13 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 print(report.describe())
             return 0 if report.ok else 1
+        if action == "acknowledge":
+            problems = service.acknowledge_rollback(actor)
+            if not problems:
+                print("nothing to acknowledge: the database holds what its checkpoints recorded")
+            for problem in problems:
+                print(f"acknowledged: {safe_text(problem)}")
+            return 0
         if action == "admin-actions":
             return _print_actions(
                 args,
@@ -102,7 +109,7 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
             if args.csv == "-":
                 count = service.export_csv(actor, sys.stdout, flt)
             else:
-                count = service.export_csv(actor, Path(args.csv), flt)
+                count = service.export_csv(actor, Path(args.csv), flt, force=args.force)
                 print(f"exported {count} event(s) to {safe_text(args.csv)}", file=sys.stderr)
             return 0
         rows = service.page(actor, flt, before_id=args.before, limit=args.limit)
@@ -196,6 +203,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(handler=cmd_log)
     p = log_sub.add_parser("export", help="write the log as CSV (streams: any size)")
     p.add_argument("--csv", metavar="FILE", required=True, help="output file, '-' for stdout")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     _add_log_filters(p)
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
@@ -204,6 +212,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="check the hash chains, their checkpoints and the seals (exit 1 if tampered)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object")
+    add_auth_arguments(p)
+    p.set_defaults(handler=cmd_log)
+    p = log_sub.add_parser(
+        "acknowledge",
+        help="take a database older than its checkpoint file as it is (admin; recorded)",
+    )
     add_auth_arguments(p)
     p.set_defaults(handler=cmd_log)
     p = log_sub.add_parser(

@@ -84,9 +84,17 @@ def _apply(args: argparse.Namespace, settings: Settings) -> Settings:
     )
 
 
+#: --exit-after is for scripts and tests: at most a day (Qt's timers count milliseconds
+#: in 32 bits)
+MAX_EXIT_AFTER = 86_400.0
+
+
 def cmd_kiosk(args: argparse.Namespace, settings: Settings) -> int:
-    if args.exit_after is not None and args.exit_after <= 0:
-        raise InputError("--exit-after needs a number of seconds above 0")
+    if args.exit_after is not None and not 0 < args.exit_after <= MAX_EXIT_AFTER:
+        # (NaN is neither above 0 nor below the bound: refused too)
+        raise InputError(
+            f"--exit-after needs a number of seconds above 0 and at most {MAX_EXIT_AFTER:.0f}"
+        )
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

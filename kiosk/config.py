@@ -9,6 +9,7 @@ the platform's user data folder.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -181,6 +182,13 @@ class DoorSettings:
     serial_device: str = ""  # serial relay, e.g. /dev/ttyUSB0
     serial_open: str = "A00101A2"  # hex bytes written to open (an LCUS-1 relay's "on")
     serial_close: str = "A00100A1"  # hex bytes written after open_seconds
+    #: sign the webhook's body (X-Kiosk-Signature: sha256=HMAC) with a secret derived from
+    #: the encryption key; `kiosk admin door-secret` prints it for the controller
+    sign: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.open_seconds > 0 or not self.timeout_seconds > 0:
+            raise ConfigError("door open_seconds and timeout_seconds must be above 0")
 
 
 @dataclass(frozen=True)
@@ -374,7 +382,32 @@ _OPTIONAL_BOOLS = ("flip_average",)
 
 
 def _coerce(name: str, value: Any, default: Any, source: str) -> Any:
-    """Convert a TOML or environment value to the type of the field's default."""
+    """Convert a TOML or environment value to the type of the field's default, and check
+    what every number must be: finite (no NaN, no infinity), and no time or period below
+    zero. A boolean is only for a true-or-false setting (``threshold = true`` is not 1.0)."""
+    result = _converted(name, value, default, source)
+    numeric = isinstance(result, int | float) and not isinstance(result, bool)
+    # (the threshold's own range check names NaN as outside its range)
+    if numeric and not math.isfinite(result) and name not in _OPTIONAL_NUMBERS:
+        raise ConfigError(f"{source}: {name} must be a finite number, not {value!r}")
+    if numeric and name.endswith(_TIMES) and result < 0:
+        raise ConfigError(f"{source}: {name} cannot be negative ({value!r})")
+    return result
+
+
+#: settings that are a time or a period (seconds, days): never negative
+_TIMES = ("_seconds", "_days", "_minutes")
+
+
+def _converted(name: str, value: Any, default: Any, source: str) -> Any:
+    is_number = name in _OPTIONAL_NUMBERS or (
+        isinstance(default, int | float) and not isinstance(default, bool)
+    )
+    if isinstance(value, bool) and is_number:
+        raise ConfigError(f"{source}: {name} must be a number, not {str(value).lower()}")
+    wants_bool = isinstance(default, bool) or (default is None and name in _OPTIONAL_BOOLS)
+    if wants_bool and not isinstance(value, bool | str):
+        raise ConfigError(f"{source}: {name} must be true or false, not {value!r}")
     if isinstance(default, tuple) and isinstance(value, str | list | tuple):
         parts = value.split(",") if isinstance(value, str) else list(value)
         try:

@@ -21,8 +21,8 @@ from kiosk.config import Settings
 from kiosk.domain.access import AccessEvent, AccessSchedule, Person
 from kiosk.domain.faces import FloatArray, ModelInfo
 from kiosk.errors import InputError
-from kiosk.storage import limits
-from kiosk.storage.errors import TamperedRecord
+from kiosk.storage import integrity, limits
+from kiosk.storage.errors import StorageError, TamperedRecord
 from kiosk.storage.records import DamagedTemplate
 from kiosk.storage.store import Store, open_store
 
@@ -145,6 +145,27 @@ def open_access_service(settings: Settings) -> AccessService:
     """Open the database of ``settings`` for the kiosk (creating it on first run), and
     start the retention of snapshots (at start, then daily)."""
     limits.check_text(settings.kiosk_id, "kiosk id", limits.KIOSK_ID_MAX)
-    service = AccessService(open_store(settings), settings)
+    store = open_store(settings)
+    try:
+        refuse_a_rolled_back_database(store)
+    except BaseException:
+        store.close()
+        raise
+    service = AccessService(store, settings)
     service.start_retention()
     return service
+
+
+def refuse_a_rolled_back_database(store: Store) -> None:
+    """Raise :class:`StorageError` when the database is older than its checkpoint file
+    (put back to an older copy, or its last rows cut), unless an admin acknowledged it:
+    the kiosk must not open the door over a log that lost what it recorded."""
+    with store.unit_of_work() as uow:
+        problems = integrity.rollback(uow, store.anchor)
+    if problems:
+        log.error("access: the database is older than its checkpoint: %s", "; ".join(problems))
+        raise StorageError(
+            f"the database is older than its checkpoint file: {problems[0]} (it was put back "
+            "to an older copy or its last records were cut); the kiosk does not start: staff, "
+            "run `kiosk log verify`, then `kiosk log acknowledge` once the cause is known"
+        )

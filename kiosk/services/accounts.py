@@ -95,6 +95,11 @@ _DUMMY_HASH = (
 )
 
 
+#: one word of up to 10 letters with only digits and symbols around it ("Winter2026!!",
+#: "Admin2026!!!"): zxcvbn scores these 3, a guesser's rules try them early
+_WORD_AND_YEAR = re.compile(r"[^A-Za-z]*[A-Za-z]{1,10}[^A-Za-z]*")
+
+
 def password_problem(password: str, username: str) -> str | None:
     """Why a new password is too weak, or ``None``: under :data:`MIN_PASSWORD_LENGTH`
     characters, or guessable as zxcvbn judges it (common passwords, keyboard patterns,
@@ -109,8 +114,15 @@ def password_problem(password: str, username: str) -> str | None:
         return "do not include the user name"
     from zxcvbn import zxcvbn
 
-    result = zxcvbn(password, user_inputs=[username, *PRODUCT_WORDS])
+    # zxcvbn judges at most 72 characters (it raises beyond); a longer password is judged
+    # by its first 72, which must be hard to guess on their own
+    result = zxcvbn(password[:72], user_inputs=[username, *PRODUCT_WORDS])
     if int(result["score"]) >= MIN_PASSWORD_SCORE:
+        if _WORD_AND_YEAR.fullmatch(password):
+            return (
+                "one short word with digits and symbols around it is guessed early; "
+                "use several unrelated words"
+            )
         return None
     feedback = result.get("feedback") or {}
     warning = str(feedback.get("warning") or "").rstrip(".")
@@ -136,8 +148,23 @@ class AccountService:
         self.store = store
 
     def has_admins(self) -> bool:
+        """Whether this database has, or ever had, an admin account: the first-admin
+        bootstrap (an account made without signing in) is only for a database that never
+        had one, not one whose accounts were deleted outside the kiosk."""
+        anchor = self.store.anchor
+        if anchor is not None and "admins" in anchor.facts():
+            return True
         with self.store.unit_of_work() as uow:
-            return uow.admins.count() > 0
+            return uow.admins.count() > 0 or uow.admins.ever_had()
+
+    def _masked(self, typed: str) -> str:
+        """A user name that matches no account, as the log keeps it: its first two
+        characters, its length and a keyed fingerprint (the same wrong name gives the same
+        one), never in clear: people type their password into the name field."""
+        digest = hmac.new(
+            self.store.chain_key, b"typed user name\0" + typed.encode("utf-8", "replace"), "sha256"
+        ).hexdigest()
+        return f"{limits.printable(typed[:2], 2)}… ({len(typed)} characters, #{digest[:8]})"
 
     def authenticate(self, username: str, password: str, *, via: str = "") -> Actor:
         """Check the password; count failures and lock the account after
@@ -154,7 +181,7 @@ class AccountService:
                 uow.audit.record(
                     None,
                     "login-failed",
-                    limits.printable(username, 100),
+                    self._masked(username),
                     reason="no such account",
                     **where,
                 )
@@ -219,6 +246,14 @@ class AccountService:
             if actor is None:
                 if uow.admins.count() > 0:
                     raise AuthError("admin accounts exist: log in as an admin to add another")
+                if uow.admins.ever_had() or (
+                    self.store.anchor is not None and "admins" in self.store.anchor.facts()
+                ):
+                    raise AuthError(
+                        "this database had admin accounts and they were deleted outside the "
+                        "kiosk: the first-admin set-up is refused; restore the database from "
+                        "a backup (`kiosk log verify` names what is missing)"
+                    )
                 if role is not Role.ADMIN:
                     raise InputError("the first account must be an admin (--role admin)")
             else:
@@ -251,6 +286,9 @@ class AccountService:
                 _acting(uow, actor)
             account = self._target(uow, username)
             _refuse_unsealed(account)
+            current = uow.admins.password_hash(username)
+            if current is not None and verify_password(new_password, current):
+                raise InputError("the new password is the current one: choose another")
             generation = uow.audit.record(actor.username, "admin-passwd", username)
             uow.admins.update(
                 username,

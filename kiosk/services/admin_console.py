@@ -41,10 +41,12 @@ class AdminConsole:
         progress: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
         every: int = 2000,
+        force: bool = True,
     ) -> int:
-        """The one CSV export (``AuditLogService.export_csv``), with progress and cancel."""
+        """The one CSV export (``AuditLogService.export_csv``), with progress and cancel.
+        ``force``: the console's save dialog has already asked before replacing a file."""
         return AuditLogService(self.store, self.settings).export_csv(
-            actor, target, flt, progress=progress, stop=stop, every=every
+            actor, target, flt, progress=progress, stop=stop, every=every, force=force
         )
 
     def verify_chain(

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 #: door's own timeout (``[door] timeout_seconds``); a door hanging longer is left behind.
 DOOR_STOP_GRACE_SECONDS = 5.0
 
+#: shown instead of a welcome when the entry could not be recorded (the door stays shut)
+SEE_STAFF = "Please see staff: this entry could not be recorded"
+
 
 def _snapshot(rgb: ImageArray, box: Box) -> bytes | None:
     """JPEG of the face with some margin: what the log keeps when snapshots are kept."""
@@ -108,10 +111,35 @@ class Announcer:
         another face); ``replaced``: another face is already in front of the kiosk, so
         the screen does not show it."""
         when = self.now()
+        keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
+        jpeg = _snapshot(*snapshot) if keep and snapshot is not None else None
+        logged = person or log_person
+        log.info(
+            "kiosk: %s %s (distance %.2f)",
+            decision.value,
+            logged.name if logged else "unknown face",
+            distance,
+        )
+        # No opening without a record: the event is written before the door is told, and
+        # an entry that cannot be recorded is refused (fail closed), with an alert.
+        recorded = self.record(
+            decision,
+            f"{message} ({detail})" if detail else message,
+            person_id=logged.id if logged else None,
+            score=distance,
+            latency_ms=since_face_ms,
+            snapshot=jpeg,
+        )
+        opens = decision.allowed and person is not None
+        shown, text = decision, message
+        if opens and not recorded:
+            assert person is not None
+            log.error("kiosk: %s not let in: the access log cannot be written", person.name)
+            shown, text, opens = Decision.ERROR, SEE_STAFF, False
         self.emit(
             Decided(
-                decision,
-                message,
+                shown,
+                text,
                 person.name if person else None,
                 person.id if person else None,
                 distance,
@@ -122,24 +150,7 @@ class Announcer:
                 replaced,
             )
         )
-        keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
-        jpeg = _snapshot(*snapshot) if keep and snapshot is not None else None
-        logged = person or log_person
-        log.info(
-            "kiosk: %s %s (distance %.2f)",
-            decision.value,
-            logged.name if logged else "unknown face",
-            distance,
-        )
-        self.record(
-            decision,
-            f"{message} ({detail})" if detail else message,
-            person_id=logged.id if logged else None,
-            score=distance,
-            latency_ms=since_face_ms,
-            snapshot=jpeg,
-        )
-        if decision.allowed and person is not None:
+        if opens and person is not None:
             self._open_door(person, when)
 
     def _open_door(self, person: Person, when: datetime) -> None:
@@ -180,7 +191,9 @@ class Announcer:
         score: float | None = None,
         latency_ms: float | None = None,
         snapshot: bytes | None = None,
-    ) -> None:
+    ) -> bool:
+        """Append an event to the access log; ``False`` (and an alert to staff) when it
+        could not be written."""
         event = AccessEvent(
             time=self.now(),
             kiosk_id=self.settings.kiosk_id,
@@ -198,4 +211,6 @@ class Announcer:
                 self.store.record_event(event)
         except Exception as exc:
             log.exception("kiosk: cannot record the event")
-            self.emit(Notice(f"cannot write the access log: {exc}"))
+            self.emit(Notice(f"cannot write the access log: {exc}; nobody is let in until it can"))
+            return False
+        return True

@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from kiosk.config import Settings
 from kiosk.errors import InputError
 from kiosk.services.accounts import Actor
 from kiosk.storage import integrity, limits
+from kiosk.storage.anchor import ROSTER_ACK
 from kiosk.storage.chain import ChainReport
+from kiosk.storage.integrity import ROSTER_TABLES
 from kiosk.storage.records import AdminAction, EventFilter, LoggedEvent, Role
 from kiosk.storage.store import Store
 
@@ -124,28 +127,48 @@ class AuditLogService:
         progress: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
         every: int = 2000,
+        force: bool = False,
     ) -> int:
         """Write the (filtered) log as CSV, oldest first, streaming; returns the row count.
 
-        A file is written next to its final name (mode 0600: it holds names) and renamed
-        at the end, so an interrupted, failed or cancelled (``stop``) export never leaves
-        a partial file that looks complete. ``progress`` hears the row count every
+        A new file is created exclusively in the target's folder (mode 0600: it holds
+        names) and renamed to the target at the end, so an interrupted, failed or
+        cancelled (``stop``) export never leaves a partial file that looks complete, and
+        a link planted where a partial file would be is never followed. An existing
+        target is refused unless ``force``. ``progress`` hears the row count every
         ``every`` rows and at the end."""
         actor.require(Role.AUDITOR)
         count = 0
         if isinstance(target, Path):
-            partial = target.with_name(target.name + ".partial")
+            if not force and os.path.lexists(target):
+                raise InputError(f"{target} already exists: choose another name, or --force")
             try:
-                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                # a new file of our own in the target's folder (exclusive, never through a
+                # link someone planted there), renamed over the target at the end
+                fd, name = tempfile.mkstemp(
+                    dir=target.parent, prefix=f".{target.name}.", suffix=".partial"
+                )
+            except OSError as exc:
+                raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+            partial = Path(name)
+            try:
                 with open(fd, "w", newline="", encoding="utf-8") as f:
                     count = self._write_csv(actor, f, flt, progress, stop, every)
-                os.replace(partial, target)
+                _publish(partial, target, force=force)
             except _Stopped:
                 partial.unlink(missing_ok=True)
                 raise InputError("export cancelled; no file was written") from None
+            except FileExistsError:
+                partial.unlink(missing_ok=True)
+                raise InputError(
+                    f"{target} already exists: choose another name, or --force"
+                ) from None
             except OSError as exc:
                 partial.unlink(missing_ok=True)
                 raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
             destination = str(target)
         else:
             try:
@@ -199,6 +222,34 @@ class AuditLogService:
         with self.store.unit_of_work() as uow:
             return integrity.check(uow, self.store.anchor, progress=progress, stop=stop)
 
+    def acknowledge_rollback(self, actor: Actor) -> list[str]:
+        """An admin takes the database as it is now although it is older than its
+        checkpoint file: what the checkpoints said is kept as an operator's action (in the
+        chain), the checkpoint file restarts from the current heads, and the kiosk starts
+        again. Returns what was acknowledged (empty: nothing to acknowledge)."""
+        actor.require(Role.ADMIN)
+        anchor = self.store.anchor
+        with self.store.unit_of_work() as uow:
+            problems = integrity.rollback(uow, anchor)
+        if not problems or anchor is None:
+            return []
+        with self.store.unit_of_work(write=True) as uow:
+            uow.audit.record(actor.username, "acknowledge-rollback", "", problems=problems)
+            uow.commit()
+        with self.store.unit_of_work() as uow:
+            heads = {"events": uow.events.head(), "actions": uow.audit.head()}
+            rosters = {table: uow.roster.get(table) for table in ROSTER_TABLES}
+        try:
+            for chain, head in heads.items():
+                if head is not None:
+                    anchor.acknowledge(chain, head.last_id, head.last_hash)
+            for table, roster in rosters.items():
+                if roster is not None:
+                    anchor.acknowledge(ROSTER_ACK + table, roster.generation, roster.seal)
+        except OSError as exc:
+            raise InputError(f"cannot write the checkpoint file: {exc.strerror or exc}") from exc
+        return problems
+
     def admin_actions(
         self,
         actor: Actor,
@@ -246,6 +297,23 @@ class AuditLogService:
 
 class _Stopped(Exception):
     pass
+
+
+def _publish(partial: Path, target: Path, *, force: bool) -> None:
+    """Give the finished file its name: over an existing one only with ``force``."""
+    if force:
+        os.replace(partial, target)
+        return
+    try:
+        os.link(partial, target)  # fails if the target appeared meanwhile
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links
+        if os.path.lexists(target):
+            raise FileExistsError(target) from None
+        os.replace(partial, target)
+        return
+    partial.unlink()
 
 
 def describe_details(details: str) -> str:

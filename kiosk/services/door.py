@@ -8,20 +8,31 @@ relay (a configured byte string to a serial device). A door never raises: a fail
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
+import http.client
 import json
 import logging
 import os
 import queue
+import socket
+import subprocess
+import sys
 import threading
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kiosk.config import DoorSettings
 from kiosk.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kiosk.config import Settings
+    from kiosk.services.accounts import Actor
+    from kiosk.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +75,23 @@ class LogDoor:
 
 class WebhookDoor:
     """POSTs ``{"event": "open", "kiosk_id", "person_id", "name", "time",
-    "open_seconds"}`` as JSON to ``url``; any 2xx answer within ``timeout`` is success."""
+    "open_seconds"}`` as JSON to ``url``. Only a 2xx answer is success: a redirect is not
+    followed (a controller that answers 302 did not open), and the whole exchange, from
+    connecting to the last byte of the status and headers, must end within ``timeout``
+    (a controller trickling one byte at a time cannot hold the door queue).
 
-    def __init__(self, url: str, timeout: float = 2.0) -> None:
+    With ``secret``, the body is signed: ``X-Kiosk-Signature: sha256=<hex HMAC-SHA256 of
+    the body>``; the body's ``time`` lets the controller refuse a replayed request."""
+
+    def __init__(self, url: str, timeout: float = 2.0, secret: bytes | None = None) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"door webhook: the url must start with http:// or https://: {url!r}")
+        parts = urllib.parse.urlsplit(url)
+        if not parts.hostname:
+            raise ConfigError(f"door webhook: the url names no host: {url!r}")
         self.url = url
         self.timeout = timeout
+        self.secret = secret
 
     def open(self, request: DoorRequest) -> DoorResult:
         body = json.dumps(
@@ -83,17 +104,53 @@ class WebhookDoor:
                 "open_seconds": request.open_seconds,
             }
         ).encode()
-        http_request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"}
+        if self.secret is not None:
+            digest = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+            headers["X-Kiosk-Signature"] = f"sha256={digest}"
+        outcome: list[DoorResult] = []
+        connections: list[http.client.HTTPConnection] = []
+        done = threading.Event()
+
+        def exchange() -> None:
+            try:
+                outcome.append(self._exchange(body, headers, connections))
+            except (OSError, http.client.HTTPException) as exc:
+                outcome.append(DoorResult(False, f"door webhook unreachable: {exc}"))
+            finally:
+                done.set()
+
+        threading.Thread(target=exchange, name="door-webhook", daemon=True).start()
+        if not done.wait(self.timeout) or not outcome:
+            for connection in connections:  # unblock the exchange: it ends at once
+                sock = connection.sock
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+            return DoorResult(
+                False, f"door webhook unreachable: no complete answer within {self.timeout:g} s"
+            )
+        return outcome[0]
+
+    def _exchange(
+        self, body: bytes, headers: dict[str, str], connections: list[http.client.HTTPConnection]
+    ) -> DoorResult:
+        parts = urllib.parse.urlsplit(self.url)
+        kind = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
+        connection = kind(parts.hostname or "", parts.port, timeout=self.timeout)
+        connections.append(connection)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
-                status = int(response.status)
-        except urllib.error.HTTPError as exc:
-            return DoorResult(False, f"door webhook answered HTTP {exc.code}")
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            return DoorResult(False, f"door webhook unreachable: {reason}")
+            connection.request("POST", path, body=body, headers=headers)
+            status = int(connection.getresponse().status)
+        finally:
+            connection.close()
+        if 300 <= status < 400:
+            return DoorResult(
+                False, f"door webhook answered HTTP {status}: a redirect, not followed"
+            )
         if not 200 <= status < 300:
             return DoorResult(False, f"door webhook answered HTTP {status}")
         return DoorResult(True, "door: webhook ok")
@@ -124,6 +181,7 @@ class SerialRelayDoor:
         self.close_bytes = _hex_bytes(close_bytes, "serial_close")
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     def _write(self, data: bytes) -> None:
         fd = os.open(self.device, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
@@ -151,23 +209,48 @@ class SerialRelayDoor:
         except OSError as exc:
             log.error("door relay %s: cannot switch off: %s", self.device, exc)
 
+    def start(self) -> None:
+        """At the kiosk's start: switch the relay off (a process killed while the door was
+        open never sent the "off" bytes) and start the watchdog, a small process that
+        sends them if this one dies without closing the door (``kill -9``, a crash)."""
+        self._shut()
+        if self._watchdog is None:
+            try:
+                self._watchdog = subprocess.Popen(
+                    [sys.executable, "-m", "kiosk.services.relay_watchdog", self.device],
+                    stdin=subprocess.PIPE,
+                    env={**os.environ, "KIOSK_RELAY_OFF": self.close_bytes.hex()},
+                    start_new_session=True,  # a Ctrl-C to the kiosk does not stop it first
+                )
+            except OSError as exc:
+                log.error("door relay %s: no watchdog: %s", self.device, exc)
+
     def close(self) -> None:
         with self._lock:
             if self._timer is not None and self._timer.is_alive():
                 self._timer.cancel()
                 self._shut()  # never leave the door open when the kiosk stops
             self._timer = None
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and watchdog.stdin is not None:
+            watchdog.stdin.close()  # it switches the relay off once more, and ends
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                watchdog.wait(5)
 
 
-def make_door(settings: DoorSettings) -> Door:
-    """The door the settings name (``log``, ``webhook`` or ``serial``)."""
+def make_door(settings: DoorSettings, *, secret: bytes | None = None) -> Door:
+    """The door the settings name (``log``, ``webhook`` or ``serial``), ready: a relay
+    is switched off and watched (:meth:`SerialRelayDoor.start`). ``secret``: the
+    webhook's signing key (``[door] sign``)."""
     kind = settings.kind.strip().lower()
     if kind == "log":
         return LogDoor()
     if kind == "webhook":
-        return WebhookDoor(settings.url, settings.timeout_seconds)
+        return WebhookDoor(settings.url, settings.timeout_seconds, secret)
     if kind == "serial":
-        return SerialRelayDoor(settings.serial_device, settings.serial_open, settings.serial_close)
+        door = SerialRelayDoor(settings.serial_device, settings.serial_open, settings.serial_close)
+        door.start()
+        return door
     raise ConfigError(f"door: kind must be log, webhook or serial, not {settings.kind!r}")
 
 
@@ -199,3 +282,17 @@ class DoorWorker:
         self._jobs.put(None)
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+def reveal_door_secret(store: Store, settings: Settings, actor: Actor) -> str:
+    """The webhook's signing secret (hex) for the door controller's set-up; admins
+    only, and recorded as an operator's action."""
+    from kiosk.storage.records import Role
+    from kiosk.storage.store import door_secret
+
+    actor.require(Role.ADMIN)
+    secret = door_secret(settings).hex()
+    with store.unit_of_work(write=True) as uow:
+        uow.audit.record(actor.username, "door-secret", "", shown=True)
+        uow.commit()
+    return secret

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,10 @@ from kiosk.services.adaptation import AdaptationService
 from kiosk.services.photo_check import FaceAnalyzer, ImageLoader, default_loader
 from kiosk.vision.matcher import Gallery, Projection, build_gallery
 from kiosk.vision.pipeline import main_face_index
+
+if TYPE_CHECKING:
+    from kiosk.services.accounts import Actor
+    from kiosk.storage.store import Store
 
 
 @dataclass
@@ -105,3 +109,11 @@ class Identifier:
                 row["reason"] = "Face matches more than one person closely: not decided."
             rows.append(row)
         return rows
+
+
+def record_identification(store: Store, actor: Actor, photos: int) -> None:
+    """``identify`` against the enrolled people tells who is enrolled: only for a signed-in
+    account (any role), and an operator's action."""
+    with store.unit_of_work(write=True) as uow:
+        uow.audit.record(actor.username, "identify", "", photos=photos)
+        uow.commit()

@@ -23,7 +23,70 @@ WATCHED = (
     "liveness.mode",
     "liveness.clear_margin",
     "liveness.one_clear_turn",
+    # everything else that changes what the door accepts
+    "vision.min_face_probability",
+    "vision.ambiguity_margin",
+    "liveness.count",
+    "liveness.border_check",
+    "liveness.min_parallax",
+    "liveness.time_limit_seconds",
+    "decision.method",
+    "decision.min_frames",
+    "decision.max_frames",
 )
+
+
+def _watched_values(settings: Settings) -> dict[str, Any]:
+    """The value of each :data:`WATCHED` setting ("vision.level" -> "normal")."""
+    out: dict[str, Any] = {}
+    for key in WATCHED:
+        section, name = key.split(".")
+        value = getattr(getattr(settings, section), name)
+        if key == "vision.threshold" and value is not None:
+            value = round(value, 3)
+        out[key] = value
+    return out
+
+
+def weaker_settings(settings: Settings, people: int) -> dict[str, dict[str, Any]]:
+    """The settings that let more in than the defaults (for the threshold: than the
+    level's own), each with its value, the default and where it came from. Flagged at
+    every start while they stay so, not only when they change."""
+    from dataclasses import replace
+
+    defaults = Settings()
+    now = _watched_values(settings)
+    level = operating_point(replace(settings.vision, threshold=None), people).threshold
+    weaker: dict[str, Any] = {}
+
+    def flag(key: str, default: Any) -> None:
+        weaker[key] = {"value": now[key], "default": default, "by": settings.source_of(key)}
+
+    if settings.vision.threshold is not None and settings.vision.threshold > level:
+        flag("vision.threshold", round(level, 3))
+    order = {"off": 0, "passive": 1, "active": 2}
+    for key in WATCHED:
+        if key == "vision.threshold":
+            continue
+        section, name = key.split(".")
+        value, default = now[key], getattr(getattr(defaults, section), name)
+        if key == "liveness.mode":
+            worse = order.get(value, 0) < order.get(default, 2)
+        elif key in ("liveness.one_clear_turn",):
+            worse = bool(value) and not default
+        elif key == "liveness.border_check":
+            worse = not value and bool(default)
+        elif key == "liveness.time_limit_seconds":
+            worse = value > default
+        elif key in ("decision.method", "vision.network", "vision.scoring", "vision.level"):
+            worse = key == "decision.method" and value != default
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            worse = value < default
+        else:
+            worse = False
+        if worse:
+            flag(key, default)
+    return weaker
 
 
 def record_effective_settings(
@@ -35,17 +98,9 @@ def record_effective_settings(
     a one-line description for staff (None otherwise)."""
     v = settings.vision
     point = point or operating_point(v, people)
-    now: dict[str, Any] = {
-        "vision.network": v.network,
-        "vision.level": v.level,
-        "vision.threshold": None if v.threshold is None else round(v.threshold, 3),
-        "vision.scoring": v.scoring,
-        "vision.adaptation": v.adaptation,
-        "liveness.mode": settings.liveness.mode,
-        "liveness.clear_margin": settings.liveness.clear_margin,
-        "liveness.one_clear_turn": settings.liveness.one_clear_turn,
-    }
+    now = _watched_values(settings)
     sources = {key: settings.source_of(key) for key in WATCHED}
+    weaker = weaker_settings(settings, people)
     with store.unit_of_work(write=True) as uow:
         previous = uow.audit.list(limit=1, action="kiosk-settings")
         admin_changes = uow.audit.list(limit=1, action="threshold")
@@ -66,6 +121,8 @@ def record_effective_settings(
             people=people,
             outside="yes" if outside else "no",
         )
+        if weaker:  # at every start while it stays so
+            uow.audit.record(None, "settings-weaker", settings.kiosk_id, settings=weaker)
         if outside:
             before = action_details(previous[0].details).get("values", {})
             uow.audit.record(

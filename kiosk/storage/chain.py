@@ -172,6 +172,12 @@ def checkpoint_mac(key: bytes, chain: str, count: int, last_hash: str, when: str
     return _mac(key, ["checkpoint/1", chain, int(count), last_hash, when])
 
 
+def marker_mac(key: bytes, kind: str, chain: str, count: int, last_hash: str, when: str) -> str:
+    """The MAC of a checkpoint file line that is not a head: an admin's acknowledgement of
+    a rollback (``ack``) or a fact about the database (``fact``, e.g. it had an admin)."""
+    return _mac(key, ["checkpoint/2", kind, chain, int(count), last_hash, when])
+
+
 def account_seal(
     key: bytes,
     *,
@@ -312,17 +318,26 @@ class WalkResult:
 def walk_chain(
     links: Iterable[Link],
     head: Head | None,
-    checkpoint: Checkpoint | None,
+    checkpoints: Checkpoint | Sequence[Checkpoint] | None,
     *,
     noun: str = "event",
     plural: str = "events",
     log_name: str = "access log",
 ) -> WalkResult:
-    """Walk ``links`` in id order against the head and the checkpoint.
+    """Walk ``links`` in id order against the head and the checkpoints.
 
-    Ids start at 1 and have no gaps; a problem is named by the rows it concerns."""
+    Every checkpoint is checked, not only the newest: a database put back to an older
+    copy that has grown past the checkpoint's count since still differs at the rows the
+    older checkpoints name. Ids start at 1 and have no gaps; a problem is named by the
+    rows it concerns."""
     problems: list[str] = []
     first_bad: int | None = None
+    if isinstance(checkpoints, Checkpoint):
+        checkpoints = [checkpoints]
+    at: dict[int, list[Checkpoint]] = {}
+    for cp in checkpoints or ():
+        at.setdefault(cp.count, []).append(cp)
+    checkpoint = max(checkpoints or (), key=lambda cp: cp.count, default=None)
 
     def bad(row: int | None, text: str) -> None:
         nonlocal first_bad
@@ -358,15 +373,14 @@ def walk_chain(
                 "was replaced or inserted",
             )
             break
-        if (
-            checkpoint is not None
-            and link.id == checkpoint.count
-            and not same(link.stored, checkpoint.last_hash)
-        ):
+        differs = [cp for cp in at.get(link.id, ()) if not same(link.stored, cp.last_hash)]
+        if differs:
+            cp = differs[0]
             bad(
                 link.id,
                 f"{noun} {link.id} is not the one recorded in the checkpoint file "
-                f"{checkpoint.where} at {checkpoint.when}: the log was replaced",
+                f"{cp.where} at {cp.when}: the log was replaced or put back to an older "
+                "copy (rolled back)",
             )
             break
         prev = link.stored

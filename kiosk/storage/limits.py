@@ -51,6 +51,8 @@ def bad_character(text: str, *, allow_newlines: bool = False) -> str | None:
             return "bytes that are not valid text"
         if ch in _BIDI_CONTROLS:
             return f"a text-direction override (U+{ord(ch):04X})"
+        if category == "Cf":  # zero-width spaces and joiners, direction marks, ...
+            return f"an invisible formatting character (U+{ord(ch):04X})"
     return None
 
 
@@ -75,7 +77,8 @@ def check_text(
     bad = bad_character(value, allow_newlines=allow_newlines)
     if bad is not None:
         raise InputError(f"the {what} contains {bad}: type it without")
-    return value
+    # one spelling of each text: "é" typed as one character or as e + accent is the same
+    return unicodedata.normalize("NFC", value)
 
 
 def check_optional(value: str | None, what: str, limit: int) -> str | None:
@@ -90,7 +93,14 @@ def check_name(value: str) -> str:
 
 
 def check_badge(value: str) -> str:
-    return check_text(value, "badge", BADGE_MAX)
+    """A badge number in one form: full-width and other compatibility characters as their
+    plain ones (NFKC), so "Ａ１" is "A1" (letter case is compared without: see
+    ``PeopleRepository``)."""
+    return normalise_badge(check_text(value, "badge", BADGE_MAX))
+
+
+def normalise_badge(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).strip(" ")
 
 
 def check_group(value: str | None) -> str | None:

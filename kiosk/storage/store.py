@@ -12,7 +12,9 @@ start (BEGIN IMMEDIATE) and waits up to the busy timeout for another writer.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -42,6 +44,7 @@ from kiosk.storage.repositories import (
     ScheduleRepository,
     TemplateRepository,
 )
+from kiosk.storage.repositories.roster import TABLES, RosterRepository
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class UnitOfWork:
     schedules: ScheduleRepository
     groups: GroupRepository
     meta: MetaRepository
+    roster: RosterRepository
 
     def __init__(self, store: Store, *, write: bool) -> None:
         self._store = store
@@ -66,9 +70,14 @@ class UnitOfWork:
         self._session: Session | None = None
         #: chain -> (count, last hash) extended in this transaction, for the checkpoint
         self._heads: dict[int, tuple[int, str]] = {}
+        #: table -> (generation, seal) of the rosters changed in this transaction
+        self._rosters: dict[str, tuple[int, str]] = {}
 
     def note_head(self, chain: int, count: int, last_hash: str) -> None:
         self._heads[chain] = (count, last_hash)
+
+    def note_roster(self, table: str, generation: int, seal: str) -> None:
+        self._rosters[table] = (generation, seal)
 
     @property
     def session(self) -> Session:
@@ -88,10 +97,11 @@ class UnitOfWork:
             raise
         self._session = session
         key = store.chain_key
-        self.people = PeopleRepository(session, key)
-        self.templates = TemplateRepository(session, store.cipher, key)
+        self.roster = RosterRepository(session, key, self.note_roster)
+        self.people = PeopleRepository(session, key, self.roster)
+        self.templates = TemplateRepository(session, store.cipher, key, self.roster)
         self.events = EventRepository(session, store.cipher, key, self.note_head)
-        self.admins = AdminRepository(session, key)
+        self.admins = AdminRepository(session, key, self.roster)
         self.audit = AuditRepository(session, key, self.note_head)
         self.schedules = ScheduleRepository(session, key)
         self.groups = GroupRepository(session, key)
@@ -102,10 +112,15 @@ class UnitOfWork:
         with translate_errors(self._store.url):
             self.session.commit()
         heads, self._heads = self._heads, {}
+        rosters, self._rosters = self._rosters, {}
         anchor = self._store.anchor
         if anchor is not None:
             for chain, (count, last_hash) in sorted(heads.items()):
                 anchor.record(CHAIN_NAMES[chain], count, last_hash)
+            for table, (generation, seal) in sorted(rosters.items()):
+                anchor.record_roster(table, generation, seal)
+            if rosters.get("admins", (0, ""))[0] > 1:  # an account added (or deleted)
+                anchor.note_fact("admins")
 
     def rollback(self) -> None:
         self.session.rollback()
@@ -142,7 +157,9 @@ class Store:
         self.cipher = cipher
         self.chain_key = chain_key(key)
         #: the checkpoints of the chain heads outside the database (None: not kept)
-        self.anchor = None if anchor_file is None else Anchor(anchor_file, self.chain_key)
+        self.anchor = (
+            None if anchor_file is None else Anchor(anchor_file, self.chain_key, self.stored_hashes)
+        )
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(
             engine.execution_options(kiosk_write=True), expire_on_commit=False
@@ -154,6 +171,12 @@ class Store:
 
     def unit_of_work(self, *, write: bool = False) -> UnitOfWork:
         return UnitOfWork(self, write=write)
+
+    def stored_hashes(self, chain: str, ids: Sequence[int]) -> dict[int, str]:
+        """The stored MACs of rows ``ids`` of a chain (``events`` or ``actions``)."""
+        with self.unit_of_work() as uow:
+            repo = uow.events if chain == CHAIN_NAMES[1] else uow.audit
+            return repo.stored_hashes(ids)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -178,6 +201,23 @@ def _load_key(settings: Settings, stored_key_id: str | None) -> bytes:
             "enrolled faces cannot be read"
         )
     return crypto.create_key_file(path)
+
+
+def door_secret(settings: Settings) -> bytes:
+    """The webhook door's signing secret: derived from the encryption key (which stays
+    outside the database), so nobody who can only write the database can forge a request
+    the controller accepts. The key must exist: it is not created here."""
+    if settings.encryption_key:
+        key = crypto.decode_key(settings.encryption_key, "KIOSK_ENCRYPTION_KEY")
+    else:
+        path = settings.effective_key_file
+        if not path.exists():
+            raise EncryptionKeyError(
+                f"door: sign = true needs the encryption key file {path}: start the kiosk "
+                "once without signing (it creates the key), or set KIOSK_ENCRYPTION_KEY"
+            )
+        key = crypto.read_key_file(path)
+    return hashlib.sha256(b"kiosk door signature\0" + key).digest()
 
 
 def _private_files(settings: Settings) -> list[Path]:
@@ -248,13 +288,29 @@ def _seal_older_database(store: Store) -> None:
     with store.unit_of_work() as uow:
         done = not upgrade.needs_upgrade(uow.meta.get(upgrade.INTEGRITY_KEY))
         heads = {chain: uow.events.head() if chain == 1 else uow.audit.head() for chain in (1, 2)}
+    anchor = store.anchor
     if not done:
         with store.unit_of_work(write=True) as uow:
             upgrade.upgrade(uow, store.chain_key, uow.note_head)
             uow.commit()
-        return
-    anchor = store.anchor
-    if anchor is not None and not anchor.exists():
+    elif anchor is not None and not anchor.exists():
         for chain, head in heads.items():
             if head is not None and head.authentic:
                 anchor.record(CHAIN_NAMES[chain], head.last_id, head.last_hash)
+    _start_rosters(store)  # after the heads: its lines would make the file exist
+
+
+def _start_rosters(store: Store) -> None:
+    """Seal the rosters of a database from before them, as it is (trust on first use,
+    like the checkpoint file), and note in the checkpoint file that it has admins."""
+    with store.unit_of_work() as uow:
+        missing = [table for table in TABLES if uow.roster.get(table) is None]
+        admins = uow.admins.count() > 0
+    if missing:
+        with store.unit_of_work(write=True) as uow:
+            for table in missing:
+                uow.roster.start(table)
+            uow.commit()
+    anchor = store.anchor
+    if admins and anchor is not None and "admins" not in anchor.facts():
+        anchor.note_fact("admins")

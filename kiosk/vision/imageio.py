@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,8 @@ from kiosk.errors import InputError
 
 #: Pillow refuses images over this many pixels (decompression bombs).
 MAX_PIXELS = 120_000_000
+#: the largest photo file read (a 120-megapixel JPEG is well under this)
+MAX_FILE_BYTES = 200_000_000
 DEFAULT_MAX_SIDE = 1600
 
 
@@ -133,7 +137,21 @@ def read_image(path: str | Path, max_side: int = DEFAULT_MAX_SIDE) -> LoadedImag
     """Read a photo from disk; raises ``InputError`` with a clear message on any problem."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        # only a regular file of a photo's size: a device (/dev/zero) or a FIFO would be
+        # read for ever; opened without blocking, checked, then read up to the limit
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(info.st_mode):
+                raise InputError(f"{p}: not a regular file (a device or a pipe), not a photo")
+            if info.st_size > MAX_FILE_BYTES:
+                raise InputError(
+                    f"{p}: {info.st_size / 1e6:.0f} MB is too large for a photo "
+                    f"(at most {MAX_FILE_BYTES // 1_000_000} MB)"
+                )
+            data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"{p}: no such file; check the path") from None
     except IsADirectoryError:

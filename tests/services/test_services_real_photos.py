@@ -125,7 +125,7 @@ def test_admin_command_line_end_to_end(faces_dir: Path, run_cli: Any, tmp_path: 
     assert shown["templates"] == 2 and shown["active"] is False and shown["consent_by"] == "root"
 
     code, out, err = run_cli("log", "verify")
-    assert code == 0 and "intact" in out
+    assert code == 0 and "intact" in out, out
     code, out, err = run_cli("log", "export", "--csv", str(tmp_path / "log.csv"))
     assert code == 0 and (tmp_path / "log.csv").read_text().startswith("id,time_utc")
     code, out, err = run_cli("purge")

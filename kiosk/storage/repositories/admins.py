@@ -15,6 +15,7 @@ from kiosk.storage.chain import account_seal, same
 from kiosk.storage.models import AdminActionRow, AdminRow
 from kiosk.storage.records import AdminAccount, Role
 from kiosk.storage.repositories.clock import utcnow
+from kiosk.storage.repositories.roster import RosterRepository
 
 #: admin actions that change an account (its seal records the id of the latest)
 ACCOUNT_ACTIONS = (
@@ -40,9 +41,12 @@ class AdminRepository:
     it; a row the kiosk did not write (inserted, altered, an older copy put back) is not
     ``sealed`` and cannot sign in."""
 
-    def __init__(self, session: Session, key: bytes) -> None:
+    def __init__(
+        self, session: Session, key: bytes, roster: RosterRepository | None = None
+    ) -> None:
         self.session = session
         self.key = key
+        self.roster = roster
 
     def _seal(self, row: AdminRow) -> str:
         return account_seal(
@@ -103,6 +107,8 @@ class AdminRepository:
             raise InputError(f"the admin account {row.username} already exists") from None
         row.seal = self._seal(row)
         self.session.flush()
+        if self.roster is not None:
+            self.roster.change("admins", added=[row.id])
         return self._account(row)
 
     def get(self, username: str) -> AdminAccount | None:
@@ -128,6 +134,19 @@ class AdminRepository:
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(AdminRow)) or 0)
 
+    def ever_had(self) -> bool:
+        """Whether an account was ever added: an ``admin-add`` action in the chain, or a
+        roster that changed since it was started (or is missing or altered)."""
+        added = self.session.scalar(
+            select(AdminActionRow.id).where(AdminActionRow.action == "admin-add").limit(1)
+        )
+        if added is not None:
+            return True
+        if self.roster is None:
+            return False
+        roster = self.roster.get("admins")
+        return roster is None or not roster.authentic or roster.count > 0 or roster.generation > 1
+
     def update(self, username: str, *, generation: int | None = None, **changes: Any) -> None:
         """Change columns. Changing who the account is or what it may do (password, role,
         disabled) needs ``generation``, the id of the action recording it; the account is
@@ -149,7 +168,12 @@ class AdminRepository:
         self.session.flush()
 
     def delete(self, username: str) -> None:
+        rows = list(self.session.scalars(select(AdminRow).where(AdminRow.username == username)))
+        sealed = [r.id for r in rows if self.sealed(r)]
+        doubtful = [r.id for r in rows if r.id not in sealed]
         self.session.execute(delete(AdminRow).where(AdminRow.username == username))
+        if self.roster is not None and rows:
+            self.roster.change("admins", removed=sealed, uncertain=doubtful)
 
     def unsealed(self) -> builtins.list[str]:
         return [r.username for r in self.session.scalars(select(AdminRow)) if not self.sealed(r)]

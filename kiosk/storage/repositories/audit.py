@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from kiosk.storage import limits
 from kiosk.storage.chain import ACTIONS_CHAIN, ActionFields, Head, Link, action_hash
 from kiosk.storage.models import AdminActionRow
 from kiosk.storage.records import AdminAction
-from kiosk.storage.repositories.chain_head import OnExtend, _Chain
+from kiosk.storage.repositories.chain_head import OnExtend, _Chain, _stored_hashes
 from kiosk.storage.repositories.clock import utcnow
 
 
@@ -80,6 +80,10 @@ class AuditRepository:
 
     def head(self) -> Head | None:
         return self._chain.read()
+
+    def stored_hashes(self, ids: Sequence[int]) -> dict[int, str]:
+        """The stored MAC of each of ``ids`` the chain holds (for the checkpoints)."""
+        return _stored_hashes(self.session, AdminActionRow, ids)
 
     def links(self, *, batch: int = 10_000) -> Iterator[Link]:
         query = (

@@ -3,7 +3,8 @@ unit of work extends the chain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,3 +60,16 @@ class _Chain:
         if row is None:
             return None
         return Head(int(row.last_id), row.last_hash, self.authentic(row))
+
+
+def _stored_hashes(session: Session, table: Any, ids: Sequence[int]) -> dict[int, str]:
+    """The stored MAC of each of ``ids`` present in a chain's table (in batches)."""
+    found: dict[int, str] = {}
+    wanted = sorted({int(i) for i in ids})
+    for start in range(0, len(wanted), 500):
+        batch = wanted[start : start + 500]
+        for row_id, digest in session.execute(
+            select(table.id, table.hash).where(table.id.in_(batch))
+        ):
+            found[int(row_id)] = str(digest)
+    return found

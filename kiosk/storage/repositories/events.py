@@ -3,7 +3,8 @@ snapshots."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,9 @@ from kiosk.storage.chain import (
 from kiosk.storage.crypto import PURPOSE_SNAPSHOT, Cipher
 from kiosk.storage.models import EventRow, PersonRow, SnapshotRow
 from kiosk.storage.records import EventFilter, LoggedEvent
-from kiosk.storage.repositories.chain_head import OnExtend, _Chain
+from kiosk.storage.repositories.chain_head import OnExtend, _Chain, _stored_hashes
+
+log = logging.getLogger(__name__)
 
 
 class EventRepository:
@@ -88,6 +91,11 @@ class EventRepository:
         )
         self._chain.advance(head, fields.id, digest)
         self.session.flush()
+        # A snapshot row for an event not yet written cannot be the kiosk's (planted with
+        # the foreign keys off): it would make this and every later event fail to save.
+        stale = self.session.execute(delete(SnapshotRow).where(SnapshotRow.event_id == fields.id))
+        if getattr(stale, "rowcount", 0):
+            log.error("access log: a snapshot planted for event %d was removed", fields.id)
         if keep_snapshot and event.snapshot_jpeg:
             self.session.add(
                 SnapshotRow(
@@ -127,6 +135,10 @@ class EventRepository:
 
     def head(self) -> Head | None:
         return self._chain.read()
+
+    def stored_hashes(self, ids: Sequence[int]) -> dict[int, str]:
+        """The stored MAC of each of ``ids`` the log holds (for the checkpoints)."""
+        return _stored_hashes(self.session, EventRow, ids)
 
     def links(self, *, batch: int = 10_000) -> Iterator[Link]:
         """Every event in id order as a chain link (the MAC its content gives)."""
@@ -178,6 +190,17 @@ class EventRepository:
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def orphan_snapshots(self) -> list[int]:
+        """The event ids of snapshot rows whose event does not exist (only writing the
+        database with its foreign keys off makes them)."""
+        query = (
+            select(SnapshotRow.event_id)
+            .outerjoin(EventRow, EventRow.id == SnapshotRow.event_id)
+            .where(EventRow.id.is_(None))
+            .order_by(SnapshotRow.event_id)
+        )
+        return [int(i) for i in self.session.scalars(query)]
 
     def count_snapshots(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(SnapshotRow)) or 0)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.domain.access import Person
+from kiosk.errors import InputError
 from kiosk.storage import limits
 from kiosk.storage.chain import person_seal, same
 from kiosk.storage.errors import TamperedRecord
@@ -17,6 +18,7 @@ from kiosk.storage.models import PersonRow, TemplateRow
 from kiosk.storage.records import PersonRecord
 from kiosk.storage.repositories.clock import utcnow
 from kiosk.storage.repositories.groups import GroupRepository
+from kiosk.storage.repositories.roster import RosterRepository
 
 
 def _person(row: PersonRow) -> Person:
@@ -81,9 +83,12 @@ def _checked_person_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class PeopleRepository:
-    def __init__(self, session: Session, key: bytes) -> None:
+    def __init__(
+        self, session: Session, key: bytes, roster: RosterRepository | None = None
+    ) -> None:
         self.session = session
         self.key = key
+        self.roster = roster
 
     def add(
         self,
@@ -109,6 +114,7 @@ class PeopleRepository:
                 "notes": notes,
             }
         )
+        self._refuse_taken_badge(values["badge"])
         now = utcnow()
         row = PersonRow(
             **values,
@@ -123,6 +129,8 @@ class PeopleRepository:
             GroupRepository(self.session, self.key).ensure(row.group_name)
         row.seal = _seal_of(self.key, row)
         self.session.flush()
+        if self.roster is not None:
+            self.roster.change("people", added=[row.id])
         return _person(row)
 
     def _sealed(self, row: PersonRow) -> bool:
@@ -160,8 +168,30 @@ class PeopleRepository:
         return _record(row, count or 0, sealed=self._sealed(row))
 
     def by_badge(self, badge: str) -> PersonRecord | None:
+        """The person with this badge, compared in one form and without letter case
+        ("a1", "A1" and "Ａ１" are one badge)."""
+        badge = limits.normalise_badge(badge)
         row = self.session.scalar(select(PersonRow).where(PersonRow.badge == badge))
+        if row is None:
+            row = self._same_badge(badge)
         return None if row is None else self.record(row.id)
+
+    def _same_badge(self, badge: str, *, other_than: int | None = None) -> PersonRow | None:
+        """A person whose badge is ``badge`` but for letter case."""
+        query = select(PersonRow).where(func.lower(PersonRow.badge) == badge.lower())
+        if other_than is not None:
+            query = query.where(PersonRow.id != other_than)
+        return self.session.scalars(query.limit(1)).first()
+
+    def _refuse_taken_badge(self, badge: str, *, other_than: int | None = None) -> None:
+        """Refuse a badge another person has in another letter case (the very same badge
+        is the database's unique constraint's to refuse)."""
+        taken = self._same_badge(badge, other_than=other_than)
+        if taken is not None and taken.badge != badge:
+            raise InputError(
+                f"the badge {limits.printable(badge, 100)} is already used (as "
+                f"{limits.printable(taken.badge, 100)}); choose another"
+            )
 
     def list(self, *, include_erased: bool = False, group: str | None = None) -> list[PersonRecord]:
         counts = (
@@ -209,7 +239,10 @@ class PeopleRepository:
         for key in changes:
             if not hasattr(PersonRow, key) or key in ("id", "created_at", "seal"):
                 raise AttributeError(key)
-        for key, value in _checked_person_changes(changes).items():
+        checked = _checked_person_changes(changes)
+        if "badge" in checked:
+            self._refuse_taken_badge(checked["badge"], other_than=person_id)
+        for key, value in checked.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
         if row.group_name:

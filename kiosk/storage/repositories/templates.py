@@ -18,6 +18,7 @@ from kiosk.storage.crypto import EMBEDDING_DIM, PURPOSE_CROP, Cipher
 from kiosk.storage.models import PersonRow, TemplateRow
 from kiosk.storage.records import DamagedTemplate, TemplateInfo
 from kiosk.storage.repositories.clock import utcnow
+from kiosk.storage.repositories.roster import RosterRepository
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,17 @@ def template_seal(
 
 
 class TemplateRepository:
-    def __init__(self, session: Session, cipher: Cipher, key: bytes) -> None:
+    def __init__(
+        self,
+        session: Session,
+        cipher: Cipher,
+        key: bytes,
+        roster: RosterRepository | None = None,
+    ) -> None:
         self.session = session
         self.cipher = cipher
         self.key = key
+        self.roster = roster
 
     def add(
         self,
@@ -67,6 +75,8 @@ class TemplateRepository:
         self.session.flush()
         row.seal = template_seal(self.key, row.id, person_id, model.checksum, blob)
         self.session.flush()
+        if self.roster is not None:
+            self.roster.change("templates", added=[row.id])
         return row.id
 
     def has_content(self, person_id: int, content_sha256: str) -> bool:
@@ -262,11 +272,35 @@ class TemplateRepository:
         if row is None:
             return None
         person_id, source = row.person_id, row.source
+        sealed = self._sealed(row)
         self.session.execute(delete(TemplateRow).where(TemplateRow.id == template_id))
+        if self.roster is not None:
+            if sealed:
+                self.roster.change("templates", removed=[template_id])
+            else:
+                self.roster.change("templates", uncertain=[template_id])
         return person_id, source
 
+    def _sealed(self, row: Any) -> bool:
+        return same(
+            row.seal,
+            template_seal(self.key, row.id, row.person_id, row.model_checksum, row.embedding),
+        )
+
     def delete_for(self, person_id: int) -> int:
+        query = select(
+            TemplateRow.id,
+            TemplateRow.person_id,
+            TemplateRow.model_checksum,
+            TemplateRow.embedding,
+            TemplateRow.seal,
+        ).where(TemplateRow.person_id == person_id)
+        rows = list(self.session.execute(query))
         result = self.session.execute(delete(TemplateRow).where(TemplateRow.person_id == person_id))
+        if self.roster is not None and rows:
+            sealed = [r.id for r in rows if self._sealed(r)]
+            doubtful = [r.id for r in rows if r.id not in set(sealed)]
+            self.roster.change("templates", removed=sealed, uncertain=doubtful)
         return int(getattr(result, "rowcount", 0) or 0)
 
     def purge_crops(self, before: datetime) -> int:
