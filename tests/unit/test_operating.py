@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 
+from kiosk.config import VisionSettings
 from kiosk.domain.operating import LEVELS, DistanceCurve, choose, choose_covering, fpir_for
 from kiosk.domain.stats import Rate, upper_bound
-from kiosk.vision.calibration import distance_curve
+from kiosk.vision.calibration import distance_curve, frame_curve, operating_point
 
 
 def _curve(n: int = 100_000) -> DistanceCurve:
@@ -129,3 +130,26 @@ def test_a_small_gallery_gets_the_threshold_of_the_levels_smallest_one() -> None
     assert choose(_curve(2_000_000), 50, level).threshold < at_24.threshold
     # without the floor, one person would get a looser threshold
     assert choose(_curve(2_000_000), 1, replace(level, min_people=1)).threshold > at_24.threshold
+
+
+def test_the_shipped_curves_set_the_door_on_photos_and_frames() -> None:
+    photos = distance_curve("sface", "centre")
+    frames = frame_curve("sface", "centre")
+    assert frames is not None and frames.population == "camera frames"
+    assert frames.impostor_comparisons > 500_000
+    normal = LEVELS["normal"]
+    vision = VisionSettings()
+    for n in (1, 2, 5, 24, 50, 547):
+        point = operating_point(vision, n)
+        assert point.threshold == min(
+            choose(photos, n, normal).threshold, choose(frames, n, normal).threshold
+        )
+        assert point.evidence[0].population == "camera frames"
+    # small galleries: the 24-person threshold, far below the 1.115 photos alone gave one
+    assert operating_point(vision, 1).threshold == operating_point(vision, 24).threshold < 1.03
+    # a building: the frames are the stricter population
+    assert operating_point(vision, 547).limited_by == "camera frames"
+    assert operating_point(vision, 547).threshold < choose(photos, 547, normal).threshold
+    # photos compared with photos (verify, enrollment's checks): the photo curve at its size
+    alone = choose(photos, 1, replace(normal, min_people=1)).threshold
+    assert operating_point(vision, 1, door=False).threshold == alone > 1.1
