@@ -168,6 +168,8 @@ class OperatingPoint:
     limited_by: str = "development photos"
     #: the threshold the development photos alone would give (``None``: not chosen)
     photo_threshold: float | None = None
+    #: the gallery size the threshold was chosen for (the level's smallest, if larger)
+    sized_for: int = 0
 
     @property
     def expected_fpir(self) -> float:
@@ -264,6 +266,9 @@ def choose(
         genuine_missed=Rate(curve.genuine_over(threshold), len(curve.genuine)),
         floored=floored,
         photo_threshold=threshold,
+        sized_for=people
+        if level is None or explicit is not None
+        else max(people, level.min_people),
     )
 
 

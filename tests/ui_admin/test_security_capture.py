@@ -59,6 +59,11 @@ def test_security_page_shows_measured_figures_and_records_the_level(
     # every figure is a count with a bound, never "1 in 53 trillion"
     assert "stranger comparisons on the development photos" in text
     assert "at most" in text and " of " in text and "1 in " not in text
+    # the camera frames are shown beside the photos, and a small site is told that its
+    # threshold is the one for 24 people (and why)
+    assert "on camera frames accepted" in text
+    assert "Fewer than 24 people: the threshold is the one for 24" in text
+    assert state.point.sized_for == 24 > state.people
     assert "Normal" in page.in_force.text() and "(default)" in page.in_force.text()
     # the liveness rule of the level in force (active by default: two turns)
     assert "asking for two head turns" in page.in_force.text()

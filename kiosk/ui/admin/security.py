@@ -402,10 +402,15 @@ class SecurityPage(QWidget):
                 f"• On {e.population} (real clips, and photos made into door-camera frames): "
                 f"an enrolled person's attempt not recognised: {e.genuine_missed.text()}."
             )
+        if point.source == "level" and point.sized_for > point.people:
+            lines.append(
+                f"• Fewer than {point.sized_for} people: the threshold is the one for "
+                f"{point.sized_for}. Strangers match some people far more often than others, "
+                "and a looser threshold would let a look-alike of one of them in."
+            )
         if point.evidence and point.source == "level":
             lines.append(
-                f"• The threshold is the stricter of the two: set by the {point.limited_by} "
-                f"(photos alone would give {point.photo_threshold:.3f})."
+                f"• The stricter of photos and camera frames sets it: here the {point.limited_by}."
             )
         if point.floored:
             measured = "development photos" if head is None else "site's photos"
