@@ -79,13 +79,15 @@ def test_built_gallery_decides_at_its_operating_point() -> None:
     from kiosk.vision.matcher import build_gallery
 
     rng = np.random.default_rng(4)
-    templates = _unit(rng, 9)
+    templates = _unit(rng, 60)
     small = build_gallery(templates[:3], [1, 2, 3], VisionSettings())
-    large = build_gallery(templates, list(range(9)), VisionSettings())
+    large = build_gallery(templates, list(range(60)), VisionSettings())
     assert small.operating_point is not None and large.operating_point is not None
-    # more people, more chances for a look-alike: a stricter threshold
+    # more people, more chances for a look-alike: a stricter threshold (below 24 people,
+    # the 24-person one)
     assert large.operating_point.threshold < small.operating_point.threshold
+    assert small.operating_point.sized_for == 24 and small.operating_point.people == 3
     m = small.search(templates[:1])[0]
     assert m.threshold == pytest.approx(small.operating_point.threshold)
-    explicit = build_gallery(templates, list(range(9)), VisionSettings(threshold=0.9))
+    explicit = build_gallery(templates, list(range(60)), VisionSettings(threshold=0.9))
     assert explicit.search(templates[:1])[0].threshold == pytest.approx(0.9)
