@@ -318,7 +318,8 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
             # after a change of [vision] network, templates of the new network are made
             # from the stored crops before the first face is searched
             stream = load_stream(settings.vision)
-            report = reembed(service.store, stream.pipeline)
+            # closing the kiosk meanwhile stops it between two people (a clean exit)
+            report = reembed(service.store, stream.pipeline, stop=kiosk.threads.stop_event)
             if report.need_photos:
                 log.warning(
                     "%d enrolled people have no template of the network in use and no stored "

@@ -9,6 +9,7 @@ Runs by itself at kiosk start (``kiosk.ui.kiosk_app``) and as ``templates reembe
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,13 +56,20 @@ def reembed(
     *,
     admin: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> SwitchReport:
     """Make templates of ``analyzer``'s network from the crops of every person who has
-    none of it yet. Each person is one transaction; the action is recorded."""
+    none of it yet. Each person is one transaction; the action is recorded. ``stop``
+    (the kiosk closing) ends it between two people: the rest are made at the next start."""
     model = analyzer.model_info
     todo = coverage(store, model)
     made = people = failed = 0
     for n, person_id in enumerate(todo.from_crops):
+        if stop is not None and stop.is_set():
+            log.info(
+                "re-embedding stopped: %d people left for the next start", len(todo.from_crops) - n
+            )
+            break
         if progress is not None:
             progress(n, len(todo.from_crops))
         with store.unit_of_work(write=True) as uow:

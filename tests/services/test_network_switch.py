@@ -4,6 +4,7 @@ compares templates of the network in use."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,6 +89,12 @@ def test_switch_reembeds_from_crops_and_lists_who_needs_photos(
     checksum = pipeline.model_info.checksum
     assert people.waiting_for_reembedding(checksum) == {with_crops}
     assert people.need_new_photos(admin, checksum) == {without}
+
+    # the kiosk closing while it re-embeds: stopped between two people, nothing half-made
+    closing = threading.Event()
+    closing.set()
+    assert reembed(store, pipeline, stop=closing).templates == 0
+    assert people.waiting_for_reembedding(checksum) == {with_crops}
 
     report = reembed(store, pipeline, admin="root")
     assert report.people == 1 and report.templates == 3 and report.failed == 0
