@@ -82,8 +82,8 @@ FACE_LOST_GRACE_SECONDS = 1.0
 PROMPT_REPEAT_SECONDS = 1.0
 #: A decided face that comes back this soon after its attempt ended (a missed detection
 #: longer than the grace, a head turned away) rejoins that attempt: one person standing
-#: at the door is decided, logged and let in once. A face denied as a spoof does not
-#: rejoin: stepping away and back is how a person tries again.
+#: at the door is decided, logged and let in once. A denied face does not rejoin:
+#: stepping away and back is how a person tries again.
 REJOIN_SECONDS = 5.0
 
 
@@ -535,7 +535,9 @@ class KioskLoop(BadgeMode):
             )  # fmt: skip
         self.liveness.reset()
         self.attempt = None
-        if attempt.outcome is not None and not attempt.spoofed and face_left:
+        # only an opening is kept to rejoin: a person denied (misread as unknown, out of
+        # hours) who steps away and back gets a new decision, as before
+        if attempt.outcome is not None and attempt.outcome.allowed and face_left:
             attempt.ended_at = self.clock()
             self._last = attempt
         else:

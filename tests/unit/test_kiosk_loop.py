@@ -337,6 +337,18 @@ def test_a_decided_face_back_at_once_is_not_decided_again() -> None:
     assert _decided(out)[1].attempt == first + 1  # type: ignore[operator]
 
 
+def test_a_denied_face_back_at_once_is_decided_again() -> None:
+    """A person denied (misread as unknown) who steps away and back tries again: a new
+    decision, not the old denial held until the cooldown."""
+    store = FakeStore([Person(7, "Ada", "B7")])
+    loop, out, clock = _loop(store, FakeDoor())
+    _feed(loop, clock, 0, 6)
+    _gone(loop, clock, 1.5)
+    _feed(loop, clock, 0, 6, start_seq=100)
+    assert [d.decision for d in _decided(out)] == [Decision.DENIED_UNKNOWN] * 2
+    assert len(store.events) == 2
+
+
 def test_a_different_face_back_does_not_rejoin_the_decided_attempt() -> None:
     store = FakeStore([Person(7, "Ada", "B7"), Person(8, "Bo", "B8")])
     door = FakeDoor()
