@@ -57,7 +57,12 @@ def _mac(key: bytes, values: Sequence[object]) -> str:
 
 
 def same(a: str | None, b: str | None) -> bool:
-    return a is not None and b is not None and hmac.compare_digest(a, b)
+    """Constant-time equality of two stored values (hashes, seals). Compared as bytes: a
+    value altered outside the kiosk may hold any character, and is then just different
+    (``compare_digest`` raises on a non-ASCII ``str``)."""
+    if a is None or b is None:
+        return False
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
 
 
 # -- the access log ----------------------------------------------------------------------
