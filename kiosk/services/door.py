@@ -89,6 +89,10 @@ class WebhookDoor:
         parts = urllib.parse.urlsplit(url)
         if not parts.hostname:
             raise ConfigError(f"door webhook: the url names no host: {url!r}")
+        try:
+            parts.port  # noqa: B018 - a port out of range or not a number raises here
+        except ValueError:
+            raise ConfigError(f"door webhook: the url's port is not a port: {url!r}") from None
         self.url = url
         self.timeout = timeout
         self.secret = secret

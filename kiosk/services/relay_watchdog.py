@@ -11,10 +11,15 @@ pipe whatever way the kiosk ends, so that is the signal. Then it writes the "off
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 
 def main(argv: list[str]) -> int:
+    # a service manager stopping the kiosk signals its whole group: the watchdog outlives
+    # it, so that the "off" bytes are written whatever way the kiosk ends
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     device = argv[0]
     off = bytes.fromhex(os.environ.get("KIOSK_RELAY_OFF", ""))
     while sys.stdin.buffer.read(4096):

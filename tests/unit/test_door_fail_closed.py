@@ -167,3 +167,40 @@ def test_a_killed_kiosk_leaves_the_relay_off(tmp_path: Path) -> None:
     finally:
         if kiosk.poll() is None:
             kiosk.kill()
+
+
+def test_a_service_stop_of_the_whole_group_leaves_the_relay_off(tmp_path: Path) -> None:
+    """A service manager stops the kiosk by signalling every process of its control
+    group (SIGTERM to the kiosk and its watchdog together, whatever their session): the
+    watchdog outlives the kiosk and switches the relay off."""
+    relay = tmp_path / "relay"
+    relay.write_bytes(b"")
+    kiosk = subprocess.Popen(
+        [sys.executable, "-c", KIOSK, str(relay)],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert kiosk.stdout is not None and kiosk.stdout.readline() == b"open\n"
+        assert relay.read_bytes() == bytes.fromhex("A00101A2")
+        time.sleep(0.5)  # the watchdog has started and set its signals
+        children = Path(f"/proc/{kiosk.pid}/task/{kiosk.pid}/children").read_text().split()
+        assert children, "no watchdog process"
+        for pid in [kiosk.pid, *map(int, children)]:
+            os.kill(pid, signal.SIGTERM)
+        kiosk.wait(10)
+        deadline = time.monotonic() + 10
+        while relay.read_bytes() != bytes.fromhex("A00100A1") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert relay.read_bytes() == bytes.fromhex("A00100A1")
+    finally:
+        if kiosk.poll() is None:
+            kiosk.kill()
+
+
+@pytest.mark.parametrize("url", ["http://door:99999/open", "http://door:abc/open"])
+def test_a_webhook_port_that_is_no_port_is_one_line_at_start(url: str) -> None:
+    from kiosk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="port"):
+        WebhookDoor(url)
