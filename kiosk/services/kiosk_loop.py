@@ -39,9 +39,10 @@ from kiosk.domain.policy import (
 from kiosk.errors import ConfigError, KioskError
 from kiosk.services import loop_messages as words
 from kiosk.services.announce import Announcer
-from kiosk.services.attempt import Attempt, BadgeInbox, Claim, Pending
+from kiosk.services.attempt import Attempt, BadgeInbox, Claim
 from kiosk.services.badge_mode import BadgeMode
 from kiosk.services.door import Door
+from kiosk.services.liveness_step import PROMPT_REPEAT_SECONDS, LivenessStep
 from kiosk.services.loop_messages import (
     LEFT_MESSAGE,
     Analysis,
@@ -63,7 +64,7 @@ from kiosk.services.loop_ports import (
 
 # read from here too: some messages (older callers), the ports (the composition root)
 __all__ = ["AccessStore", "Decided", "KioskLoop", "LEFT_MESSAGE", "LivenessCheck"]
-__all__ += ["LivenessPrompt", "LoopMessage", "Recognizer", "Searcher"]
+__all__ += ["LivenessPrompt", "LoopMessage", "PROMPT_REPEAT_SECONDS", "Recognizer", "Searcher"]
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,6 @@ RATE_WINDOW = 8
 #: turned far or a missed detection is waited for. In the middle of a liveness check,
 #: leaving ends the attempt as a failed check.
 FACE_LOST_GRACE_SECONDS = 1.0
-#: A liveness prompt is sent again this often while it stays the same.
-PROMPT_REPEAT_SECONDS = 1.0
 #: A decided face that comes back this soon after its attempt ended (a missed detection
 #: longer than the grace, a head turned away) rejoins that attempt: one person standing
 #: at the door is decided, logged and let in once. A denied face does not rejoin:
@@ -87,7 +86,7 @@ PROMPT_REPEAT_SECONDS = 1.0
 REJOIN_SECONDS = 5.0
 
 
-class KioskLoop(BadgeMode):
+class KioskLoop(BadgeMode, LivenessStep):
     """The kiosk's recognition loop; :meth:`run` until the stop event is set.
 
     ``load_recognizer`` is called inside :meth:`run` (the slow model load happens in the
@@ -379,16 +378,6 @@ class KioskLoop(BadgeMode):
         self.attempt.seen(face.box, embedding, named)
         return self.attempt
 
-    def _face_changed(self, attempt: Attempt, pending: Pending) -> bool:
-        """Under the liveness check, most of the last frames (as many as a decision
-        takes) name another enrolled person: a picture swapped. A frame that names nobody
-        does not count: a head turned 25 to 45 degrees is often not recognised against
-        frontal templates, and the check follows the face's identity itself (box
-        continuity, near-frontal frames against the matched ones: kiosk.liveness.identity)."""
-        recent = attempt.recognitions[pending.since :][-self.pace.max_frames :]
-        others = sum(r.label is not None and r.label != pending.person.id for r in recent)
-        return len(recent) >= self.pace.max_frames and 2 * others > len(recent)
-
     def _searcher(self, person: int | None = None) -> Callable[[FloatArray], Found]:
         """1:N over the gallery; with ``person`` (a badge's holder), 1:1 against them, at
         the threshold of the whole gallery: the badge is chosen by whoever shows it, so a
@@ -443,39 +432,6 @@ class KioskLoop(BadgeMode):
 
     def _schedule(self, person: Person) -> AccessSchedule | None:
         return self.store.get_schedule(person.group) if person.group else None
-
-    def _ask_liveness(self, attempt: Attempt, person: Person, distance: float) -> None:
-        """The frames name an allowed person: the liveness check has the last word. Asked
-        at every frame while it is pending; there is no way around it."""
-        verdict = self.liveness.assess()
-        if verdict.pending:
-            pending = attempt.pending
-            if pending is None:
-                pending = attempt.pending = Pending(person, distance, len(attempt.recognitions))
-            now = self.clock()
-            if verdict.prompt and (
-                verdict.prompt != pending.prompt
-                or now - pending.prompted_at >= PROMPT_REPEAT_SECONDS
-            ):  # a check that asks nothing just keeps "checking"
-                pending.prompt, pending.prompted_at = verdict.prompt, now
-                self.emit(
-                    LivenessPrompt(verdict.prompt, person.name, verdict.move or "", attempt.id)
-                )
-            return
-        if verdict.live:  # the log says how the check passed (one clear turn or two)
-            self._conclude(
-                attempt,
-                Decision.ALLOWED,
-                f"Welcome, {person.name}!",
-                person,
-                distance,
-                detail=verdict.detail,
-            )
-        else:
-            reason = verdict.reason or "Please look at the camera yourself."
-            self._conclude(
-                attempt, Decision.DENIED_SPOOF, reason, person, distance, detail=verdict.detail
-            )
 
     def _conclude(
         self,
