@@ -23,7 +23,6 @@ from PySide6.QtGui import QCloseEvent, QColor, QFont, QKeyEvent, QMouseEvent, QR
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.camera.frames import Frame, FrameSlot
-from kiosk.camera.sources import describe
 from kiosk.config import Settings
 from kiosk.domain.access import Decision
 from kiosk.services.loop_messages import (
@@ -51,6 +50,7 @@ from kiosk.ui.kiosk_widgets import (
     Wedge,
     application,
 )
+from kiosk.ui.kiosk_words import pace_notice, screen_words, status_line
 
 __all__ = ["KioskWindow", "ScreenState", "application"]  # read from here by callers
 
@@ -63,20 +63,6 @@ FOLLOW_STALE_SECONDS = 10.0
 #: BOX_MAX_AGE_CAP_SECONDS) are not drawn: the recognition fell behind or stopped.
 BOX_MAX_AGE_SECONDS = 1.0
 BOX_MAX_AGE_CAP_SECONDS = 3.0
-
-
-def pace_notice(pace: PaceChanged) -> str:
-    """What staff read when recognition is too slow for the promised decision time: the
-    two rates with as many decimals as it takes to tell them apart (never "1.6 a second,
-    1.6 needed"), what people are asked, and what helps, without settings' names."""
-    digits = 1
-    while digits < 3 and f"{pace.rate:.{digits}f}" == f"{pace.needed:.{digits}f}":
-        digits += 1
-    return (
-        f"recognition is slow: {pace.rate:.{digits}f} a second, under the "
-        f"{pace.needed:.{digits}f} it takes to decide within {pace.seconds:g} s, so people "
-        "are asked to hold still for longer. A faster computer or a graphics card helps."
-    )
 
 
 class KioskWindow(QWidget):
@@ -225,48 +211,18 @@ class KioskWindow(QWidget):
         )
 
     def _words(self, state: ScreenState) -> tuple[str, str]:
-        badge_read = time.monotonic() < self._badge_until
-        if state is ScreenState.STARTING:
-            return "Starting…", "The kiosk is getting ready. One moment, please."
-        if state is ScreenState.IDLE and self.badge_mode and not badge_read:
-            return "Show your badge", "Hold your badge to the reader, or enter your PIN."
-        if state is ScreenState.IDLE:
-            if badge_read:
-                return "Look at the camera", "Badge read. Look at the camera to open the door."
-            return "Look at the camera", "Step up and face the camera to open the door."
-        if state is ScreenState.CHECKING:
-            if self._prompt is not None and self._prompt_current():
-                # The instruction is what the person must read from a distance: the title
-                # says what to do with the arrow beside it, the line below says which way.
-                return "Follow the arrow", self._prompt[0]
-            if self._slow:
-                return "Please hold still", "Keep looking at the camera. This takes a moment."
-            return "Checking…", "Hold still and keep looking at the camera."
-        if state is ScreenState.ALLOWED:
-            decided = self.last_decision
-            message = decided.message if decided else ""
-            if self._door is not None:
-                message += "  Please come in."
-            return "ALLOWED", message
-        if state is ScreenState.DOOR_FAILED:
-            return "Please see staff", "The door did not open."
-        if state is ScreenState.DENIED:
-            decided = self.last_decision
-            return "DENIED", decided.message if decided else ""
-        if state is ScreenState.RETRY:
-            return (
-                "Please step back",
-                "Step away from the camera for a moment, then step up and try again.",
-            )
-        if state is ScreenState.OFFLINE:
-            status = self.slot.status
-            if status.attempts:
-                return (
-                    "Camera offline",
-                    f"Trying to reconnect (attempt {status.attempts}). Please see staff.",
-                )
-            return "Camera offline", "No picture from the camera. Please see staff."
-        return "Out of order", "This kiosk cannot check faces right now. Please see staff."
+        prompt = self._prompt[0] if self._prompt is not None and self._prompt_current() else None
+        status = self.slot.status
+        return screen_words(
+            state,
+            badge_mode=self.badge_mode,
+            badge_read=time.monotonic() < self._badge_until,
+            prompt=prompt,
+            slow=self._slow,
+            decided=self.last_decision,
+            door_reported=self._door is not None,
+            reconnect_attempts=status.attempts,
+        )
 
     # -- the frame timer: never waits ---------------------------------------------
 
@@ -456,29 +412,10 @@ class KioskWindow(QWidget):
         self.status_line.setText(self.status_text())
 
     def status_text(self) -> str:
-        parts = [f"display {self.displayed_fps:4.1f} fps"]
-        a = self.analysis
-        if a is not None:
-            parts.append(f"recognition {a.latency_ms:4.0f} ms, {a.rate:4.1f}/s")
-        ready = self.ready
-        if ready is not None:
-            parts.append(f"{ready.device.upper()}")
-            parts.append(f"{ready.enrolled} enrolled")
-        else:
-            parts.append("loading models")
-        parts.append(self.settings.kiosk_id)
-        status = self.slot.status
-        camera = status.label or describe(status.source)
-        if status.obtained is not None:
-            w, h, fps = status.obtained
-            rw, rh, rfps = status.requested
-            camera += f" {w}x{h} @ {fps:.0f} fps (asked {rw}x{rh} @ {rfps:.0f})"
-        if not status.online:
-            camera += " OFFLINE"
-        parts.append(camera)
-        if self._door is not None:
-            parts.append("door ok" if self._door.ok else "door FAILED")
-        return "  |  ".join(parts)
+        return status_line(
+            self.displayed_fps, self.analysis, self.ready, self.settings.kiosk_id,
+            self.slot.status, self._door,
+        )  # fmt: skip
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         # a fixed share of the screen: the banner's icon and fonts follow its height, so
