@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -149,7 +149,9 @@ time.sleep(600)
 """
 
 
-def test_a_killed_kiosk_leaves_the_relay_off(tmp_path: Path) -> None:
+def _relay_off_after(tmp_path: Path, stop: Callable[[subprocess.Popen[bytes]], None]) -> None:
+    """A kiosk process that opened the serial relay, ended by ``stop``: the relay ends
+    switched off (by the watchdog)."""
     relay = tmp_path / "relay"
     relay.write_bytes(b"")
     kiosk = subprocess.Popen(
@@ -158,7 +160,7 @@ def test_a_killed_kiosk_leaves_the_relay_off(tmp_path: Path) -> None:
     try:
         assert kiosk.stdout is not None and kiosk.stdout.readline() == b"open\n"
         assert relay.read_bytes() == bytes.fromhex("A00101A2")
-        os.kill(kiosk.pid, signal.SIGKILL)
+        stop(kiosk)
         kiosk.wait(10)
         deadline = time.monotonic() + 10
         while relay.read_bytes() != bytes.fromhex("A00100A1") and time.monotonic() < deadline:
@@ -167,35 +169,25 @@ def test_a_killed_kiosk_leaves_the_relay_off(tmp_path: Path) -> None:
     finally:
         if kiosk.poll() is None:
             kiosk.kill()
+
+
+def test_a_killed_kiosk_leaves_the_relay_off(tmp_path: Path) -> None:
+    _relay_off_after(tmp_path, lambda kiosk: os.kill(kiosk.pid, signal.SIGKILL))
 
 
 def test_a_service_stop_of_the_whole_group_leaves_the_relay_off(tmp_path: Path) -> None:
     """A service manager stops the kiosk by signalling every process of its control
     group (SIGTERM to the kiosk and its watchdog together, whatever their session): the
     watchdog outlives the kiosk and switches the relay off."""
-    relay = tmp_path / "relay"
-    relay.write_bytes(b"")
-    kiosk = subprocess.Popen(
-        [sys.executable, "-c", KIOSK, str(relay)],
-        stdout=subprocess.PIPE,
-        cwd=ROOT,
-    )
-    try:
-        assert kiosk.stdout is not None and kiosk.stdout.readline() == b"open\n"
-        assert relay.read_bytes() == bytes.fromhex("A00101A2")
+
+    def stop(kiosk: subprocess.Popen[bytes]) -> None:
         time.sleep(0.5)  # the watchdog has started and set its signals
         children = Path(f"/proc/{kiosk.pid}/task/{kiosk.pid}/children").read_text().split()
         assert children, "no watchdog process"
         for pid in [kiosk.pid, *map(int, children)]:
             os.kill(pid, signal.SIGTERM)
-        kiosk.wait(10)
-        deadline = time.monotonic() + 10
-        while relay.read_bytes() != bytes.fromhex("A00100A1") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert relay.read_bytes() == bytes.fromhex("A00100A1")
-    finally:
-        if kiosk.poll() is None:
-            kiosk.kill()
+
+    _relay_off_after(tmp_path, stop)
 
 
 @pytest.mark.parametrize("url", ["http://door:99999/open", "http://door:abc/open"])
