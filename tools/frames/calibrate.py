@@ -181,7 +181,6 @@ class Measured:
             tally[1] += int(within)
 
     def add(self, attempt: Attempt, d: np.ndarray) -> None:
-        self.impostor.setdefault(attempt.source, np.zeros(0))
         self.attempts.append(
             (
                 attempt.source,
@@ -292,10 +291,7 @@ def breakdown(measured: Measured, photos: DistanceCurve) -> list[str]:
 
 def write(measured: Measured, network: str, model: str, out: Path, note: str) -> Path:
     curve = measured.curve(network, model)
-    sources: dict[str, int] = {}
-    for s, d in measured.impostor.items():
-        kind = s.split(":")[0]
-        sources[kind] = sources.get(kind, 0) + len(d)
+    sources = _kinds(measured)
     data: dict[str, Any] = {
         "network": network,
         "model": model,
