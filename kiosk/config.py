@@ -231,6 +231,10 @@ class LivenessSettings:
     #: saves people about 1.5 s; see the README). Off: two turns at every level.
     one_clear_turn: bool = False
     time_limit_seconds: float = 6.0  # from the first prompt to the last move done
+    #: challenges one attempt may answer: after a failed one (a turn not counted, the
+    #: time out) a new random challenge is asked at once, without stepping away; after
+    #: the last, the person is asked to see staff. Each try has its own time limit.
+    tries: int = 2
     #: how far a head must turn for the turn to be weighed, as the nose's offset from the
     #: plane of eyes and mouth in eye-to-mouth distances (see kiosk.liveness.geometry):
     #: 0.07 is a turn of about 12 to 15 degrees; whether it was three-dimensional is then
@@ -242,6 +246,12 @@ class LivenessSettings:
     #: where the room behind the kiosk frames faces by itself (measured: no live frame
     #: of the shared clips and photos was framed)
     border_check: bool = True
+    #: a pretrained passive anti-spoofing network (MiniFASNet, assets/minifasnet) as a
+    #: second opinion: an attempt whose face it scores under ``passive_fake_below`` (mean
+    #: of a few frames) is denied as a picture; it never lets anyone skip the challenge.
+    #: Measured: no window of a genuine clip under 0.43, the real attack clips at 0.00
+    passive_model: bool = True
+    passive_fake_below: float = 0.2
 
     def __post_init__(self) -> None:
         if self.mode not in LIVENESS_MODES:
@@ -253,6 +263,13 @@ class LivenessSettings:
             raise ConfigError(f"liveness moves must be left, right, up or down: {self.moves!r}")
         if self.count < 1 or self.time_limit_seconds <= 0 or self.min_parallax <= 0:
             raise ConfigError("liveness count, time limit and min_parallax must be above 0")
+        if not 0 < self.passive_fake_below < 1:
+            raise ConfigError(
+                "liveness passive_fake_below must be between 0 and 1, not "
+                f"{self.passive_fake_below}"
+            )
+        if not 1 <= self.tries <= 3:
+            raise ConfigError(f"liveness tries must be 1 to 3, not {self.tries}")
         if not 0 <= self.clear_margin <= 50:
             raise ConfigError(
                 f"liveness clear_margin must be 0 (off) to 50, not {self.clear_margin}"

@@ -108,6 +108,8 @@ class Challenge:
     _progress: float = 0.0
     _further: bool = False
     _flat_frames: int = 0
+    #: the current move was turned far enough after it was asked and did not count yet
+    _went_out: bool = False
     #: the combined score of the frames that turned the asked way (with the frames' pixels)
     turned_scores: list[float] = field(default_factory=list)
     #: the cues of every frame that turned the asked way (for the measurement)
@@ -181,8 +183,14 @@ class Challenge:
                 return result
             asked = self.moves[self._done]
             value = self._axis_values(asked, self._recent[-1]) if self._recent else 0.0
+            if rules.end_on_return and self._went_out and value < rules.centre:
+                # turned and came back without the turn counting: the next try, at once
+                return self._end(
+                    Outcome.FAILED, elapsed, f"turned {asked.value} and back, not counted"
+                )
             self._progress = min(max(value / rules.min_parallax, 0.0), 1.0)
             self._further = self._short_of_counting(asked)
+            self._went_out = self._went_out or self._further
         if elapsed > rules.time_limit:
             return self._end(Outcome.FAILED, elapsed, self._too_slow())
         self._status = ChallengeStatus(
@@ -298,6 +306,7 @@ class Challenge:
         self._held_until = None
         self._margins.append(self._margin)
         self._margin = float("-inf")
+        self._went_out = False
         self._done += 1
         self._last_axis = asked.value
         if self._done == len(self.moves):

@@ -34,10 +34,15 @@ from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome, P
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
 from kiosk.liveness.geometry import Points
 from kiosk.liveness.identity import IdentityTrack
+from kiosk.liveness.passive import PassiveScore, PassiveWatch
 from kiosk.liveness.texture import GreyArray, fit_plane, grey, surround_motion
 
 #: What the person at the door is told when the challenge failed.
 RETRY_MESSAGE = "Please turn your head as shown."
+#: ... and after the last try (``LivenessSettings.tries``) failed
+STAFF_MESSAGE = "The head turn was not recognised. Please see staff."
+#: the prompt of a new try starts with this
+AGAIN = "Once more: "
 PICTURE_MESSAGE = "A photo or a screen was seen. Please look at the camera yourself."
 #: frames the passive mode looks at before it answers
 PASSIVE_FRAMES = 3
@@ -74,6 +79,7 @@ def rules_from(settings: LivenessSettings, level: str = "normal") -> ChallengeRu
         mirrored=settings.mirrored_camera,
         clear_margin=clear,
         together=settings.clear_margin if settings.clear_margin > 0 else None,
+        end_on_return=settings.tries > 1,
     )
 
 
@@ -152,84 +158,111 @@ class ActiveLiveness:
         *,
         identity_threshold: float | None = None,
         level: str = "normal",
+        passive: PassiveScore | None = None,
     ) -> None:
         self.settings = settings
         self.rules = rules_from(settings, level)
+        self._passive = PassiveWatch(
+            passive if settings.passive_model else None, settings.passive_fake_below
+        )
         self.rng = rng or random.SystemRandom()
         self.identity_threshold = identity_threshold
         self._before: deque[_Seen] = deque(maxlen=3)  # the frames before the prompt
         self._challenge: Challenge | None = None
         self._identity: IdentityTrack | None = None
-        self._failures = 0  # failed challenges in a row (the first one gets a hint)
         self._border = BorderWatch(settings.border_check)
+        self._recent: deque[_Seen] = deque(maxlen=3)  # the latest frames, at any time
+        self._try = 1  # the challenge being answered (a new one after a failed one)
+        self._failed: list[str] = []  # what each failed try measured, for the log
+        self._no_retry = False  # another face took over: no next try
 
     # -- the protocol -------------------------------------------------------------
 
     def observe(self, frame: Timed, face: FaceResult) -> None:
         border = frame_border(self.settings.border_check, frame, face)
+        self._passive.add(frame.rgb, face.face.box)
         self.observe_points(
             frame.time, face.face.landmarks, face.embedding, border, grey(frame.rgb), face.face.box
         )
 
     def assess(self) -> LivenessVerdict:
-        if self._border.spoof:
-            c = self._challenge
-            self._failures += 1
-            if c is None:
-                return self._border.verdict()
-            return self._border.verdict(c.status.total, c.status.done)
+        c = self._challenge
+        for watch in (self._border, self._passive):
+            if watch.spoof:
+                return (
+                    watch.verdict() if c is None else watch.verdict(c.status.total, c.status.done)
+                )
         if self._challenge is None:
             if not self._before:
                 return LivenessVerdict(False, RETRY_MESSAGE, detail="no face seen")
-            seen = list(self._before)
-            self._identity = IdentityTrack(
-                [s.points for s in seen],
-                [s.embedding for s in seen if s.embedding is not None],
-                [s.time for s in seen],
-                self.identity_threshold,
-            )
-            self._challenge = Challenge(
-                self.rules.draw(self.rng),
-                self.rules,
-                seen[-1].time,
-                [s.points for s in seen],
-                seen[-1].box,
-            )
+            self._start()
+        assert self._challenge is not None
         status = self._challenge.status
         if status.outcome is Outcome.PASSED:
-            self._failures = 0
             what = "passed on one clear turn" if self._challenge.clear else "passed"
             return LivenessVerdict(
                 True, step=status.done, steps=status.total, detail=self._detail(what)
             )
         if status.outcome is Outcome.FAILED:
-            self._failures += 1
+            detail = self._detail(f"liveness failed: {status.reason}")
+            if self._try < self.settings.tries and not self._no_retry and self._recent:
+                # a new random challenge at once, from where the head is now
+                self._failed.append(detail)
+                self._try += 1
+                self._before = deque(self._recent, maxlen=3)
+                self._start()
+                return self.assess()
             return LivenessVerdict(
                 False,
-                RETRY_MESSAGE,
+                STAFF_MESSAGE if self._try > 1 else RETRY_MESSAGE,
                 step=status.done,
                 steps=status.total,
-                detail=self._detail(f"liveness failed: {status.reason}"),
+                detail=detail,
             )
         move = status.move
         assert move is not None
         # half way there, or turned far enough but not yet three-dimensional enough: a
         # little further helps
         further = status.further or FURTHER_FROM <= status.progress < 1.0
+        prompt = move.further_prompt if further else self._challenge.prompt
         return LivenessVerdict(
             False,
             pending=True,
-            prompt=move.further_prompt if further else self._challenge.prompt,
+            prompt=AGAIN + prompt[0].lower() + prompt[1:] if self._try > 1 else prompt,
             move=move.value,
             step=status.done,
             steps=status.total,
         )
 
+    def _start(self) -> None:
+        """A challenge drawn at random, measured from the frames in ``_before``; the face's
+        identity is followed from the first challenge's frames across every try."""
+        seen = list(self._before)
+        if self._identity is None:
+            self._identity = IdentityTrack(
+                [s.points for s in seen],
+                [s.embedding for s in seen if s.embedding is not None],
+                [s.time for s in seen],
+                self.identity_threshold,
+            )
+        self._challenge = Challenge(
+            self.rules.draw(self.rng),
+            self.rules,
+            seen[-1].time,
+            [s.points for s in seen],
+            seen[-1].box,
+        )
+
     def reset(self) -> None:
         self._before.clear()
+        self._recent.clear()
         self._challenge = None
         self._identity = None
         self._border.reset()
+        self._passive.reset()
+        self._try = 1
+        self._failed = []
+        self._no_retry = False
 
     def abandon(self) -> LivenessVerdict | None:
         """The face left before the challenge ended: the failed verdict (what was asked
@@ -237,7 +270,6 @@ class ActiveLiveness:
         c = self._challenge
         if c is None or c.status.outcome is not Outcome.PENDING:
             return None
-        self._failures += 1
         return LivenessVerdict(
             False,
             RETRY_MESSAGE,
@@ -263,12 +295,15 @@ class ActiveLiveness:
         detector's face box (or None)."""
         self._border.add(border)
         points = np.asarray(points, np.float64)
+        if np.all(np.isfinite(points)):
+            self._recent.append(_Seen(time, points, embedding, image, box))
         if self._challenge is None:
             self._before.append(_Seen(time, points, embedding, image, box))
             return
         if self._identity is not None:
             changed = self._identity.observe(time, points, embedding)
             if changed:
+                self._no_retry = True  # another face: no next try for it
                 self._challenge.fail(time, changed)
                 return
         ref = self._before[-1] if self._before else None
@@ -281,6 +316,11 @@ class ActiveLiveness:
     def challenge(self) -> Challenge | None:
         """The running (or ended) challenge, for what it measured; None before the prompt."""
         return self._challenge
+
+    @property
+    def tries_used(self) -> int:
+        """The challenges asked so far in this attempt (1 before the prompt)."""
+        return self._try
 
     @property
     def moves(self) -> tuple[Move, ...]:
@@ -302,10 +342,15 @@ class ActiveLiveness:
             # the strongest cue had nothing to measure (a plain wall, the band out of
             # view): staff can tell a site problem from a person's
             flat += f"; room around the face unmeasurable on {blind} of {len(measured)} frames"
-        return (
+        text = (
             f"{what}; asked {asked}; done {s.done}/{s.total} in {s.elapsed:.1f} s; "
             f"max parallax {s.max_parallax:.2f}, max motion {s.max_motion:.2f}{flat}"
         )
+        text += self._passive.note()
+        if self._failed:  # the tries before this one, in order
+            earlier = " | ".join(f"try {i}: {d}" for i, d in enumerate(self._failed, start=1))
+            text = f"try {self._try} of {self.settings.tries}: {text} | {earlier}"
+        return text
 
 
 class PassiveLiveness:
@@ -318,13 +363,17 @@ class PassiveLiveness:
     pictures whose edges are in view, not a picture held so close that they are not:
     use ``active`` where that matters."""
 
-    def __init__(self, settings: LivenessSettings) -> None:
+    def __init__(self, settings: LivenessSettings, passive: PassiveScore | None = None) -> None:
         self.settings = settings
         self._frames = 0
         self._border = BorderWatch(settings.border_check)
+        self._passive = PassiveWatch(
+            passive if settings.passive_model else None, settings.passive_fake_below
+        )
 
     def observe(self, frame: Timed, face: FaceResult) -> None:
         border = frame_border(self.settings.border_check, frame, face)
+        self._passive.add(frame.rgb, face.face.box)
         self.observe_points(frame.time, face.face.landmarks, face.embedding, border)
 
     def observe_points(
@@ -340,11 +389,15 @@ class PassiveLiveness:
     def assess(self) -> LivenessVerdict:
         if self._border.spoof:
             return self._border.verdict()
+        if self._passive.spoof:
+            return self._passive.verdict()
         if self._frames < PASSIVE_FRAMES:
             return LivenessVerdict(False, pending=True)
         clear = self._border.seen - self._border.framed
         return LivenessVerdict(
-            True, detail=f"no picture's frame around the face on {clear} of {self._border.seen}"
+            True,
+            detail=f"no picture's frame around the face on {clear} of {self._border.seen}"
+            + self._passive.note(),
         )
 
     def abandon(self) -> LivenessVerdict | None:
@@ -355,6 +408,7 @@ class PassiveLiveness:
     def reset(self) -> None:
         self._frames = 0
         self._border.reset()
+        self._passive.reset()
 
 
 #: The security levels at which a site may let one clear turn end the check (the others
@@ -389,12 +443,15 @@ def make_liveness(
     *,
     identity_threshold: float | None = None,
     level: str = "normal",
+    passive: PassiveScore | None = None,
 ) -> ActiveLiveness | PassiveLiveness | NoLiveness:
     """The check for the configured mode (``identity_threshold``: the embedding network's
     distance under which two frames of one attempt show the same face, for keeping the
     identity across the challenge; ``level``: the recognition's security level)."""
     if settings.mode == "active":
-        return ActiveLiveness(settings, rng, identity_threshold=identity_threshold, level=level)
+        return ActiveLiveness(
+            settings, rng, identity_threshold=identity_threshold, level=level, passive=passive
+        )
     if settings.mode == "passive":
-        return PassiveLiveness(settings)
+        return PassiveLiveness(settings, passive)
     return NoLiveness()

@@ -110,6 +110,11 @@ class ChallengeRules:
     #: measured at 8 frames a second, and "two frames in a row" means the same at a
     #: camera of 30 (a faster camera would give a picture more tries a second)
     frame_interval: float = 0.12
+    #: a move asked, turned past ``min_parallax`` and brought back near the start
+    #: (under ``centre``) without counting ends the challenge at once as failed, so that
+    #: the next try (``LivenessSettings.tries``) is asked at once instead of at the time
+    #: limit; off when there is no next try (the rest of the time is then the retry)
+    end_on_return: bool = False
 
     def __post_init__(self) -> None:
         if not self.pool or self.count < 1 or self.time_limit <= 0:

@@ -28,8 +28,11 @@ WATCHED = (
     "vision.ambiguity_margin",
     "liveness.count",
     "liveness.border_check",
+    "liveness.passive_model",
+    "liveness.passive_fake_below",
     "liveness.min_parallax",
     "liveness.time_limit_seconds",
+    "liveness.tries",
     "decision.method",
     "decision.min_frames",
     "decision.max_frames",
@@ -74,10 +77,10 @@ def weaker_settings(settings: Settings, people: int) -> dict[str, dict[str, Any]
             worse = order.get(value, 0) < order.get(default, 2)
         elif key in ("liveness.one_clear_turn",):
             worse = bool(value) and not default
-        elif key == "liveness.border_check":
+        elif key in ("liveness.border_check", "liveness.passive_model"):
             worse = not value and bool(default)
-        elif key == "liveness.time_limit_seconds":
-            worse = value > default
+        elif key in ("liveness.time_limit_seconds", "liveness.tries"):
+            worse = value > default  # more time or more tries: more chances for a picture
         elif key in ("decision.method", "vision.network", "vision.scoring", "vision.level"):
             worse = key == "decision.method" and value != default
         elif isinstance(value, int | float) and not isinstance(value, bool):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kiosk.camera.frames import CameraStatus
 from kiosk.camera.sources import describe
+from kiosk.liveness.check import AGAIN
 from kiosk.services.loop_messages import Analysis, Decided, DoorReport, LoopReady, PaceChanged
 from kiosk.ui.kiosk_widgets import ScreenState
 
@@ -51,6 +52,9 @@ def screen_words(
         if prompt is not None:
             # The instruction is what the person must read from a distance: the title
             # says what to do with the arrow beside it, the line below says which way.
+            if prompt.startswith(AGAIN):  # a new try, asked at once after a failed one
+                rest = prompt[len(AGAIN) :]
+                return "Not quite. Once more, please", rest[:1].upper() + rest[1:]
             return "Follow the arrow", prompt
         if slow:
             return "Please hold still", "Keep looking at the camera. This takes a moment."

@@ -271,7 +271,7 @@ def test_the_first_prompt_shows_every_move_in_order_then_the_one_left() -> None:
 
 
 def test_active_check_denies_a_still_photo_with_a_hint_and_a_reason_for_staff() -> None:
-    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=3.0))
+    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=3.0, tries=1))
     for i in range(40):
         check.observe_points(i / FPS, view(PHOTO, turn=20 * np.sin(i / 3), z=0.3))
         if i == 2:
@@ -280,6 +280,27 @@ def test_active_check_denies_a_still_photo_with_a_hint_and_a_reason_for_staff() 
     assert not verdict.live and not verdict.pending
     assert verdict.reason == "Please turn your head as shown."
     assert "liveness failed" in verdict.detail
+
+
+def test_a_failed_try_is_asked_again_at_once_and_the_last_one_sends_to_staff() -> None:
+    """The default two tries: the photo's first challenge fails, a new one is asked at
+    once ("Once more: ..."), without the face leaving; after the second, see staff; the
+    log's detail has both tries."""
+    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=3.0))
+    prompts = []
+    verdict = None
+    for i in range(120):
+        check.observe_points(i / FPS, view(PHOTO, turn=20 * np.sin(i / 3), z=0.3))
+        if i >= 2:
+            verdict = check.assess()
+            prompts.append(verdict.prompt)
+            if not verdict.pending:
+                break
+    assert verdict is not None and not verdict.live and not verdict.pending
+    again = [p for p in prompts if p.startswith("Once more: ")]
+    assert again and prompts.index(again[0]) > 0
+    assert verdict.reason == "The head turn was not recognised. Please see staff."
+    assert "try 2 of 2" in verdict.detail and "try 1: liveness failed" in verdict.detail
 
 
 def test_passive_mode_answers_after_a_few_frames_without_asking_anything() -> None:
@@ -392,7 +413,7 @@ def test_the_combination_weighs_every_cue() -> None:
 
 
 def test_the_check_says_in_the_log_when_turns_were_not_three_dimensional() -> None:
-    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=2.0))
+    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=2.0, tries=1))
     grey_frame = np.zeros((120, 160), np.uint8)
     for i in range(3):
         check.observe_points(i / FPS, view(HEAD), None, None, grey_frame)
@@ -410,7 +431,9 @@ def test_the_check_says_in_the_log_when_turns_were_not_three_dimensional() -> No
     # no texture around the face: the log says the strongest cue had nothing to measure
     assert re.search(r"room around the face unmeasurable on (\d+) of \1 frames", verdict.detail)
     # with the landmarks alone, nothing was measured on the pixels: nothing said
-    check = ActiveLiveness(LivenessSettings(mode="active", time_limit_seconds=2.0), _Left())
+    check = ActiveLiveness(
+        LivenessSettings(mode="active", time_limit_seconds=2.0, tries=1), _Left()
+    )
     for i, pose in enumerate([{"turn": 0.0}] * 3 + _turn(20) + [{"turn": 0.0}] * 20):
         check.observe_points(i / FPS, view(HEAD, **pose))
         if i == 2:

@@ -119,13 +119,14 @@ def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path
     scene = background(480, 360, rng)
     effects = CameraEffects(rng, 480, 360)
     move, since = None, 0.0
-    for seq in range(1, int(FPS * 6)):
+    prompts: list[LivenessPrompt] = []
+    for seq in range(1, int(FPS * 12)):  # two tries of 3 s each, at most
         t = seq / FPS
         pose = attacker.pose(t, move, since)
         frame = effects(camera.render(medium, pose, scene), t, pose)
         loop.step(Frame(seq, t, frame))
         prompts = [o for o in out if isinstance(o, LivenessPrompt)]
-        if prompts and move is None:  # the attacker reads the screen and follows it
+        if prompts and prompts[-1].move != move:  # the attacker reads the screen, follows it
             move = prompts[-1].move
             since = t
         if any(isinstance(o, Decided) for o in out):
@@ -133,9 +134,13 @@ def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path
     assert move is not None, "the screen never asked for a move"
     decided = [o for o in out if isinstance(o, Decided)]
     assert decided and decided[0].decision is Decision.DENIED_SPOOF
-    assert decided[0].message == "Please turn your head as shown."
+    # the failed first try was asked again at once (a new challenge, the face stayed),
+    # and after the second the person is sent to staff
+    assert any(p.prompt.startswith("Once more: ") for p in prompts)
+    assert decided[0].message == "The head turn was not recognised. Please see staff."
     assert [e.decision for e in store.events] == [Decision.DENIED_SPOOF]
     assert "liveness failed" in store.events[0].reason  # what staff read in the log
+    assert "try 2 of 2" in store.events[0].reason and "try 1: " in store.events[0].reason
     assert door.requests == []
     prompt = next(o for o in out if isinstance(o, LivenessPrompt))
     assert prompt.move in ("left", "right") and prompt.prompt.startswith(

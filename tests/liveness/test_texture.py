@@ -12,6 +12,7 @@ from kiosk.config import LivenessSettings
 from kiosk.liveness.challenge import COMBINATION, ChallengeRules, Move
 from kiosk.liveness.check import ActiveLiveness
 from kiosk.liveness.geometry import parallax, tilt
+from kiosk.liveness.relief import relief
 from kiosk.liveness.texture import fit_plane, plane_fit, surround_motion
 from tools.liveness.attacks import AttackKind, Camera, Medium, Pose, background, make_medium
 from tools.liveness.frames import Seen, find_turns, load_photo, look
@@ -131,3 +132,31 @@ def test_the_check_stops_the_picture_only_with_its_frames(
         assert challenge is not None and challenge.status.flat_frames >= 2
     else:  # the landmarks alone take the tilted tablet for a turning head
         assert verdict.live
+
+
+def test_tracked_points_show_a_heads_relief_and_not_a_pictures(
+    faces_dir: Path, pipeline, krzysiek: tuple[str, list[Seen]]
+) -> None:  # type: ignore[no-untyped-def]
+    """The denser geometric cue (kiosk.liveness.relief): the points in the middle of a
+    turning head move further the asked way than one plane through the rest; on a flat
+    picture tilted as far they do not (tracking noise only)."""
+    tablet = _Tilted(faces_dir, pipeline)
+    ref = tablet.seen(0.0)
+    assert ref.grey is not None
+    flat = []
+    for yaw in (-30.0, -40.0, -45.0):
+        cur = tablet.seen(yaw)
+        assert cur.grey is not None
+        flat.append(relief(ref.grey, ref.points, cur.grey, cur.points, 1.0))
+    assert all(abs(v) < 0.03 for v in flat if v == v), flat
+    name, seen = krzysiek
+    heads = []
+    for turn in find_turns(name, seen, min_peak=0.15):
+        before = seen[turn.start - 1]
+        assert before.grey is not None
+        sign = 1.0 if turn.direction == "left" else -1.0
+        for cur in seen[turn.start : turn.end + 1]:
+            assert cur.grey is not None
+            if parallax(before.points, cur.points)[0] * sign >= GATE:
+                heads.append(relief(before.grey, before.points, cur.grey, cur.points, sign))
+    assert sum(v > 0.05 for v in heads) >= 3, heads

@@ -241,6 +241,13 @@ def test_a_liveness_prompt_is_shown_while_checking(
     window.on_update(LivenessPrompt("Turn your head left.", "Ada", "left", 1))
     assert window.state is ScreenState.CHECKING
     assert window.banner.message.text() == "Turn your head left."
+    # a failed try is asked again at once: the screen says so, and what to do
+    window.on_update(
+        LivenessPrompt("Once more: turn your head right, then left", "Ada", "right", 1)
+    )
+    assert window.state is ScreenState.CHECKING
+    assert window.banner.title.text() == "Not quite. Once more, please"
+    assert window.banner.message.text() == "Turn your head right, then left"
 
 
 def test_a_late_door_answer_is_not_shown_on_the_next_persons_screen(

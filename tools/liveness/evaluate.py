@@ -43,7 +43,6 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -78,16 +77,14 @@ from tools.liveness.attacks import (
 from tools.liveness.frames import (
     Photo,
     Seen,
-    Turn,
     attack_photos,
     faces_dir,
-    find_turns,
     look,
     read_clip_cached,
     same_face_threshold,
     same_person_threshold,
 )
-from tools.liveness.moves import FixedMoves
+from tools.liveness.genuine import genuine_report
 
 # --- a cue measured and not kept ---------------------------------------------------
 
@@ -395,96 +392,6 @@ def replay_challenges(
     return out
 
 
-def genuine_challenges(
-    clips: dict[str, list[Seen]],
-    turns: list[Turn],
-    settings: LivenessSettings,
-    threshold: float,
-    held_out: dict[str, Combination] | None = None,
-    level: str = "normal",
-) -> list[dict[str, Any]]:
-    """Every challenge of ``settings.count`` moves answered by every combination of turns
-    of the asked directions (same clip: the same person), the frames of one turn after
-    the other; one dict per attempt (``live``, ``seconds`` from the prompt to acceptance,
-    ``prompts`` shown, ``details``). Where one clear turn is enough
-    (``settings.clear_margin``), a first turn with no turn the other way in its clip is
-    answered alone: accepted if clear, rejected if it did not count, left out (``live``
-    None) if it counted and a second turn was needed. ``held_out``: the combination of
-    3-D cues to judge each clip with, fitted without that clip (``python -m
-    tools.liveness.fit``); the shipped one where a clip has none."""
-    by_clip: dict[str, dict[str, list[Turn]]] = defaultdict(lambda: defaultdict(list))
-    for turn in turns:
-        by_clip[turn.clip][turn.direction].append(turn)
-    out: list[dict[str, Any]] = []
-    pool = settings.move_names
-    clear_rule = one_clear_turn(settings, level) and settings.count > 1
-    for clip, directions in by_clip.items():
-        seen = clips[clip]
-        for moves in _sequences(pool, settings.count):
-            options = [directions.get(m, []) for m in moves]
-            if not options[0]:
-                continue
-            alone = any(not o for o in options)
-            if alone and not clear_rule:
-                continue
-            combos = [(t,) for t in options[0]] if alone else list(_product(options))
-            for combo in combos:
-                out.append(_answer(seen, clip, moves, combo, settings, threshold, held_out, level))
-    return out
-
-
-def _answer(
-    seen: list[Seen],
-    clip: str,
-    moves: tuple[str, ...],
-    combo: tuple[Turn, ...],
-    settings: LivenessSettings,
-    threshold: float,
-    held_out: dict[str, Combination] | None,
-    level: str = "normal",
-) -> dict[str, Any]:
-    """One simulated genuine answer: the turns of ``combo`` one after the other."""
-    before = seen[combo[0].rest : combo[0].start]
-    frames: list[Seen] = []
-    t = before[-1].time
-    for turn in combo:
-        # the prompt comes while the head is still at rest: its last frame at rest is
-        # seen once more after the prompt (the person's reaction), then the turn (a turn
-        # must start after the prompt to count)
-        part = [seen[turn.start - 1], *seen[turn.start : turn.end + 1]]
-        step = part[1].time - part[0].time if len(part) > 1 else 0.125
-        t0 = part[0].time - step  # continue one frame after the last one
-        frames += [replace(s, time=t + (s.time - t0)) for s in part]
-        t = frames[-1].time
-    check = ActiveLiveness(settings, FixedMoves(*moves), identity_threshold=threshold, level=level)
-    if held_out and clip in held_out:
-        check.rules = replace(check.rules, combination=held_out[clip])
-    for s in before:
-        _observe(check, s, border=True)
-    verdict = check.assess()
-    start = end = before[-1].time
-    for s in frames:
-        _observe(check, s, border=True)
-        verdict = check.assess()
-        end = s.time
-        if not verdict.pending:
-            break
-    live: bool | None = verdict.live
-    if verdict.pending:  # the turns ended and the moves were not all seen
-        # a first turn answered alone that counted: a second turn was needed, not in the clip
-        live = None if len(combo) < len(moves) and verdict.step >= 1 else False
-        verdict = replace(verdict, pending=False, live=False, detail="not enough")
-    return {
-        "clip": clip,
-        "moves": list(moves),
-        "turns": [(c.start, c.end, c.direction, round(c.peak, 3)) for c in combo],
-        "live": live,
-        "seconds": round(end - start, 2) if live else None,
-        "prompts": verdict.step if live else None,
-        "detail": verdict.detail,
-    }
-
-
 def load_held_out(path: Path) -> dict[str, Combination]:
     """The per-clip combinations written by ``tools.liveness.fit fit --held-out``."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -494,101 +401,20 @@ def load_held_out(path: Path) -> dict[str, Combination]:
     }
 
 
-#: turn sizes by the single-frame yaw peak (find_turns): deliberate turns, and the 15 to 25
-#: degree turns most people make when asked to "turn your head"
-SIZES = (("deliberate", 0.15, 9.0), ("15-25 degrees", 0.10, 0.15))
-
-
 def rule_variants(settings: LivenessSettings) -> list[tuple[str, LivenessSettings, str]]:
     """The challenges measured, with the security level each is asked at: one move, two
-    moves (the default, at every level) and one clear turn or two (the opt-in, Normal)."""
+    moves (the default, at every level; with the tries of ``settings``, and with one) and
+    one clear turn or two (the opt-in, Normal)."""
     return [
         ("one move", replace(settings, count=1), "secure"),
         ("two moves (the default)", replace(settings, count=2), "secure"),
+        ("two moves, one try", replace(settings, count=2, tries=1), "secure"),
         (
             "one clear turn or two (Normal, one_clear_turn on)",
             replace(settings, count=2, one_clear_turn=True),
             "normal",
         ),
     ]
-
-
-def genuine_report(
-    clips: dict[str, list[Seen]],
-    kinds_of: dict[str, str],
-    settings: LivenessSettings,
-    threshold: float,
-    held_out: dict[str, Combination] | None,
-    reaction: float,
-) -> dict[str, Any]:
-    """BPCER and the extra time at the door for each rule, by turn size."""
-    out: dict[str, Any] = {}
-    turns: list[Turn] = []
-    for name, seen in clips.items():
-        if kinds_of[name] == "genuine":
-            turns += find_turns(name, seen, min_peak=0.10)
-    counts = Counter(t.clip for t in turns)
-    print(
-        "genuine answers simulated from the clips' head turns (single-frame yaw peak >= 0.10): "
-        + ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
-        + (" (each clip judged by a combination fitted without it)" if held_out else "")
-    )
-    for rule, counted, level in rule_variants(settings):
-        for label, low, high in SIZES:
-            sized = [t for t in turns if low <= t.peak < high]
-            answers = genuine_challenges(clips, sized, counted, threshold, held_out, level)
-            judged = [a for a in answers if a["live"] is not None]
-            bpcer = [not a["live"] for a in judged]
-            times = [a["seconds"] for a in judged if a["live"]]
-            # the person reacts to the prompt once: it shows every move, in order
-            # (kiosk.liveness.challenge.announce), and the turns follow one another
-            extras = [a["seconds"] + reaction for a in judged if a["live"]]
-            median = statistics.median(times) if times else float("nan")
-            extra = statistics.median(extras) if extras else float("nan")
-            one = sum(1 for a in judged if a["live"] and a["prompts"] == 1)
-            left = len(answers) - len(judged)
-            note = f"; {left} left out (a second turn was needed, none in the clip)"
-            print(
-                f"  {rule}, {label} turns: BPCER {rate(bpcer)}; prompt to acceptance "
-                f"median {median:.2f} s over {len(times)} accepted ({one} on one turn), "
-                f"{extra:.2f} s with {reaction:g} s to react to the prompt" + (note if left else "")
-            )
-            out[f"{rule}/{label}"] = {
-                "moves": counted.count,
-                "level": level,
-                "turns": len(sized),
-                "attempts": len(judged),
-                "left_out": left,
-                "rejected": sum(bpcer),
-                "bpcer": sum(bpcer) / max(len(bpcer), 1),
-                "accepted_on_one_turn": one,
-                "median_seconds": median,
-                "median_seconds_with_reaction": extra,
-                "details": answers,
-            }
-    return out
-
-
-def _sequences(pool: tuple[str, ...], count: int) -> Iterator[tuple[str, ...]]:
-    """The challenges that can be drawn (never the same move twice in a row)."""
-    if count == 0:
-        yield ()
-        return
-    for first in pool:
-        for rest in _sequences(pool, count - 1):
-            if not rest or rest[0] != first or len(pool) == 1:
-                yield (first, *rest)
-
-
-def _product(options: list[list[Turn]]) -> Iterator[tuple[Turn, ...]]:
-    if not options:
-        yield ()
-        return
-    for first in options[0]:
-        for rest in _product(options[1:]):
-            if first in rest:
-                continue  # one turn answers one move
-            yield (first, *rest)
 
 
 def border_stills(pipeline: FacePipeline, root: Path) -> dict[str, Any]:
@@ -779,6 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-parallax", type=float, help="override the settings' min_parallax")
     ap.add_argument("--workers", type=int, default=1, help="processes for the made attacks")
     ap.add_argument("--skip-clips", action="store_true")
+    ap.add_argument(
+        "--genuine-only",
+        action="store_true",
+        help="of the clips, only the genuine answers (no passive cues, replays or stills)",
+    )
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument(
         "--held-out",
@@ -875,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         clips: dict[str, list[Seen]] = {}
         kinds_of: dict[str, str] = {}
         for path in sorted(root.glob("*/*")):
-            if path.suffix.lower() not in (".mp4", ".mpg", ".avi", ".webm", ".mov"):
+            if path.suffix.lower() not in (".mp4", ".mpg", ".avi", ".webm", ".mov", ".gif"):
                 continue
             clips[path.name] = read_clip_cached(pipeline, path, args.fps, args.cache)
             kinds_of[path.name] = path.parent.name
@@ -886,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
         report["clips"] = {}
         by_kind: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
         for name, seen in clips.items():
+            if args.genuine_only:
+                break
             kind = kinds_of[name]
             motion = motion_windows(seen, settings)
             passive = passive_mode_windows(seen)
@@ -951,10 +784,11 @@ def main(argv: list[str] | None = None) -> int:
                 "apcer": sum(yes) / max(len(yes), 1),
                 "attack_attempts": len(yes),
             }
-        report["border_stills"] = border_stills(pipeline, args.faces)
+        if not args.genuine_only:
+            report["border_stills"] = border_stills(pipeline, args.faces)
 
         report["genuine_challenges"] = genuine_report(
-            clips, kinds_of, settings, threshold, held_out, args.reaction
+            clips, kinds_of, rule_variants(settings), threshold, held_out, args.reaction
         )
     report["seconds"] = time.perf_counter() - t_start
     print(f"took {report['seconds']:.0f} s")

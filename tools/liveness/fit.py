@@ -34,6 +34,7 @@ import numpy as np
 from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.liveness.evidence import CUES, Combination, Evidence
 from kiosk.liveness.geometry import box_offset, head_model_gain, parallax, tilt
+from kiosk.liveness.relief import relief
 from kiosk.liveness.texture import fit_plane, surround_motion
 from kiosk.vision.pipeline import FacePipeline
 from tools.liveness.attacks import (
@@ -49,9 +50,11 @@ from tools.liveness.frames import (
     Photo,
     Seen,
     attack_photos,
+    background_of,
     faces_dir,
     find_turns,
     look,
+    person_of,
     read_clip_cached,
     same_person_threshold,
 )
@@ -77,6 +80,8 @@ class Row:
     surround: float | None
     outline: float | None
     peak: float = 0.0  # genuine: the turn's single-frame yaw peak
+    #: the tracked points' relief (kiosk.liveness.relief), measured, not in the combination
+    relief: float | None = None
 
     def evidence(self) -> Evidence:
         ratio = self.parallax / max(self.tilt, 0.01) if self.tilt == self.tilt else 0.0
@@ -91,14 +96,15 @@ def cues(refs: list[Seen], cur: Seen, sign: float) -> Row:
     tilted = float(np.median([v[1] for v in values]))
     ref = refs[-1]
     head = head_model_gain(ref.points, cur.points)
-    plane = surround = outline = None
+    plane = surround = outline = depth = None
     if side >= PIXELS_FROM and ref.grey is not None and cur.grey is not None:
         fit = fit_plane(ref.grey, ref.points, cur.grey, cur.points)
         plane = fit.correlation
         surround = surround_motion(ref.grey, ref.points, cur.grey, fit.warp)
+        depth = relief(ref.grey, ref.points, cur.grey, cur.points, sign)
     if ref.box is not None and cur.box is not None:
         outline = (box_offset(cur.points, cur.box) - box_offset(ref.points, ref.box)) * sign
-    return Row(0, "", "", 0, 0.0, side, tilted, head, plane, surround, outline)
+    return Row(0, "", "", 0, 0.0, side, tilted, head, plane, surround, outline, relief=depth)
 
 
 # --- genuine ---------------------------------------------------------------------------
@@ -124,7 +130,7 @@ def load_clips(pipeline: FacePipeline, root: Path, cache: Path, kind: str) -> di
     return {
         path.name: read_clip_cached(pipeline, path, FPS, cache)
         for path in sorted((root / "video" / "liveness" / kind).glob("*"))
-        if path.suffix.lower() in (".mp4", ".mpg", ".avi", ".webm", ".mov")
+        if path.suffix.lower() in (".mp4", ".mpg", ".avi", ".webm", ".mov", ".gif")
     }
 
 
@@ -331,22 +337,25 @@ def run_fit(args: argparse.Namespace) -> int:
         f"(threshold = that + {args.margin}); next {[round(v, 2) for v in attack_best[-5:-1]]}"
     )
     in_sample = pair_scores(genuine, combo, args.gate)
-    # leave one clip out: each clip's turns scored by a fit (and threshold) without it
+    # leave one person out: each clip's turns scored by a fit (and threshold) made without
+    # any clip of its person (two clips of one man must not judge each other)
     held: dict[str, Combination] = {}
     held_scores: dict[str, float] = {}
-    for clip in sorted({r.group for r in genuine}):
-        others = [r for r in genuine if r.group != clip]
+    for person in sorted({person_of(r.group) for r in genuine}):
+        others = [r for r in genuine if person_of(r.group) != person]
         c = fit_combination(others + attacks, args.gate, args.l2, tuple(args.drop))
         c = Combination(c.weights, c.bias, operating_point(attacks, c, args.gate, args.margin))
-        held[clip] = c
-        for k, v in pair_scores([r for r in genuine if r.group == clip], c, args.gate).items():
+        theirs = [r for r in genuine if person_of(r.group) == person]
+        for clip in {r.group for r in theirs}:
+            held[clip] = c
+        for k, v in pair_scores(theirs, c, args.gate).items():
             held_scores[k] = v - c.threshold
     for label, low, high in (("deliberate", 0.15, 9.0), ("15-25 degrees", 0.10, 0.15)):
         names = sorted({r.attempt for r in genuine if low <= r.peak < high})
         ok_in = sum(in_sample.get(n, -math.inf) >= tau for n in names)
         ok_held = sum(held_scores.get(n, -math.inf) >= 0 for n in names)
         print(
-            f"  {label} turns counted: {ok_held}/{len(names)} leave-one-clip-out, "
+            f"  {label} turns counted: {ok_held}/{len(names)} leave-one-person-out, "
             f"{ok_in}/{len(names)} in-sample"
         )
         for n in names:
@@ -354,6 +363,7 @@ def run_fit(args: argparse.Namespace) -> int:
                 f"    {n:28s} held-out margin {held_scores.get(n, -math.inf):7.2f}   "
                 f"in-sample {in_sample.get(n, -math.inf) - tau:7.2f}"
             )
+    relief_report(genuine, attacks, args.gate)
     if args.held_out:
 
         def as_dict(c: Combination) -> dict[str, Any]:
@@ -372,6 +382,46 @@ def run_fit(args: argparse.Namespace) -> int:
             encoding="utf-8",
         )
     return 0
+
+
+def relief_report(genuine: list[Row], attacks: list[Row], gate: float) -> None:
+    """The tracked points' relief (:mod:`kiosk.liveness.relief`) on its own: per turn or
+    attempt, the highest value two gated frames in a row reach; how many genuine turns
+    (by background) reach the highest of the attacks', by kind."""
+
+    def best(rows: list[Row]) -> dict[str, float]:
+        frames: dict[str, list[tuple[int, float]]] = {}
+        for r in rows:
+            if r.parallax > gate and r.relief is not None and math.isfinite(r.relief):
+                frames.setdefault(r.attempt, []).append((r.index, r.relief))
+        return {k: best_pair(v) for k, v in frames.items()}
+
+    live, fake = best(genuine), best(attacks)
+    if not live or not fake:
+        print("relief: no measurements (collect again: the rows have no relief)")
+        return
+    kinds: dict[str, list[float]] = {}
+    for r in attacks:
+        if r.attempt in fake:
+            kinds.setdefault(r.group, []).append(fake[r.attempt])
+    top = max(fake.values())
+    print(
+        "relief (tracked points, not in the combination): highest two-in-a-row per attack "
+        + ", ".join(
+            f"{k} {max(v):.3f} (median {float(np.median(v)):.3f}, {len(set(v))} attempts)"
+            for k, v in sorted(kinds.items())
+        )
+    )
+    for ground in ("textured", "plain"):
+        turns = {r.attempt: r for r in genuine if background_of(r.group) == ground}
+        values = [live.get(a, -math.inf) for a in turns]
+        over = sum(v > top for v in values)
+        measured = [v for v in values if math.isfinite(v)]
+        print(
+            f"  genuine turns before a {ground} background: {over}/{len(values)} above every "
+            f"attack ({top:.3f}); median {float(np.median(measured)) if measured else math.nan:.3f}"
+            f" over {len(measured)} measured"
+        )
 
 
 def run_collect(args: argparse.Namespace) -> int:

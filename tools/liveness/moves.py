@@ -16,5 +16,7 @@ class FixedMoves(random.Random):
         self._moves = list(moves)
 
     def choice(self, seq: Any) -> Any:
+        if not self._moves:  # more draws than given (a new try): a fixed, seeded choice
+            return super().choice(seq)
         name = self._moves.pop(0)
         return next(m for m in seq if m.value == name)
