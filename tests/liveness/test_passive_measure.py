@@ -54,3 +54,45 @@ def test_windows_of_one_second_every_half_second() -> None:
     assert mins[0] == 1.0 and mins[1] == 0.0
     assert windows([0.0], [0.7]) == ([0.7], [0.7])
     assert windows([], []) == ([], [])
+
+
+def test_merged_runs_count_each_made_attack_once(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from tools.liveness.passive_eval import main
+
+    def made(seed: int, score: float) -> dict[str, object]:
+        return {
+            "index": 0,
+            "seed": seed,
+            "kind": "phone",
+            "strategy": "follow",
+            "photo": "a.jpg",
+            "frames": 8,
+            "scored": 8,
+            "mean": score,
+            "min": score,
+            "max": score,
+        }
+
+    clip = {
+        "name": "a.mp4",
+        "kind": "genuine",
+        "frames": 2,
+        "faces": 2,
+        "times": [0, 1],
+        "scores": [0.9, 0.1],
+        "windows_mean": [0.95, 0.1],
+        "windows_min": [0.9, 0.1],
+    }
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"clips": [clip], "made": [made(1, 0.1), made(2, 0.95)]}))
+    b.write_text(json.dumps({"clips": [], "made": [made(2, 0.95), made(3, 0.5)]}))
+    assert main(["--merge", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "3 made attacks from 2 runs" in out
+    assert "made phone (mean) | 1/3" in out  # one under 0.2
+    assert "genuine windows (mean) | 1/2" in out
+    (tmp_path / "bad.json").write_text("{")
+    assert main(["--merge", str(tmp_path / "bad.json")]) == 2
+    assert "is not a passive_eval --json file" in capsys.readouterr().err

@@ -284,6 +284,45 @@ def _cell(c: dict[str, float]) -> str:
     return f"{int(c['k'])}/{int(c['n'])} ({100 * c['share']:.1f} %, <= {100 * c['ub95']:.1f} %)"
 
 
+def group_scores(clips: list[Clip], made: list[Made]) -> dict[str, list[float]]:
+    """The scores by group: genuine and attack-clip windows, made attacks by kind; each by
+    the mean and by the min of its frames."""
+    groups: dict[str, list[float]] = {}
+    for stat in ("mean", "min"):
+        g = [v for c in clips if c.kind == "genuine" for v in getattr(c, f"windows_{stat}")]
+        a = [v for c in clips if c.kind == "attack" for v in getattr(c, f"windows_{stat}")]
+        if clips:
+            groups[f"genuine windows ({stat})"] = g
+            groups[f"attack-clip windows ({stat})"] = a
+        for kind in MADE_KINDS:
+            values = [getattr(m, stat) for m in made if m.kind == kind]
+            if values:
+                groups[f"made {kind} ({stat})"] = values
+    return groups
+
+
+def merge(paths: list[Path]) -> int:
+    """The tables over several runs' JSON files (clips from the first that has them, the
+    made attacks of all; a seed seen twice is counted once)."""
+    clips: list[Clip] = []
+    made: dict[int, Made] = {}
+    for path in paths:
+        try:
+            data = json.loads(path.read_text())
+            run_clips = [Clip(**c) for c in data["clips"]]
+            run_made = [Made(**m) for m in data["made"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"error: {path} is not a passive_eval --json file ({exc})", file=sys.stderr)
+            return 2
+        if not clips:
+            clips = run_clips
+        made.update((m.seed, m) for m in run_made)
+    lines, _ = report(group_scores(clips, list(made.values())))
+    print("\n".join(lines))
+    print(f"\n{len(clips)} clips, {len(made)} made attacks from {len(paths)} runs")
+    return 0
+
+
 def report(groups: dict[str, list[float]]) -> tuple[list[str], dict[str, object]]:
     keys = [f"<{t:g}" for t in FAKE_BELOW] + [f">{t:g}" for t in REAL_ABOVE]
     lines = [
@@ -309,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="480x360", help="made attack frame size (WxH)")
     ap.add_argument("--skip-clips", action="store_true", help="made attacks only")
     ap.add_argument("--json", type=Path, help="write every score and the tables here")
+    ap.add_argument("--merge", type=Path, nargs="+", help="only print the tables of these runs")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge)
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
         if w < 64 or h < 64:
@@ -380,17 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             if (i + 1) % 50 == 0:
                 print(f"  ... {i + 1}/{total} made attacks", file=sys.stderr, flush=True)
 
-    groups: dict[str, list[float]] = {}
-    for stat in ("mean", "min"):
-        g = [v for c in clips if c.kind == "genuine" for v in getattr(c, f"windows_{stat}")]
-        a = [v for c in clips if c.kind == "attack" for v in getattr(c, f"windows_{stat}")]
-        if clips:
-            groups[f"genuine windows ({stat})"] = g
-            groups[f"attack-clip windows ({stat})"] = a
-        for kind in MADE_KINDS:
-            values = [getattr(m, stat) for m in made if m.kind == kind]
-            if values:
-                groups[f"made {kind} ({stat})"] = values
+    groups = group_scores(clips, made)
     lines, table = report(groups)
     print("\n".join(lines))
     load_end = os.getloadavg()
