@@ -338,6 +338,32 @@ def report(groups: dict[str, list[float]]) -> tuple[list[str], dict[str, object]
     return lines, table
 
 
+def write_json(
+    path: Path,
+    argv: list[str] | None,
+    load_start: tuple[float, float, float],
+    clips: list[Clip],
+    made: list[Made],
+    misses: int,
+    table: dict[str, object] | None,
+) -> None:
+    """Every score (and the tables, once the run is complete), replaced whole: a reader
+    never sees half a file."""
+    payload = {
+        "command": "python -m tools.liveness.passive_eval " + " ".join(argv or sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "complete": table is not None,
+        "load_average": [list(load_start), list(os.getloadavg())],
+        "tables": table,
+        "clips": [asdict(c) for c in clips],
+        "made": [asdict(m) for m in made],
+        "redrawn": misses,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--faces", type=Path, default=faces_dir(), help="the shared faces folder")
@@ -421,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
             misses += missed
             if (i + 1) % 50 == 0:
                 print(f"  ... {i + 1}/{total} made attacks", file=sys.stderr, flush=True)
+                if args.json:  # a checkpoint: a long run stopped early keeps what it did
+                    write_json(args.json, argv, load_start, clips, made, misses, None)
 
     groups = group_scores(clips, made)
     lines, table = report(groups)
@@ -432,16 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{load_start[0]:.2f} -> {load_end[0]:.2f}"
     )
     if args.json:
-        payload = {
-            "command": "python -m tools.liveness.passive_eval " + " ".join(argv or sys.argv[1:]),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "load_average": [list(load_start), list(load_end)],
-            "tables": table,
-            "clips": [asdict(c) for c in clips],
-            "made": [asdict(m) for m in made],
-            "redrawn": misses,
-        }
-        args.json.write_text(json.dumps(payload, indent=1) + "\n")
+        write_json(args.json, argv, load_start, clips, made, misses, table)
     return 0
 
 
