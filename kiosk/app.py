@@ -160,15 +160,26 @@ def make_door(settings: Settings) -> Door:
 
 
 def make_liveness(settings: Settings) -> LivenessCheck:
-    """The configured liveness check (off, passive or active)."""
+    """The configured liveness check (off, passive or active), with the passive
+    anti-spoofing network as its second opinion where it is on (``passive_model``; its
+    weights are checked against their sha256 here: a wrong file stops the kiosk with one
+    line)."""
     from kiosk.liveness.check import liveness_level
     from kiosk.liveness.check import make_liveness as check_for
     from kiosk.vision.networks import network
 
+    passive = None
+    if settings.liveness.mode != "off" and settings.liveness.passive_model:
+        from kiosk.vision.antispoof import PassiveScorer
+
+        scorer = PassiveScorer()
+        scorer.load()
+        passive = scorer.score
     return check_for(
         settings.liveness,
         identity_threshold=network(settings.vision.network).same_face,
         level=liveness_level(settings.vision),
+        passive=passive,
     )
 
 

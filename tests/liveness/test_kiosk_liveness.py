@@ -134,10 +134,14 @@ def test_a_photo_tilted_as_asked_is_denied_as_spoof_and_recorded(faces_dir: Path
     assert move is not None, "the screen never asked for a move"
     decided = [o for o in out if isinstance(o, Decided)]
     assert decided and decided[0].decision is Decision.DENIED_SPOOF
-    # the failed first try was asked again at once (a new challenge, the face stayed),
-    # and after the second the person is sent to staff
+    # the failed first try was asked again at once (a new challenge, the face stayed);
+    # the second ends the attempt: failed (see staff), or the picture, tilted far, lost
+    # by the detector for over a second (the check was not finished)
     assert any(p.prompt.startswith("Once more: ") for p in prompts)
-    assert decided[0].message == "The head turn was not recognised. Please see staff."
+    assert decided[0].message in (
+        "The head turn was not recognised. Please see staff.",
+        "The liveness check was not finished. Please look at the camera and try again.",
+    )
     assert [e.decision for e in store.events] == [Decision.DENIED_SPOOF]
     assert "liveness failed" in store.events[0].reason  # what staff read in the log
     assert "try 2 of 2" in store.events[0].reason and "try 1: " in store.events[0].reason

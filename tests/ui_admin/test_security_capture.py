@@ -67,6 +67,9 @@ def test_security_page_shows_measured_figures_and_records_the_level(
     assert "Normal" in page.in_force.text() and "(default)" in page.in_force.text()
     # the liveness rule of the level in force (active by default: two turns)
     assert "asking for two head turns" in page.in_force.text()
+    # ... asked again at once after a failed try, with the passive network's opinion
+    assert "asked again at once after a failed try (2 tries)" in page.in_force.text()
+    assert "passive anti-spoofing network denies" in page.in_force.text()
     normal = page.plot.threshold
 
     page.level.setCurrentIndex(page.level.findData("secure"))

@@ -112,9 +112,13 @@ def cues(refs: list[Seen], cur: Seen, sign: float) -> Row:
 
 def genuine_rows(clips: dict[str, list[Seen]], min_peak: float) -> list[Row]:
     rows: list[Row] = []
+    skipped = 0
     for name, seen in clips.items():
         for k, turn in enumerate(find_turns(name, seen, min_peak=min_peak)):
             refs = seen[turn.rest : turn.start]
+            if not refs:  # no frame at rest before the turn: nothing to measure it from
+                skipped += 1
+                continue
             sign = 1.0 if turn.direction == "left" else -1.0
             t0 = refs[-1].time
             for i, cur in enumerate(seen[turn.start : turn.end + 1]):
@@ -122,6 +126,8 @@ def genuine_rows(clips: dict[str, list[Seen]], min_peak: float) -> list[Row]:
                 row.label, row.group, row.attempt = 1, name, f"{name}#{k}"
                 row.index, row.time, row.peak = i, cur.time - t0, turn.peak
                 rows.append(row)
+    if skipped:
+        print(f"genuine: {skipped} turns skipped (no frame at rest before them)")
     return rows
 
 

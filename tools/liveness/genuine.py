@@ -27,11 +27,14 @@ another).
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from kiosk.config import LivenessSettings
 from kiosk.domain.stats import upper_bound
@@ -82,7 +85,7 @@ def genuine_answers(
         by_clip[turn.clip][turn.direction].append(turn)
         in_order[turn.clip].append(turn)
     out: list[Answer] = []
-    skipped = 0
+    skipped = spliced = 0
     for clip, directions in by_clip.items():
         seen = clips[clip]
         for moves in _sequences(settings.move_names, settings.count):
@@ -94,6 +97,9 @@ def genuine_answers(
                 # one may follow the previous turn directly, as people do
                 if combo[0].rest >= combo[0].start or any(t.start < 1 for t in combo):
                     skipped += 1
+                    continue
+                if not _joins(seen, combo):
+                    spliced += 1
                     continue
                 out.append(
                     _judge(
@@ -108,7 +114,22 @@ def genuine_answers(
                         level,
                     )
                 )
-    return out, skipped
+    return out, skipped + spliced
+
+
+def _joins(seen: list[Seen], combo: tuple[Turn, ...]) -> bool:
+    """Turns from two parts of a clip can be put one after the other only where the face
+    is about where it was (a person who moved between them would make the spliced frames
+    jump, which the check rightly takes for another face): the landmarks' centre within
+    a quarter of the eye distance, the size within 20 %."""
+    for a, b in itertools.pairwise(combo):
+        p, q = seen[a.end].points, seen[b.start - 1].points
+        width = max(float(np.linalg.norm(p[1] - p[0])), 1e-6)
+        moved = float(np.linalg.norm(p.mean(axis=0) - q.mean(axis=0))) / width
+        size = float(np.linalg.norm(q[1] - q[0])) / width
+        if moved > 0.25 or not 0.8 <= size <= 1.25:
+            return False
+    return True
 
 
 def _judge(
@@ -296,7 +317,10 @@ def genuine_report(
                     f"over every acceptance"
                 )
             if skipped:
-                print(f"    ({skipped} answers skipped: a turn with no frame at rest before it)")
+                print(
+                    f"    ({skipped} answers skipped: a first turn with no frame at rest before "
+                    "it, or turns from parts of the clip where the face was not in one place)"
+                )
     return out
 
 

@@ -330,7 +330,12 @@ class SecurityPage(QWidget):
         if one_clear_turn(live, level):
             return "one clear head turn, or a second one when the first is not clear"
         count = {1: "one", 2: "two", 3: "three", 4: "four"}.get(live.count, str(live.count))
-        return f"{count} head turn{'s' if live.count > 1 else ''}"
+        words = f"{count} head turn{'s' if live.count > 1 else ''}"
+        if live.tries > 1:
+            words += f", asked again at once after a failed try ({live.tries} tries)"
+        if live.passive_model:
+            words += "; a passive anti-spoofing network denies a face it scores as a picture"
+        return words
 
     def _show_state(self) -> None:
         s = self.state
