@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup run test lint bench clean-venv
+.PHONY: setup run test lint bench screenshots clean-venv
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ test: lint
 
 bench: setup
 	$(PY) -m tools.bench $(ARGS)
+
+# the PNGs in docs/images, from the real kiosk and console windows under Xvfb
+screenshots: setup
+	xvfb-run -a -s "-screen 0 1920x1080x24" $(PY) -m tools.screenshots docs/images
 
 clean-venv:
 	rm -rf $(VENV)

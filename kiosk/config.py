@@ -59,7 +59,8 @@ class VisionSettings:
     #: a face is ambiguous when the second-best *other* person is within this margin
     ambiguity_margin: float = 0.03
     #: average the embeddings of a chip and its mirror image; unset: the network's own
-    #: default (measured: dlib gains from it, SFace does not; see README "Accuracy")
+    #: default (measured: dlib gains from it, SFace does not; docs/recognition.md, "The
+    #: pipeline")
     flip_average: bool | None = None
     #: GPU only: "fp16" runs the network in half precision with channels_last memory
     #: (keep it only where `python -m tools.bench --device cuda` shows it faster and
@@ -67,7 +68,7 @@ class VisionSettings:
     precision: str = "fp32"
     #: search through the site-adapted head trained on the enrolled people (``kiosk
     #: adapt``), when there is one for the gallery as it is; off by default: on the
-    #: development sets it did not beat the plain network (README, "Site adaptation")
+    #: development sets it did not beat the plain network (docs/measurements/adaptation.md)
     adaptation: bool = False
 
     def __post_init__(self) -> None:
@@ -139,7 +140,7 @@ class DecisionSettings:
     #: single photos) a stranger must pass on most frames, so FPIR per attempt stays at
     #: most the per-frame one; a fused embedding lies nearer everyone's templates, and let
     #: in 4 of 649 stranger sequences where the vote let in none (python -m
-    #: tools.decision_eval, SFace, README)
+    #: tools.decision_eval, SFace, docs/measurements/decision.md)
     method: str = "vote"
     decision_seconds: float = 1.5
     min_frames: int = 2
@@ -219,16 +220,16 @@ class LivenessSettings:
     #: the moves drawn at random for each attempt (comma-separated: left, right, up, down)
     moves: str = "left,right"
     #: how many moves one challenge asks for: two, in a random order (measured: one turn
-    #: is faked by about 1 % of made bent prints; see the README's "Liveness")
+    #: is faked by about 1 % of made bent prints; see docs/measurements/liveness.md)
     count: int = 2
     #: how three-dimensional the turns must be together: their margins above the score
     #: that counts a move add up to this (log-odds; 1.5 above the highest single turn of
-    #: 2,399 made attacks; see the README); with ``one_clear_turn``, one turn this far
-    #: above ends the check. 0: off (``count`` moves, each at the threshold).
+    #: 2,399 made attacks; see docs/measurements/liveness.md); with ``one_clear_turn``, one
+    #: turn this far above ends the check. 0: off (``count`` moves, each at the threshold).
     clear_margin: float = 5.24
     #: let one clear turn end the check at the Normal level (opt-in, for speed: measured,
     #: it lets 1 of 4,800 made attacks in, a phone whose turn scored like a head's, and
-    #: saves people about 1.5 s; see the README). Off: two turns at every level.
+    #: saves people about 1.5 s; see docs/measurements/liveness.md). Off: two turns at every level.
     one_clear_turn: bool = False
     time_limit_seconds: float = 6.0  # from the first prompt to the last move done
     #: challenges one attempt may answer: after a failed one (a turn not counted, the

@@ -52,8 +52,6 @@ from kiosk.vision.pipeline import FacePipeline
 from kiosk.vision.weights import cache_dir
 from tools.openset import (
     SETS,
-    EmbeddingCache,
-    PhotoCache,
     Searches,
     Split,
     default_faces_dir,
@@ -64,6 +62,7 @@ from tools.openset import (
     summarize,
     threshold_at_fpir,
 )
+from tools.photo_cache import EmbeddingCache, PhotoCache
 
 EVAL_SETS = ("orl", "faceapi_bbt", "deepface", "lfw_dev")
 VARIANTS = ("none", "photo", "noise", "photo_simsiam")

@@ -54,7 +54,8 @@ class Level:
 #: most of the strangers' near misses (``python -m tools.frames.calibrate``), and a stage
 #: clip of strangers was let in as one of them at 1.06 under the 1.095 for two people.
 #: Below 24 people the threshold is the one for 24 (Normal: 1.023 instead of up to 1.115),
-#: which costs an enrolled person little: their frames sit far below it (README).
+#: which costs an enrolled person little: their frames sit far below it
+#: (docs/measurements/accuracy.md).
 MIN_PEOPLE = 24
 
 LEVELS: dict[str, Level] = {

@@ -60,7 +60,7 @@ META_KEY = "adaptation_head"
 PURPOSE = b"kiosk/adaptation-head/v1"
 #: augmented views made of each stored crop (random crops, light, blur, JPEG); none by
 #: default: on the development sets a head trained with them did no better than one
-#: trained without (README, "Site adaptation")
+#: trained without (docs/measurements/adaptation.md)
 VIEWS_PER_PHOTO = 0
 #: the largest gallery a head is trained on: training and its leave-people-out
 #: measurement grow with the number of people

@@ -42,7 +42,7 @@ class Network:
     same_face: float
     #: the kiosk's loop: a frame whose embedding is further than this from each of the
     #: attempt's last three is another face, and ends the attempt (measured on the clips:
-    #: ``python -m tools.decision_queue --same-face``; README, "The kiosk screen")
+    #: ``python -m tools.decision_queue --same-face``; docs/measurements/decision.md)
     next_face: float
     #: whether the chip's mirror image is embedded too and the two averaged by default
     #: (measured on lfw_dev and the open-set protocol: dlib's 10-fold accuracy falls from
@@ -86,7 +86,7 @@ def _dlib_aligner() -> ChipAligner:
 
 
 #: between frames of one person in the clips (each against the nearest of the last
-#: three, at 0.5 to 30 a second) and frames of two people (README, "The kiosk screen")
+#: three, at 0.5 to 30 a second) and frames of two people (docs/measurements/decision.md)
 NEXT_FACE_SFACE = 1.0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kiosk.cli import build_parser, main
-from kiosk.cli_windows import cmd_admin_console
+from kiosk.cli.windows import cmd_admin_console
 from kiosk.config import Settings
 from kiosk.domain.faces import ModelInfo
 from kiosk.services.accounts import Actor

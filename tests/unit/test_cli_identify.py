@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kiosk.cli import _enrolled_line, _gallery_line
-from kiosk.cli_common import Row, photo_paths, print_identified
+from kiosk.cli.common import Row, photo_paths, print_identified
 from kiosk.errors import InputError
 
 

@@ -83,7 +83,9 @@ class AdaptationPanel(QWidget):
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("<b>Site adaptation</b> (off by default: see the README)"))
+        layout.addWidget(
+            QLabel("<b>Site adaptation</b> (off by default: see docs/measurements/adaptation.md)")
+        )
         layout.addWidget(self.status)
         layout.addWidget(self.figures)
         layout.addLayout(buttons)

@@ -12,7 +12,7 @@ import re
 from datetime import time
 from typing import Any
 
-from kiosk.cli_common import add_auth_arguments, login, opened_store, record_id
+from kiosk.cli.common import add_auth_arguments, login, opened_store, record_id
 from kiosk.config import Settings
 from kiosk.errors import InputError
 

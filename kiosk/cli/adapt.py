@@ -17,7 +17,7 @@ import argparse
 import sys
 from typing import Any
 
-from kiosk.cli_common import add_auth_arguments, login, opened_store
+from kiosk.cli.common import add_auth_arguments, login, opened_store
 from kiosk.config import Settings
 
 

@@ -3,8 +3,8 @@
 
 Every argument is checked before anything is written (and, where the check needs no
 database, before signing in): a bad one is one line on stderr and exit 2. The same holds
-for ``enroll`` (:mod:`kiosk.cli_enroll`), ``people`` (:mod:`kiosk.cli_people`), ``log``
-and ``purge`` (:mod:`kiosk.cli_log`).
+for ``enroll`` (:mod:`kiosk.cli.enroll`), ``people`` (:mod:`kiosk.cli.people`), ``log``
+and ``purge`` (:mod:`kiosk.cli.log`).
 
 Who is acting: ``--user NAME`` (or ``KIOSK_ADMIN``); the password comes from
 ``KIOSK_ADMIN_PASSWORD``, ``--password-stdin`` or a prompt. The very first account is
@@ -20,7 +20,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from kiosk.cli_common import (
+from kiosk.cli.common import (
     add_auth_arguments,
     ask_password,
     emit,

@@ -1,4 +1,4 @@
-"""Helpers shared by the command modules (``kiosk.cli`` and the ``kiosk.cli_*`` modules it
+"""Helpers shared by the command modules (``kiosk.cli`` and the ``kiosk.cli.*`` modules it
 registers): photo arguments, times and text as they print them, the ``identify`` printer,
 and who is acting.
 

@@ -2,7 +2,7 @@
 ``purge``. ``kiosk.cli`` calls :func:`register`.
 
 The filters are checked before signing in; who is acting as for every admin command
-(:mod:`kiosk.cli_admin`). Exit codes: 0 ok, 1 a tampered log (``verify``), 2 bad input.
+(:mod:`kiosk.cli.admin`). Exit codes: 0 ok, 1 a tampered log (``verify``), 2 bad input.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli_common import (
+from kiosk.cli.common import (
     add_auth_arguments,
     bounded_int,
     emit,

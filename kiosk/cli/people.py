@@ -1,7 +1,7 @@
 """``people list|show|activate|deactivate|erase``: the enrolled people, named by badge.
 ``kiosk.cli`` calls :func:`register`.
 
-Who is acting as for every admin command (:mod:`kiosk.cli_admin`).
+Who is acting as for every admin command (:mod:`kiosk.cli.admin`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from kiosk.cli_common import (
+from kiosk.cli.common import (
     add_auth_arguments,
     emit,
     iso_utc,

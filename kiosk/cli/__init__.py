@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import app
-from kiosk.cli_common import (
+from kiosk.cli.common import (
     OneLineParser,
     add_auth_arguments,
     error_line,
@@ -31,13 +31,13 @@ from kiosk.errors import KioskError
 
 #: Modules that add their own subcommands with ``register(subparsers)``.
 PLUGINS = (
-    "kiosk.cli_admin",
-    "kiosk.cli_enroll",
-    "kiosk.cli_people",
-    "kiosk.cli_log",
-    "kiosk.cli_windows",
-    "kiosk.cli_rules",
-    "kiosk.cli_adapt",
+    "kiosk.cli.admin",
+    "kiosk.cli.enroll",
+    "kiosk.cli.people",
+    "kiosk.cli.log",
+    "kiosk.cli.windows",
+    "kiosk.cli.rules",
+    "kiosk.cli.adapt",
 )
 
 

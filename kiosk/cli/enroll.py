@@ -2,7 +2,7 @@
 ``kiosk.cli`` calls :func:`register`.
 
 Every argument is checked before signing in; who is acting as for every admin command
-(:mod:`kiosk.cli_admin`). Exit 2 when nothing could be stored.
+(:mod:`kiosk.cli.admin`). Exit 2 when nothing could be stored.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import app
-from kiosk.cli_common import (
+from kiosk.cli.common import (
     add_auth_arguments,
     emit,
     error_line,
