@@ -8,6 +8,11 @@ the admin console over a fresh database filled through the real pipeline) into a
 temporary folder, then copies the states the documentation shows into ``DIR`` (default
 ``docs/images``) as ``kiosk-*.png`` and ``console-*.png``. Nothing in ``DIR`` changes
 unless both scripts succeed and every state below was rendered.
+
+The windows show faces from ``../shared/faces`` (the camera picture, the people's
+photos), which must not be copied into the repository: every face the detector finds in
+a screenshot is pixelated before it is written (``--anonymise DIR`` does it again to the
+PNGs already there).
 """
 
 from __future__ import annotations
@@ -71,8 +76,56 @@ def render(module: str, size: str, out: Path) -> str | None:
     return None
 
 
+#: a face's box is widened by this much on each side before it is pixelated (hair, ears)
+MARGIN = 0.35
+#: pixelated into blocks this many pixels wide
+BLOCK = 12
+
+
+def anonymise(paths: list[Path]) -> int:
+    """Pixelate every face MTCNN finds in each PNG (in place); the number of faces."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from kiosk.vision.detector import FaceDetector
+
+    detector = FaceDetector(torch.device("cpu"))
+    found = 0
+    for path in paths:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+        h, w = bgr.shape[:2]
+        for face in detector.detect(rgb):
+            b = face.box
+            mx, my = (b.x2 - b.x1) * MARGIN, (b.y2 - b.y1) * MARGIN
+            x1, y1 = max(int(b.x1 - mx), 0), max(int(b.y1 - my), 0)
+            x2, y2 = min(int(b.x2 + mx), w), min(int(b.y2 + my), h)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            patch = bgr[y1:y2, x1:x2]
+            small = cv2.resize(
+                patch,
+                (max(1, (x2 - x1) // BLOCK), max(1, (y2 - y1) // BLOCK)),
+                interpolation=cv2.INTER_AREA,
+            )
+            bgr[y1:y2, x1:x2] = cv2.resize(
+                small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST
+            )
+            found += 1
+        cv2.imwrite(str(path), bgr)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--anonymise"]:
+        folder = Path(args[1] if len(args) > 1 else "docs/images")
+        count = anonymise(sorted(folder.glob("*.png")))
+        print(f"{count} faces pixelated in {folder}")
+        return 0
     target = Path(args[0] if args else "docs/images")
     if not os.environ.get("DISPLAY"):
         print(
@@ -99,9 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: not rendered: {', '.join(missing)}", file=sys.stderr)
             return 1
         target.mkdir(parents=True, exist_ok=True)
+        anonymise([rendered / kind / f"{n}.png" for kind, n in wanted])
         for kind, n in wanted:
             shutil.copyfile(rendered / kind / f"{n}.png", target / f"{kind}-{n}.png")
-    print(f"{len(wanted)} screenshots in {target}")
+    print(f"{len(wanted)} screenshots in {target}, every face found pixelated")
     return 0
 
 
