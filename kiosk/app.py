@@ -156,7 +156,12 @@ def make_door(settings: Settings) -> Door:
         from kiosk.storage.store import door_secret
 
         secret = door_secret(settings)
-    return door_for(settings.door, secret=secret)
+    osdp = None
+    if settings.door.kind.strip().lower() == "osdp" and settings.door.osdp_secure:
+        from kiosk.storage.osdp_key import osdp_key, osdp_key_path
+
+        osdp = osdp_key(osdp_key_path(settings.effective_key_file))
+    return door_for(settings.door, secret=secret, osdp_key=osdp)
 
 
 def make_liveness(settings: Settings) -> LivenessCheck:

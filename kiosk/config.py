@@ -173,7 +173,7 @@ class DecisionSettings:
 
 @dataclass(frozen=True)
 class DoorSettings:
-    """The door (``[door]``): ``log`` (default), ``webhook`` or ``serial``."""
+    """The door (``[door]``): ``log`` (default), ``webhook``, ``serial`` or ``osdp``."""
 
     kind: str = "log"
     open_seconds: float = 5.0
@@ -185,10 +185,28 @@ class DoorSettings:
     #: sign the webhook's body (X-Kiosk-Signature: sha256=HMAC) with a secret derived from
     #: the encryption key; `kiosk admin door-secret` prints it for the controller
     sign: bool = False
+    #: osdp: the kiosk is an OSDP reader on this serial line (an RS-485 adapter) and
+    #: sends the badge number as a card read; the panel's LED answer opens or not
+    osdp_device: str = ""
+    osdp_address: int = 1  # the reader's address on the bus, 0..126, as set in the panel
+    osdp_baud: int = 9600
+    osdp_format: str = "wiegand26"  # wiegand26 (H10301, badge 0..65535) | raw
+    osdp_facility: int = 0  # wiegand26: the facility (site) code, 0..255
+    osdp_bits: int = 32  # raw: the number of bits
+    #: Secure Channel (AES-128): its key is the file osdp.key beside the encryption key
+    osdp_secure: bool = True
 
     def __post_init__(self) -> None:
         if not self.open_seconds > 0 or not self.timeout_seconds > 0:
             raise ConfigError("door open_seconds and timeout_seconds must be above 0")
+        if self.osdp_format not in ("wiegand26", "raw"):
+            raise ConfigError(
+                f"door osdp_format must be wiegand26 or raw, not {self.osdp_format!r}"
+            )
+        if not 0 <= self.osdp_address <= 126 or not 0 <= self.osdp_facility <= 255:
+            raise ConfigError("door osdp_address must be 0..126 and osdp_facility 0..255")
+        if not 1 <= self.osdp_bits <= 128:
+            raise ConfigError("door osdp_bits must be 1..128")
 
 
 @dataclass(frozen=True)

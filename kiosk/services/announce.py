@@ -157,7 +157,12 @@ class Announcer:
         """Open the door for ``person``: on the door thread while :meth:`door_worker` is
         open (the :class:`Decided` is already out, so its report follows it), else here."""
         request = DoorRequest(
-            self.settings.kiosk_id, person.id, person.name, when, self.settings.door.open_seconds
+            self.settings.kiosk_id,
+            person.id,
+            person.name,
+            when,
+            self.settings.door.open_seconds,
+            person.badge,
         )
 
         def job() -> None:
