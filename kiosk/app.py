@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from kiosk.services.access import AccessService
     from kiosk.services.admin import AdminServices
     from kiosk.services.door import Door
+    from kiosk.services.events import EventBus
     from kiosk.services.kiosk_loop import LivenessCheck, Recognizer, Searcher
     from kiosk.services.photo_check import FaceAnalyzer
     from kiosk.storage.store import Store
@@ -252,6 +253,7 @@ def build_kiosk(
     load_recognizer: Callable[[], Recognizer] | None = None,
     liveness: LivenessCheck | None = None,
     window: KioskWindow | None = None,
+    events: EventBus | None = None,
 ) -> KioskApp:
     """The kiosk's threads and window, from the settings; anything given is used as is
     (tests and the benchmark pass a ready pipeline or camera; :func:`run_kiosk` the
@@ -272,6 +274,7 @@ def build_kiosk(
         full_screen=full_screen,
         require_password=require_password,
         window=window,
+        events=events,
     )
 
 
@@ -284,6 +287,9 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     from kiosk.ui.kiosk_app import application, run_until_closed, show_starting
 
     door = make_door(settings)  # a bad [door] setting stops here, before any window
+    from kiosk.services.events import make_event_bus
+
+    events = make_event_bus(settings.events, settings.kiosk_id)  # (connects in the background)
     app = application()
     reader = make_camera(settings)
     window = show_starting(settings, reader.slot, full_screen=full_screen)
@@ -347,6 +353,7 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
             liveness=liveness,
             load_recognizer=load_recognizer,
             window=window,
+            events=events,
         )
         stopped = run_until_closed(app, kiosk, exit_after=exit_after)
     finally:

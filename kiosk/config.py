@@ -210,6 +210,36 @@ class DoorSettings:
 
 
 @dataclass(frozen=True)
+class EventsSettings:
+    """Events to the building's message bus (``[events]``): every decision and every
+    change of the kiosk's state as one JSON message (``kiosk.services.events``). Off
+    unless ``mqtt`` names a broker. No face image is ever sent."""
+
+    #: mqtt://host[:port] or mqtts://host[:port] (TLS); empty: no events
+    mqtt: str = ""
+    topic: str = "kiosk"  # topics are <topic>/<kiosk_id>/...
+    username: str = ""
+    #: the password is never in this file: KIOSK_MQTT_PASSWORD, or this file's first line
+    password_file: str = ""
+    ca_file: str = ""  # mqtts: the broker's CA (empty: the system's)
+    #: messages that wait while the broker is away; beyond, the oldest are dropped and
+    #: counted, and staff see the count
+    queue_size: int = 1000
+    discovery: bool = True  # Home Assistant MQTT discovery
+    discovery_prefix: str = "homeassistant"
+
+    def __post_init__(self) -> None:
+        if self.mqtt and not self.mqtt.startswith(("mqtt://", "mqtts://")):
+            raise ConfigError(f"events mqtt must start with mqtt:// or mqtts://, not {self.mqtt!r}")
+        if self.queue_size < 1:
+            raise ConfigError("events queue_size must be at least 1")
+        for name in ("topic", "discovery_prefix"):
+            value = getattr(self, name)
+            if not value or any(c in value for c in "#+") or value.startswith("/"):
+                raise ConfigError(f"events {name} must be a plain MQTT topic, not {value!r}")
+
+
+@dataclass(frozen=True)
 class ScreenSettings:
     """The kiosk screen (``[screen]``)."""
 
@@ -305,6 +335,7 @@ class Settings:
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     decision: DecisionSettings = field(default_factory=DecisionSettings)
     door: DoorSettings = field(default_factory=DoorSettings)
+    events: EventsSettings = field(default_factory=EventsSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
     liveness: LivenessSettings = field(default_factory=LivenessSettings)
 
@@ -388,6 +419,7 @@ _SECTIONS: dict[str, type] = {
     "capture": CaptureSettings,
     "decision": DecisionSettings,
     "door": DoorSettings,
+    "events": EventsSettings,
     "screen": ScreenSettings,
     "liveness": LivenessSettings,
 }

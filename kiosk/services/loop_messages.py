@@ -140,6 +140,23 @@ class Notice:
     fatal: bool = False  # the loop has stopped
 
 
+@dataclass(frozen=True)
+class StaffNotice:
+    """A line for the staff bar from a part beside the loop (the event bus's losses);
+    ``message`` ``None`` takes the ``topic``'s line away."""
+
+    topic: str
+    message: str | None
+
+
 LoopMessage = (
-    LoopReady | Analysis | Decided | LivenessPrompt | DoorReport | BadgeRead | PaceChanged | Notice
+    LoopReady
+    | Analysis
+    | Decided
+    | LivenessPrompt
+    | DoorReport
+    | BadgeRead
+    | PaceChanged
+    | Notice
+    | StaffNotice
 )

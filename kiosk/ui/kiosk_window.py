@@ -36,6 +36,7 @@ from kiosk.services.loop_messages import (
     LoopState,
     Notice,
     PaceChanged,
+    StaffNotice,
 )
 from kiosk.ui.admin_login import AdminChoice, AdminLoginDialog, AdminMenu, PasswordCheck
 from kiosk.ui.kiosk_widgets import (
@@ -366,6 +367,8 @@ class KioskWindow(QWidget):
                     else None,
                 )
                 self._refresh_status()
+            case StaffNotice():
+                self.staff_bar.set_notice(update.topic, update.message)
             case Notice():
                 self.staff_bar.set_notice("loop", update.message)
                 if update.fatal:
