@@ -259,6 +259,7 @@ def build_kiosk(
     (tests and the benchmark pass a ready pipeline or camera; :func:`run_kiosk` the
     window it showed while starting, on ``camera``'s slot)."""
     from kiosk.camera.reader import CameraReader
+    from kiosk.services.heartbeat import Heartbeat
     from kiosk.ui.kiosk_app import KioskApp
 
     reader = camera if isinstance(camera, CameraReader) else make_camera(settings, camera)
@@ -275,6 +276,7 @@ def build_kiosk(
         require_password=require_password,
         window=window,
         events=events,
+        heartbeat=Heartbeat(),  # sd_notify under systemd; nothing without NOTIFY_SOCKET
     )
 
 

@@ -20,6 +20,7 @@ from kiosk.config import Settings
 from kiosk.domain.faces import FloatArray
 from kiosk.services.door import Door
 from kiosk.services.events import EventBus
+from kiosk.services.heartbeat import Heartbeat
 from kiosk.services.kiosk_loop import (
     AccessStore,
     KioskLoop,
@@ -55,9 +56,11 @@ class KioskApp:
         require_password: bool | None = None,
         window: KioskWindow | None = None,
         events: EventBus | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.events = events
+        self.heartbeat = heartbeat
         self.camera = camera
         self.door = door
         self.loop = KioskLoop(
@@ -85,22 +88,29 @@ class KioskApp:
         self.threads = KioskThreads(camera, self.loop, door)
         # a queued connection to a method of a GUI-thread object, not a lambda
         self.threads.worker.update.connect(self.window.on_update)
+        self._tee([b.observe for b in (events, heartbeat) if b is not None])
         if events is not None:
             self._publish_events(events)
         # badge + face: a badge read at the screen; the loop's claim is thread-safe
         self.window.badge_entered.connect(self.loop.claim)
 
-    def _publish_events(self, events: EventBus) -> None:
-        """Everything the loop says goes to the bus too (from the thread that says it:
-        :meth:`EventBus.observe` only queues); the bus's trouble goes to the staff bar."""
+    def _tee(self, observers: list[Callable[[LoopMessage], None]]) -> None:
+        """Everything the loop says goes to ``observers`` too, from the thread that says
+        it (they only queue a message or send one datagram: nothing that waits)."""
+        if not observers:
+            return
         to_screen = self.loop.emit
-        update = self.threads.worker.update
 
-        def both(message: LoopMessage) -> None:
+        def all_of_them(message: LoopMessage) -> None:
             to_screen(message)
-            events.observe(message)
+            for observe in observers:
+                observe(message)
 
-        self.loop.emit = both
+        self.loop.emit = all_of_them
+
+    def _publish_events(self, events: EventBus) -> None:
+        """The bus's trouble goes to the staff bar; the camera's state to the bus."""
+        update = self.threads.worker.update
         # a signal emitted from the bus's thread is queued to the window's slot
         events.on_change = lambda line: update.emit(StaffNotice("events", line))
         slot = self.camera.slot
@@ -117,6 +127,8 @@ class KioskApp:
     def stop(self) -> bool:
         """Stop the threads (and wait for them); true when all ended."""
         stopped = self.threads.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stopping()
         if self.events is not None:
             self.events.close()  # "stopped", and what is still queued, within 2 s
         return stopped
