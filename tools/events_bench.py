@@ -104,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for bus in (roomy, full):
         bus.close(timeout=0.1)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(
-        f"load average (1, 5, 15 min): {load}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}"
-    )
+    print(f"load average (1, 5, 15 min): {load}; {os.cpu_count()} CPUs")
     return 0
 
 
