@@ -141,6 +141,9 @@ class OsdpReaderDoor:
     """The kiosk as an OSDP reader; see the module's docstring. :meth:`start` opens the
     line; :meth:`open` sends a card read and waits for the panel's LED answer."""
 
+    #: the panel decides: the kiosk records and shows its answer, not its own ALLOWED
+    decides = True
+
     def __init__(
         self,
         device: str,

@@ -27,6 +27,10 @@ class DoorResult:
 
 
 class Door(Protocol):
+    """A door. One whose class sets ``decides = True`` (an OSDP reader: the access panel
+    grants or refuses) is asked before the decision is recorded and shown; the others
+    are told to open after it (``kiosk.services.announce``)."""
+
     def open(self, request: DoorRequest) -> DoorResult:
         """Open the door for ``request.open_seconds``; never raises."""
 

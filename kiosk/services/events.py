@@ -176,6 +176,7 @@ class EventBus:
                     "since_face_ms": message.since_face_ms,
                     "attempt": message.attempt,
                     "decided_at": message.time.isoformat(),
+                    "door_failed": message.door_failed,
                 }
                 self.event("decision", **body)
                 self.publish(

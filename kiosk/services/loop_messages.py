@@ -84,6 +84,9 @@ class Decided:
     #: another face took the attempt's place before it was decided (a liveness check
     #: left unfinished): recorded, never shown over that other face
     replaced: bool = False
+    #: an access panel (a door that decides) refused the badge or did not answer: the
+    #: decision is ERROR and the screen says "Please see staff"
+    door_failed: bool = False
 
     @property
     def allowed(self) -> bool:

@@ -250,6 +250,8 @@ class KioskWindow(QWidget):
     def _result_state(self) -> ScreenState:
         decided = self.last_decision
         assert decided is not None
+        if decided.door_failed:
+            return ScreenState.DOOR_FAILED  # an access panel refused or did not answer
         if not decided.allowed:
             return ScreenState.DENIED
         if self._door is not None and not self._door.ok:

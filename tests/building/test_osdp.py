@@ -24,7 +24,7 @@ from kiosk.domain.card_bits import wiegand26, wiegand26_fields  # noqa: E402
 from kiosk.errors import ConfigError  # noqa: E402
 from kiosk.services.door import DoorRequest, make_door  # noqa: E402
 from kiosk.services.door_osdp import OsdpReaderDoor  # noqa: E402
-from kiosk.services.loop_messages import Decided, DoorReport  # noqa: E402
+from kiosk.services.loop_messages import DoorReport  # noqa: E402
 from kiosk.storage.errors import EncryptionKeyError  # noqa: E402
 from kiosk.storage.osdp_key import osdp_key, osdp_key_path, read_osdp_key  # noqa: E402
 from tests.support.osdp_panel import Line, panel, pty_line  # noqa: E402
@@ -130,14 +130,33 @@ def test_a_silent_panel_is_door_failed_in_the_kiosk_never_allowed(line: Line) ->
     try:
         store = FakeStore([Person(7, "Ada", "4242")])
         loop, out, clock = _loop(store, door)  # type: ignore[arg-type]
-        _feed(loop, clock, 7, 5)  # no panel on the line at all
+        _feed(loop, clock, 7, 5)  # recognised, but no panel on the line at all
         decided = _decided(out)
-        assert len(decided) == 1
+        assert len(decided) == 1 and decided[0].door_failed
+        assert decided[0].decision is Decision.ERROR  # never ALLOWED, on screen or in the log
+        assert "see staff" in decided[0].message
+        assert [e.decision for e in store.events] == [Decision.ERROR]
+        assert store.events[0].reason.startswith("door failed: door osdp")
         reports = [o for o in out if isinstance(o, DoorReport)]
         assert len(reports) == 1 and not reports[0].ok
-        # the attempt was logged when recognised, then the door's failure (ERROR)
-        assert [e.decision for e in store.events] == [Decision.ALLOWED, Decision.ERROR]
-        assert isinstance(decided[0], Decided)
+    finally:
+        door.close()
+
+
+def test_the_kiosk_shows_and_records_allowed_only_when_the_panel_grants(line: Line) -> None:
+    door = OsdpReaderDoor(line.device, key=KEY, facility=FACILITY, timeout=DEADLINE)
+    door.start()
+    try:
+        with panel(line, KEY, granted={4242}) as cp:
+            assert cp.online() and _wait(door.online)
+            store = FakeStore([Person(7, "Ada", "4242")])
+            loop, out, clock = _loop(store, door)  # type: ignore[arg-type]
+            _feed(loop, clock, 7, 5)
+            granted = _decided(out)
+            assert [d.decision for d in granted] == [Decision.ALLOWED]
+            assert not granted[0].door_failed
+            assert [e.decision for e in store.events] == [Decision.ALLOWED]
+            assert wiegand26_fields(cp.card()) == (FACILITY, 4242)
     finally:
         door.close()
 
