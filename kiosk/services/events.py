@@ -20,6 +20,7 @@ queue is full the oldest message is dropped and counted; staff see the count
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -41,6 +42,10 @@ from kiosk.services.loop_messages import Decided, DoorReport, LoopReady, Notice
 log = logging.getLogger(__name__)
 
 PASSWORD_ENV = "KIOSK_MQTT_PASSWORD"
+#: paho's MQTT_ERR_QUEUE_SIZE: the client's own queue is full
+QUEUE_FULL = 15
+#: messages sent and not yet acknowledged before the sending thread waits for the broker
+WINDOW = 100
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class EventBus:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
+        self._pending: collections.deque[Any] = collections.deque()  # sent, not yet acked
         self._last_line: str | None = None
 
     # -- the decision path: never waits --------------------------------------------------
@@ -253,6 +259,9 @@ class EventBus:
         offline = json.dumps({"state": "offline", "kiosk_id": self.kiosk_id})
         client.will_set(self.topics["state"], offline, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
+        # what the client holds itself (sent, not yet acknowledged; or caught by a lost
+        # connection) is bounded too
+        client.max_queued_messages_set(self.settings.queue_size + WINDOW)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         self._client = client
@@ -292,21 +301,45 @@ class EventBus:
                     return
                 item = self._queue.popleft()
             info = self._client.publish(item.topic, item.payload, qos=1, retain=item.retain)
-            if info.rc != 0:  # lost the connection meanwhile: back to the front
-                with self._lock:
-                    self._queue.appendleft(item)
-                    self.connected = self._client.is_connected()
-                time.sleep(0.1)
+            if info.rc == QUEUE_FULL:  # (the client's own bound: see start())
+                self.lost += 1
+                self._report()
                 continue
+            if info.rc == 0:
+                self._pending.append(info)
+            else:
+                # NO_CONN (the connection went meanwhile): a QoS 1 message stays with
+                # the client, which sends it on reconnecting; queueing it again here
+                # would double it
+                self.sent += 1
+                with self._lock:
+                    self.connected = self._client.is_connected()
+            self._settle()
+
+    def _settle(self) -> None:
+        """Count what the broker acknowledged; with :data:`WINDOW` messages still
+        unacknowledged, wait for the oldest (this thread only: the decisions only queue),
+        so that the client's own backlog stays small."""
+        while self._pending:
+            oldest = self._pending[0]
+            if not oldest.is_published():
+                if len(self._pending) < WINDOW or self._stop.is_set():
+                    return
+                with contextlib.suppress(RuntimeError, ValueError):
+                    oldest.wait_for_publish(0.5)
+                if not oldest.is_published():
+                    return  # the broker is slow or gone; the client resends on reconnect
+            self._pending.popleft()
             self.sent += 1
 
     def flush(self, timeout: float) -> bool:
-        """Wait until the queue is empty and every message is acknowledged (tests, stop)."""
+        """Wait until the queue is empty and the broker acknowledged every message sent
+        (tests, stop); false after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
                 empty = not self._queue
-            if empty and self._client is not None and not self._client.want_write():
+            if empty and all(info.is_published() for info in list(self._pending)):
                 return True
             time.sleep(0.05)
         return False

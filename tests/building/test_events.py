@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,8 +88,10 @@ def test_the_state_the_last_decision_and_home_assistant_discovery_are_retained(
 def test_a_broker_that_is_down_never_blocks_and_the_loss_is_counted_and_shown(
     tmp_path: Path,
 ) -> None:
-    port = free_port()  # nobody listens there yet
-    bus = _bus(port, queue_size=20)
+    port = free_port()
+    with broker(tmp_path, port), listening(port, "kiosk/north-door/event", "desk"):
+        pass  # the building's subscriber, known to the broker before the kiosk starts
+    bus = _bus(port, queue_size=20)  # nobody listens on the port now
     lines: list[str | None] = []
     bus.on_change = lines.append
     bus.start()
@@ -98,7 +101,7 @@ def test_a_broker_that_is_down_never_blocks_and_the_loss_is_counted_and_shown(
         # each decision is two messages (event, retained last decision): 200 in a queue of 20
         assert bus.lost == 180 and len(bus._queue) == 20
         assert lines and lines[-1] is not None and "180 events lost" in lines[-1]
-        with broker(tmp_path, port), listening(port, "kiosk/north-door/event") as heard:
+        with broker(tmp_path, port), listening(port, "kiosk/north-door/event", "desk") as heard:
             # the broker comes up: what the queue kept is sent (the newest)
             events = heard.wait("kiosk/north-door/event", 10, timeout=20)
             assert [e["attempt"] for e in events][:10] == list(range(90, 100))
@@ -129,3 +132,28 @@ def test_bad_events_settings_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="plain MQTT topic"):
         EventsSettings(mqtt="mqtt://h", topic="a/#")
     assert Settings.load({"KIOSK_HOME": str(tmp_path / "none")}).events.mqtt == ""
+
+
+@needs_broker
+def test_a_broker_restart_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
+    port = free_port()
+    bus = _bus(port)
+    topic = "kiosk/north-door/event"
+    try:
+        with broker(tmp_path, port), listening(port, topic, "desk") as first:
+            bus.start()
+            for i in range(20):
+                bus.observe(_decided(i))
+            assert [e["attempt"] for e in first.wait(topic, 20)] == list(range(20))
+            assert bus.flush(10)
+        # the broker is gone (a restart, a maintenance window): the decisions wait
+        for i in range(20, 40):
+            bus.observe(_decided(i))
+        with broker(tmp_path, port), listening(port, topic, "desk") as second:
+            second.wait(topic, 20, timeout=30)
+            time.sleep(1.0)  # anything doubled would come now
+            later = [e["attempt"] for e in second.on(topic)]
+        assert later == list(range(20, 40))  # each once, in order
+        assert bus.lost == 0
+    finally:
+        bus.close()

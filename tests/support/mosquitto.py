@@ -28,11 +28,18 @@ def free_port() -> int:
 
 @contextmanager
 def broker(folder: Path, port: int | None = None) -> Iterator[int]:
-    """mosquitto listening on 127.0.0.1:``port`` (a free one by default)."""
+    """mosquitto listening on 127.0.0.1:``port`` (a free one by default). Its state is
+    kept in ``folder`` across a stop and a start on the same port, as a real broker's:
+    a subscriber's persistent session (see :func:`listening`) gets what was published
+    while it was away, so a test never races a publisher to subscribe."""
     assert MOSQUITTO is not None
     port = port or free_port()
     conf = folder / f"mosquitto-{port}.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+        f"persistence true\npersistence_location {folder}/\n"
+        f"persistence_file mosquitto-{port}.db\n"
+    )
     process = subprocess.Popen(
         [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -77,11 +84,18 @@ class Listener:
 
 
 @contextmanager
-def listening(port: int, topic: str = "#") -> Iterator[Listener]:
+def listening(port: int, topic: str = "#", session: str | None = None) -> Iterator[Listener]:
+    """A subscriber; with ``session`` (a client id) a persistent one, which the broker
+    keeps (and queues for) between two ``listening`` blocks."""
     import paho.mqtt.client as mqtt
 
     listener = Listener()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if session is None:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    else:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=session, clean_session=False
+        )
     subscribed = threading.Event()
     client.on_message = listener.on_message
     client.on_subscribe = lambda *args: subscribed.set()
