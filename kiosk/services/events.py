@@ -295,7 +295,8 @@ class EventBus:
         while not self._stop.is_set():
             with self._lock:
                 while not self._stop.is_set() and not (self._queue and self.connected):
-                    self._lock.wait(0.5)
+                    self._lock.wait(0.1 if self._pending else 0.5)
+                    self._settle(wait=False)  # count the acks (never waits: the lock is held)
                     self._report()  # (a broker never reached is news for staff too)
                 if self._stop.is_set() and not (self._queue and self.connected):
                     return
@@ -316,14 +317,14 @@ class EventBus:
                     self.connected = self._client.is_connected()
             self._settle()
 
-    def _settle(self) -> None:
+    def _settle(self, *, wait: bool = True) -> None:
         """Count what the broker acknowledged; with :data:`WINDOW` messages still
         unacknowledged, wait for the oldest (this thread only: the decisions only queue),
         so that the client's own backlog stays small."""
         while self._pending:
             oldest = self._pending[0]
             if not oldest.is_published():
-                if len(self._pending) < WINDOW or self._stop.is_set():
+                if not wait or len(self._pending) < WINDOW or self._stop.is_set():
                     return
                 with contextlib.suppress(RuntimeError, ValueError):
                     oldest.wait_for_publish(0.5)
@@ -339,7 +340,7 @@ class EventBus:
         while time.monotonic() < deadline:
             with self._lock:
                 empty = not self._queue
-            if empty and all(info.is_published() for info in list(self._pending)):
+            if empty and not self._pending:  # the sending thread counted every ack
                 return True
             time.sleep(0.05)
         return False
