@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from kiosk.services.access import AccessService
     from kiosk.services.admin import AdminServices
     from kiosk.services.door import Door
+    from kiosk.services.events import EventBus
     from kiosk.services.kiosk_loop import LivenessCheck, Recognizer, Searcher
     from kiosk.services.photo_check import FaceAnalyzer
     from kiosk.storage.store import Store
@@ -156,7 +157,12 @@ def make_door(settings: Settings) -> Door:
         from kiosk.storage.store import door_secret
 
         secret = door_secret(settings)
-    return door_for(settings.door, secret=secret)
+    osdp = None
+    if settings.door.kind.strip().lower() == "osdp" and settings.door.osdp_secure:
+        from kiosk.storage.osdp_key import osdp_key, osdp_key_path
+
+        osdp = osdp_key(osdp_key_path(settings.effective_key_file))
+    return door_for(settings.door, secret=secret, osdp_key=osdp)
 
 
 def make_liveness(settings: Settings) -> LivenessCheck:
@@ -258,11 +264,13 @@ def build_kiosk(
     load_recognizer: Callable[[], Recognizer] | None = None,
     liveness: LivenessCheck | None = None,
     window: KioskWindow | None = None,
+    events: EventBus | None = None,
 ) -> KioskApp:
     """The kiosk's threads and window, from the settings; anything given is used as is
     (tests and the benchmark pass a ready pipeline or camera; :func:`run_kiosk` the
     window it showed while starting, on ``camera``'s slot)."""
     from kiosk.camera.reader import CameraReader
+    from kiosk.services.heartbeat import Heartbeat
     from kiosk.ui.kiosk_app import KioskApp
 
     reader = camera if isinstance(camera, CameraReader) else make_camera(settings, camera)
@@ -278,6 +286,8 @@ def build_kiosk(
         full_screen=full_screen,
         require_password=require_password,
         window=window,
+        events=events,
+        heartbeat=Heartbeat(),  # sd_notify under systemd; nothing without NOTIFY_SOCKET
     )
 
 
@@ -290,6 +300,9 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     from kiosk.ui.kiosk_app import application, run_until_closed, show_starting
 
     door = make_door(settings)  # a bad [door] setting stops here, before any window
+    from kiosk.services.events import make_event_bus
+
+    events = make_event_bus(settings.events, settings.kiosk_id)  # (connects in the background)
     app = application()
     reader = make_camera(settings)
     window = show_starting(settings, reader.slot, full_screen=full_screen)
@@ -353,6 +366,7 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
             liveness=liveness,
             load_recognizer=load_recognizer,
             window=window,
+            events=events,
         )
         stopped = run_until_closed(app, kiosk, exit_after=exit_after)
     finally:

@@ -174,7 +174,7 @@ class DecisionSettings:
 
 @dataclass(frozen=True)
 class DoorSettings:
-    """The door (``[door]``): ``log`` (default), ``webhook`` or ``serial``."""
+    """The door (``[door]``): ``log`` (default), ``webhook``, ``serial`` or ``osdp``."""
 
     kind: str = "log"
     open_seconds: float = 5.0
@@ -186,10 +186,58 @@ class DoorSettings:
     #: sign the webhook's body (X-Kiosk-Signature: sha256=HMAC) with a secret derived from
     #: the encryption key; `kiosk admin door-secret` prints it for the controller
     sign: bool = False
+    #: osdp: the kiosk is an OSDP reader on this serial line (an RS-485 adapter) and
+    #: sends the badge number as a card read; the panel's LED answer opens or not
+    osdp_device: str = ""
+    osdp_address: int = 1  # the reader's address on the bus, 0..126, as set in the panel
+    osdp_baud: int = 9600
+    osdp_format: str = "wiegand26"  # wiegand26 (H10301, badge 0..65535) | raw
+    osdp_facility: int = 0  # wiegand26: the facility (site) code, 0..255
+    osdp_bits: int = 32  # raw: the number of bits
+    #: Secure Channel (AES-128): its key is the file osdp.key beside the encryption key
+    osdp_secure: bool = True
 
     def __post_init__(self) -> None:
         if not self.open_seconds > 0 or not self.timeout_seconds > 0:
             raise ConfigError("door open_seconds and timeout_seconds must be above 0")
+        if self.osdp_format not in ("wiegand26", "raw"):
+            raise ConfigError(
+                f"door osdp_format must be wiegand26 or raw, not {self.osdp_format!r}"
+            )
+        if not 0 <= self.osdp_address <= 126 or not 0 <= self.osdp_facility <= 255:
+            raise ConfigError("door osdp_address must be 0..126 and osdp_facility 0..255")
+        if not 1 <= self.osdp_bits <= 128:
+            raise ConfigError("door osdp_bits must be 1..128")
+
+
+@dataclass(frozen=True)
+class EventsSettings:
+    """Events to the building's message bus (``[events]``): every decision and every
+    change of the kiosk's state as one JSON message (``kiosk.services.events``). Off
+    unless ``mqtt`` names a broker. No face image is ever sent."""
+
+    #: mqtt://host[:port] or mqtts://host[:port] (TLS); empty: no events
+    mqtt: str = ""
+    topic: str = "kiosk"  # topics are <topic>/<kiosk_id>/...
+    username: str = ""
+    #: the password is never in this file: KIOSK_MQTT_PASSWORD, or this file's first line
+    password_file: str = ""
+    ca_file: str = ""  # mqtts: the broker's CA (empty: the system's)
+    #: messages that wait while the broker is away; beyond, the oldest are dropped and
+    #: counted, and staff see the count
+    queue_size: int = 1000
+    discovery: bool = True  # Home Assistant MQTT discovery
+    discovery_prefix: str = "homeassistant"
+
+    def __post_init__(self) -> None:
+        if self.mqtt and not self.mqtt.startswith(("mqtt://", "mqtts://")):
+            raise ConfigError(f"events mqtt must start with mqtt:// or mqtts://, not {self.mqtt!r}")
+        if self.queue_size < 1:
+            raise ConfigError("events queue_size must be at least 1")
+        for name in ("topic", "discovery_prefix"):
+            value = getattr(self, name)
+            if not value or any(c in value for c in "#+") or value.startswith("/"):
+                raise ConfigError(f"events {name} must be a plain MQTT topic, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -305,6 +353,7 @@ class Settings:
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     decision: DecisionSettings = field(default_factory=DecisionSettings)
     door: DoorSettings = field(default_factory=DoorSettings)
+    events: EventsSettings = field(default_factory=EventsSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
     liveness: LivenessSettings = field(default_factory=LivenessSettings)
 
@@ -388,6 +437,7 @@ _SECTIONS: dict[str, type] = {
     "capture": CaptureSettings,
     "decision": DecisionSettings,
     "door": DoorSettings,
+    "events": EventsSettings,
     "screen": ScreenSettings,
     "liveness": LivenessSettings,
 }

@@ -38,6 +38,7 @@ PLUGINS = (
     "kiosk.cli.windows",
     "kiosk.cli.rules",
     "kiosk.cli.adapt",
+    "kiosk.cli.doctor",
 )
 
 

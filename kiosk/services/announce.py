@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import cv2
@@ -27,6 +28,21 @@ DOOR_STOP_GRACE_SECONDS = 5.0
 
 #: shown instead of a welcome when the entry could not be recorded (the door stays shut)
 SEE_STAFF = "Please see staff: this entry could not be recorded"
+#: shown when an access panel refused the badge or did not answer in time
+DOOR_FAILED_MESSAGE = "The door did not open. Please see staff."
+
+
+@dataclass(frozen=True)
+class PanelAnswer:
+    """What a deciding door's answer is shown and recorded with (see ``_ask_panel``)."""
+
+    message: str
+    person: Person
+    distance: float
+    since_face_ms: float | None
+    when: datetime
+    attempt: int | None
+    over: bool
 
 
 def _snapshot(rgb: ImageArray, box: Box) -> bytes | None:
@@ -113,6 +129,10 @@ class Announcer:
         when = self.now()
         keep = self.settings.keep_snapshots and self.settings.snapshot_retention_days > 0
         jpeg = _snapshot(*snapshot) if keep and snapshot is not None else None
+        if decision.allowed and person is not None and getattr(self.door, "decides", False):
+            answer = PanelAnswer(message, person, distance, since_face_ms, when, attempt, over)
+            self._ask_panel(answer, replaced, jpeg)
+            return
         logged = person or log_person
         log.info(
             "kiosk: %s %s (distance %.2f)",
@@ -157,7 +177,12 @@ class Announcer:
         """Open the door for ``person``: on the door thread while :meth:`door_worker` is
         open (the :class:`Decided` is already out, so its report follows it), else here."""
         request = DoorRequest(
-            self.settings.kiosk_id, person.id, person.name, when, self.settings.door.open_seconds
+            self.settings.kiosk_id,
+            person.id,
+            person.name,
+            when,
+            self.settings.door.open_seconds,
+            person.badge,
         )
 
         def job() -> None:
@@ -165,6 +190,65 @@ class Announcer:
             self.emit(report)
             if not report.ok:
                 self.record(Decision.ERROR, report.message, person_id=person.id)
+
+        doors = self._doors
+        if doors is None:
+            job()
+        else:
+            doors.submit(job)
+
+    def _ask_panel(self, answer: PanelAnswer, replaced: bool, jpeg: bytes | None) -> None:
+        """A door that decides (an OSDP access panel, ``Door.decides``): the kiosk's
+        ALLOWED is a question to it, and its answer is what is recorded and shown. Granted:
+        ALLOWED. Refused, or no answer in time: recorded as a failed door (ERROR) and
+        shown as "Please see staff", never ALLOWED. Meanwhile the screen keeps "Checking".
+        (The panel keeps its own log of the card read; the kiosk records after it.)"""
+        person = answer.person
+        request = DoorRequest(
+            self.settings.kiosk_id,
+            person.id,
+            person.name,
+            answer.when,
+            self.settings.door.open_seconds,
+            person.badge,
+        )
+
+        def job() -> None:
+            report = self._ask_door(request)
+            if report.ok:
+                shown, text = Decision.ALLOWED, answer.message
+                reason = answer.message
+            else:
+                shown, text = Decision.ERROR, DOOR_FAILED_MESSAGE
+                reason = f"door failed: {report.message}"
+            recorded = self.record(
+                shown,
+                reason,
+                person_id=person.id,
+                score=answer.distance,
+                latency_ms=answer.since_face_ms,
+                snapshot=jpeg,
+            )
+            if not recorded and report.ok:
+                log.error(
+                    "kiosk: the panel let %s in, but the log could not record it", person.name
+                )
+            self.emit(
+                Decided(
+                    shown,
+                    text,
+                    person.name,
+                    person.id,
+                    answer.distance,
+                    answer.since_face_ms,
+                    answer.when,
+                    answer.attempt,
+                    answer.over,
+                    replaced,
+                    door_failed=not report.ok,
+                )
+            )
+            self.emit(report)
 
         doors = self._doors
         if doors is None:

@@ -22,12 +22,11 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from kiosk.config import DoorSettings
 from kiosk.errors import ConfigError
+from kiosk.services.door_types import Door, DoorRequest, DoorResult
 
 if TYPE_CHECKING:
     from kiosk.config import Settings
@@ -36,30 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class DoorRequest:
-    """Who is let in, for the door controller."""
-
-    kiosk_id: str
-    person_id: int
-    name: str
-    time: datetime  # timezone-aware UTC
-    open_seconds: float
-
-
-@dataclass(frozen=True)
-class DoorResult:
-    ok: bool
-    message: str  # for staff: "webhook: HTTP 500", "serial: /dev/ttyUSB0 missing"
-
-
-class Door(Protocol):
-    def open(self, request: DoorRequest) -> DoorResult:
-        """Open the door for ``request.open_seconds``; never raises."""
-
-    def close(self) -> None:
-        """Release resources at shutdown (a relay is switched off)."""
+__all__ = ["Door", "DoorRequest", "DoorResult", "DoorWorker", "make_door"]
 
 
 class LogDoor:
@@ -242,10 +218,13 @@ class SerialRelayDoor:
                 watchdog.wait(5)
 
 
-def make_door(settings: DoorSettings, *, secret: bytes | None = None) -> Door:
-    """The door the settings name (``log``, ``webhook`` or ``serial``), ready: a relay
-    is switched off and watched (:meth:`SerialRelayDoor.start`). ``secret``: the
-    webhook's signing key (``[door] sign``)."""
+def make_door(
+    settings: DoorSettings, *, secret: bytes | None = None, osdp_key: bytes | None = None
+) -> Door:
+    """The door the settings name (``log``, ``webhook``, ``serial`` or ``osdp``), ready: a
+    relay is switched off and watched (:meth:`SerialRelayDoor.start`), an OSDP reader
+    answers the panel. ``secret``: the webhook's signing key (``[door] sign``);
+    ``osdp_key``: the OSDP Secure Channel key (``kiosk.storage.osdp_key``)."""
     kind = settings.kind.strip().lower()
     if kind == "log":
         return LogDoor()
@@ -255,7 +234,11 @@ def make_door(settings: DoorSettings, *, secret: bytes | None = None) -> Door:
         door = SerialRelayDoor(settings.serial_device, settings.serial_open, settings.serial_close)
         door.start()
         return door
-    raise ConfigError(f"door: kind must be log, webhook or serial, not {settings.kind!r}")
+    if kind == "osdp":
+        from kiosk.services.door_osdp import make_osdp_door
+
+        return make_osdp_door(settings, osdp_key)
+    raise ConfigError(f"door: kind must be log, webhook, serial or osdp, not {settings.kind!r}")
 
 
 class DoorWorker:

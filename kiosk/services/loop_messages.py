@@ -84,6 +84,9 @@ class Decided:
     #: another face took the attempt's place before it was decided (a liveness check
     #: left unfinished): recorded, never shown over that other face
     replaced: bool = False
+    #: an access panel (a door that decides) refused the badge or did not answer: the
+    #: decision is ERROR and the screen says "Please see staff"
+    door_failed: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -140,6 +143,23 @@ class Notice:
     fatal: bool = False  # the loop has stopped
 
 
+@dataclass(frozen=True)
+class StaffNotice:
+    """A line for the staff bar from a part beside the loop (the event bus's losses);
+    ``message`` ``None`` takes the ``topic``'s line away."""
+
+    topic: str
+    message: str | None
+
+
 LoopMessage = (
-    LoopReady | Analysis | Decided | LivenessPrompt | DoorReport | BadgeRead | PaceChanged | Notice
+    LoopReady
+    | Analysis
+    | Decided
+    | LivenessPrompt
+    | DoorReport
+    | BadgeRead
+    | PaceChanged
+    | Notice
+    | StaffNotice
 )

@@ -19,6 +19,8 @@ from kiosk.camera.reader import CameraReader
 from kiosk.config import Settings
 from kiosk.domain.faces import FloatArray
 from kiosk.services.door import Door
+from kiosk.services.events import EventBus
+from kiosk.services.heartbeat import Heartbeat
 from kiosk.services.kiosk_loop import (
     AccessStore,
     KioskLoop,
@@ -26,6 +28,7 @@ from kiosk.services.kiosk_loop import (
     Recognizer,
     Searcher,
 )
+from kiosk.services.loop_messages import LoopMessage, StaffNotice
 from kiosk.ui.admin_login import PasswordCheck
 from kiosk.ui.kiosk_window import KioskWindow
 from kiosk.ui.kiosk_window import application as application
@@ -52,8 +55,12 @@ class KioskApp:
         full_screen: bool = True,
         require_password: bool | None = None,
         window: KioskWindow | None = None,
+        events: EventBus | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.settings = settings
+        self.events = events
+        self.heartbeat = heartbeat
         self.camera = camera
         self.door = door
         self.loop = KioskLoop(
@@ -81,15 +88,50 @@ class KioskApp:
         self.threads = KioskThreads(camera, self.loop, door)
         # a queued connection to a method of a GUI-thread object, not a lambda
         self.threads.worker.update.connect(self.window.on_update)
+        self._tee([b.observe for b in (events, heartbeat) if b is not None])
+        if events is not None:
+            self._publish_events(events)
         # badge + face: a badge read at the screen; the loop's claim is thread-safe
         self.window.badge_entered.connect(self.loop.claim)
+
+    def _tee(self, observers: list[Callable[[LoopMessage], None]]) -> None:
+        """Everything the loop says goes to ``observers`` too, from the thread that says
+        it (they only queue a message or send one datagram: nothing that waits)."""
+        if not observers:
+            return
+        to_screen = self.loop.emit
+
+        def all_of_them(message: LoopMessage) -> None:
+            to_screen(message)
+            for observe in observers:
+                observe(message)
+
+        self.loop.emit = all_of_them
+
+    def _publish_events(self, events: EventBus) -> None:
+        """The bus's trouble goes to the staff bar; the camera's state to the bus."""
+        update = self.threads.worker.update
+        # a signal emitted from the bus's thread is queued to the window's slot
+        events.on_change = lambda line: update.emit(StaffNotice("events", line))
+        slot = self.camera.slot
+
+        def camera() -> tuple[bool, str]:
+            status = slot.status
+            return status.online, status.message
+
+        events.watch_camera(camera)
 
     def start(self) -> None:
         self.threads.start()
 
     def stop(self) -> bool:
         """Stop the threads (and wait for them); true when all ended."""
-        return self.threads.stop()
+        stopped = self.threads.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stopping()
+        if self.events is not None:
+            self.events.close()  # "stopped", and what is still queued, within 2 s
+        return stopped
 
 
 def show_starting(settings: Settings, slot: FrameSlot, *, full_screen: bool) -> KioskWindow:

@@ -36,6 +36,7 @@ from kiosk.services.loop_messages import (
     LoopState,
     Notice,
     PaceChanged,
+    StaffNotice,
 )
 from kiosk.ui.admin_login import AdminChoice, AdminLoginDialog, AdminMenu, PasswordCheck
 from kiosk.ui.kiosk_widgets import (
@@ -249,6 +250,8 @@ class KioskWindow(QWidget):
     def _result_state(self) -> ScreenState:
         decided = self.last_decision
         assert decided is not None
+        if decided.door_failed:
+            return ScreenState.DOOR_FAILED  # an access panel refused or did not answer
         if not decided.allowed:
             return ScreenState.DENIED
         if self._door is not None and not self._door.ok:
@@ -366,6 +369,8 @@ class KioskWindow(QWidget):
                     else None,
                 )
                 self._refresh_status()
+            case StaffNotice():
+                self.staff_bar.set_notice(update.topic, update.message)
             case Notice():
                 self.staff_bar.set_notice("loop", update.message)
                 if update.fatal:

@@ -42,7 +42,6 @@ PENDING = {
     "docs/import-and-visitors.md",
     "docs/operators-today.md",
     "docs/display.md",
-    "docs/building.md",
 }
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
