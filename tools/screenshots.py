@@ -36,6 +36,7 @@ KIOSK = (
     "07_denied_schedule",
     "08_door_failed",
     "08a_liveness_prompt",
+    "08b3_liveness_once_more",
     "08c_denied_picture",
     "08e_hold_still",
     "09_status_line",

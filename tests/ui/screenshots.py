@@ -145,6 +145,8 @@ w.on_update(LivenessPrompt("Turn your head a little further left", "Barack Obama
 shot("08b_liveness_further")
 w.on_update(LivenessPrompt("Now turn your head right", "Barack Obama", "right"))
 shot("08b2_liveness_second_move")
+w.on_update(LivenessPrompt("Once more: turn your head right, then left", "Barack Obama", "right"))
+shot("08b3_liveness_once_more")
 decided(
     Decision.DENIED_SPOOF,
     "A photo or a screen was seen. Please look at the camera yourself.",
