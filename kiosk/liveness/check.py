@@ -391,7 +391,7 @@ class PassiveLiveness:
             return self._border.verdict()
         if self._passive.spoof:
             return self._passive.verdict()
-        if self._frames < PASSIVE_FRAMES:
+        if self._frames < PASSIVE_FRAMES or not self._passive.decided:
             return LivenessVerdict(False, pending=True)
         clear = self._border.seen - self._border.framed
         return LivenessVerdict(

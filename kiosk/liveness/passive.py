@@ -58,6 +58,11 @@ class PassiveWatch:
         return sum(self.scores) / len(self.scores) if self.scores else None
 
     @property
+    def decided(self) -> bool:
+        """Enough frames were scored for the score to deny (or there is no score)."""
+        return self.score is None or len(self.scores) >= MIN_FRAMES
+
+    @property
     def spoof(self) -> bool:
         mean = self.mean
         return mean is not None and len(self.scores) >= MIN_FRAMES and mean < self.fake_below
