@@ -189,6 +189,7 @@ def admin_services(
     from kiosk.services.log_browser import LogBrowser
     from kiosk.services.people import PeopleService
     from kiosk.services.security_level import SecurityLevelService
+    from kiosk.services.today import TodayService
 
     def open_camera(source: str) -> CameraReader:
         return make_camera(settings, source)
@@ -210,6 +211,7 @@ def admin_services(
         security_level=SecurityLevelService(
             store, settings, AdaptationService(store, settings, embedder)
         ),
+        today=TodayService(store),
     )
 
 
@@ -252,9 +254,16 @@ def build_kiosk(
     (tests and the benchmark pass a ready pipeline or camera; :func:`run_kiosk` the
     window it showed while starting, on ``camera``'s slot)."""
     from kiosk.camera.reader import CameraReader
+    from kiosk.services.heartbeat import KioskHeartbeat
     from kiosk.ui.kiosk_app import KioskApp
 
     reader = camera if isinstance(camera, CameraReader) else make_camera(settings, camera)
+    write = getattr(store, "write_heartbeat", None)  # a test's fake store keeps none
+    heartbeat = None
+    if write is not None:
+        heartbeat = KioskHeartbeat(
+            settings.kiosk_id, write, liveness_on=settings.liveness.mode != "off"
+        )
     return KioskApp(
         settings,
         store,
@@ -267,6 +276,7 @@ def build_kiosk(
         full_screen=full_screen,
         require_password=require_password,
         window=window,
+        heartbeat=heartbeat,
     )
 
 

@@ -19,6 +19,7 @@ from kiosk.camera.reader import CameraReader
 from kiosk.config import Settings
 from kiosk.domain.faces import FloatArray
 from kiosk.services.door import Door
+from kiosk.services.heartbeat import KioskHeartbeat
 from kiosk.services.kiosk_loop import (
     AccessStore,
     KioskLoop,
@@ -52,6 +53,7 @@ class KioskApp:
         full_screen: bool = True,
         require_password: bool | None = None,
         window: KioskWindow | None = None,
+        heartbeat: KioskHeartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.camera = camera
@@ -65,6 +67,7 @@ class KioskApp:
             door=door,
             make_gallery=make_gallery,
             liveness=liveness,
+            heartbeat=heartbeat,
         )
         require = full_screen if require_password is None else require_password
         if window is None:

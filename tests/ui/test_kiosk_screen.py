@@ -179,8 +179,8 @@ def test_camera_failing_goes_offline_then_recovers(
     qtbot.waitUntil(lambda: window.state is not ScreenState.OFFLINE, timeout=30_000)
     qtbot.waitUntil(lambda: len(logged()) >= 2, timeout=DECISION_TIMEOUT_MS)
     reasons = [e.reason for e in logged()]
-    assert reasons[0].startswith("camera offline:")
-    assert reasons[1].startswith("camera back online after")
+    assert reasons[0].startswith("camera lost:")
+    assert reasons[1].startswith("camera back after")
     assert all(e.decision is Decision.ERROR for e in logged())
 
 

@@ -133,6 +133,19 @@ class EventRepository:
         query = filter_events(select(func.count()).select_from(EventRow), flt)
         return int(self.session.scalar(query) or 0)
 
+    def newest_id(self) -> int:
+        """The id of the newest event (0: none); one index lookup, for polling."""
+        return int(self.session.scalar(select(func.max(EventRow.id))) or 0)
+
+    def counts_since(self, since: datetime) -> dict[tuple[str, str], int]:
+        """(kiosk id, decision) -> how many events since ``since``."""
+        query = (
+            select(EventRow.kiosk_id, EventRow.decision, func.count())
+            .where(EventRow.time >= since)
+            .group_by(EventRow.kiosk_id, EventRow.decision)
+        )
+        return {(k, d): int(n) for k, d, n in self.session.execute(query)}
+
     def head(self) -> Head | None:
         return self._chain.read()
 
