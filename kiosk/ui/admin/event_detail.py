@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -10,27 +12,35 @@ from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.log_browser import LogBrowser
 from kiosk.storage.records import LoggedEvent
+from kiosk.ui.admin.log_model import who
 
 EMPTY = "Select an event to see its details."
 
 
 def event_lines(logged: LoggedEvent) -> list[str]:
-    """The event's fields as lines of rich text (figures rounded as an operator reads
-    them: distances to 3 decimals, latency to the millisecond)."""
+    """The event's fields as lines of rich text: what happened in words first, the
+    figures behind it (distance, threshold, model, latency) on a "details" line, rounded
+    as an operator reads them (distances to 3 decimals, latency to the millisecond)."""
     e = logged.event
     local = e.time.astimezone()
+    figures = [
+        f"code {e.decision}",
+        "distance " + ("-" if e.score is None else f"{e.score:.3f}"),
+    ]
+    if e.threshold is not None:
+        figures.append(f"threshold {e.threshold:.2f}")
+    figures += [
+        f"model {e.model_version or '-'}",
+        "latency " + ("-" if e.latency_ms is None else f"{e.latency_ms:.0f} ms"),
+    ]
     return [
         f"<b>#{logged.id}</b> {local:%Y-%m-%d %H:%M:%S} (UTC {e.time:%H:%M:%S})",
-        f"Decision: <b>{e.decision}</b>",
-        f"Person: {logged.person_name or 'unknown'}"
-        + (f" (badge {logged.person_badge})" if logged.person_badge else ""),
-        f"Kiosk: {e.kiosk_id}",
-        "Distance: "
-        + ("-" if e.score is None else f"{e.score:.3f}")
-        + ("" if e.threshold is None else f" (threshold {e.threshold:.2f})"),
-        f"Model: {e.model_version or '-'}",
-        "Latency: " + ("-" if e.latency_ms is None else f"{e.latency_ms:.0f} ms"),
-        f"Reason: {e.reason or '-'}",
+        f"What happened: <b>{escape(e.decision.words)}</b>",
+        f"Person: {escape(who(logged))}"
+        + (f" (badge {escape(logged.person_badge)})" if logged.person_badge else ""),
+        f"Kiosk: {escape(e.kiosk_id)}",
+        f"Reason: {escape(e.reason) or '-'}",
+        f"<span style='color:#555'>Details: {escape(', '.join(figures))}</span>",
     ]
 
 
