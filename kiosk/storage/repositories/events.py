@@ -228,8 +228,13 @@ def filter_events(query: Any, flt: EventFilter | None) -> Any:
         conditions.append(EventRow.time >= flt.since)
     if flt.until is not None:
         conditions.append(EventRow.time < flt.until)
-    if flt.person_id is not None:
-        conditions.append(EventRow.person_id == flt.person_id)
+    people = {*flt.person_ids, *(() if flt.person_id is None else (flt.person_id,))}
+    if len(people) == 1:
+        conditions.append(EventRow.person_id == next(iter(people)))
+    elif people:
+        conditions.append(EventRow.person_id.in_(sorted(people)))
+    if flt.denials:
+        conditions.append(EventRow.decision.like("denied-%"))
     if flt.decision is not None:
         conditions.append(EventRow.decision == flt.decision)
     if flt.kiosk_id is not None:
