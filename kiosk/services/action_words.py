@@ -7,6 +7,7 @@ operator reads is made here: ``rows: 40; filter: today from 00:00, all denials``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from datetime import UTC, datetime
@@ -56,8 +57,12 @@ def _old_filter(text: str) -> str:
         if value in ("None", "False"):
             continue
         if numbers:
-            fields = [int(n) for n in re.findall(r"\d+", numbers.split("tzinfo")[0])][:6]
-            when = datetime(*fields, tzinfo=UTC) if len(fields) >= 3 else None  # type: ignore[misc]
+            fields = [int(n) for n in re.findall(r"\d+", numbers.split("tzinfo")[0])]
+            when = None
+            if len(fields) >= 5:
+                y, mo, d, h, mi = fields[:5]
+                with contextlib.suppress(ValueError):  # not a date after all: "?"
+                    when = datetime(y, mo, d, h, mi, tzinfo=UTC)
             value = "?" if when is None else f"{when.astimezone():%Y-%m-%d %H:%M}"
         words = {"since": "from", "person_id": "person #", "kiosk_id": "kiosk"}.get(key, key)
         value = value.strip("'")

@@ -127,9 +127,28 @@ def main() -> int:
         window.sign_in_page.username.setText(ADMIN)
         window.sign_in_page.password.setText(PASSWORD)
         window.sign_in_page.submit()
+        main = window.main
+        assert main is not None
         for w, h in [(1200, 760), (1920, 1080)]:
             window.resize(w, h)
+            main.tabs.setCurrentWidget(main.today)
             shot(window, f"today-{w}x{h}")
+            main.tabs.setCurrentWidget(main.log)
+            log = main.log
+            log.badge.setText("Rose")
+            log.quick.add_current()
+            log.badge.setText("K-12")
+            log.all_denials()
+            pump(1500)
+            log.table.setCurrentIndex(log.model.index(0, 0))
+            shot(window, f"log-{w}x{h}")
+            log.pane.larger.click()
+            if log.pane.large is not None:
+                shot(log.pane.large, f"log-larger-snapshot-{w}x{h}")
+                log.pane.large.close()
+            log.clear_filters()
+            main.tabs.setCurrentIndex(main.tabs.count() - 2)  # the operators' actions
+            shot(window, f"operators-{w}x{h}")
         window.shutdown()
     del app
     return 0
