@@ -76,6 +76,25 @@ def test_disable_role_and_delete_from_the_page(
     accounts.role_button.click()
     assert services.accounts.authenticate("deputy", GOOD).role is Role.AUDITOR
 
+    # issue 26: "Make admin" gives every power: it is asked first (Cancel keeps auditor)
+    def answer(button: QMessageBox.StandardButton, seen: list[str]) -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        seen.append(box.text())
+        box.button(button).click()
+
+    accounts.select("deputy")
+    assert accounts.role_button.text() == "Make admin"
+    seen: list[str] = []
+    QTimer.singleShot(100, lambda: answer(QMessageBox.StandardButton.Cancel, seen))
+    accounts.role_button.click()
+    assert seen and seen[0].startswith("Make deputy an admin?")
+    assert services.accounts.authenticate("deputy", GOOD).role is Role.AUDITOR
+    accounts.select("deputy")
+    QTimer.singleShot(100, lambda: answer(QMessageBox.StandardButton.Yes, seen))
+    accounts.role_button.click()
+    assert services.accounts.authenticate("deputy", GOOD).role is Role.ADMIN
+
     accounts.select("deputy")
 
     def confirm() -> None:

@@ -149,6 +149,16 @@ def main() -> int:
             log.clear_filters()
             main.tabs.setCurrentIndex(main.tabs.count() - 2)  # the operators' actions
             shot(window, f"operators-{w}x{h}")
+            main.tabs.setCurrentWidget(main.security)
+            pump(1500)
+            shot(window, f"security-{w}x{h}")
+            security = main.security
+            security.level.setCurrentIndex(security.level.findData("most-secure"))
+            pump(800)
+            shot(window, f"security-most-secure-{w}x{h}")
+            security.scroll.verticalScrollBar().setValue(10_000)
+            shot(window, f"security-most-secure-scrolled-{w}x{h}")
+            security.level.setCurrentIndex(security.level.findData("normal"))
         window.shutdown()
     del app
     return 0

@@ -14,9 +14,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -242,9 +244,18 @@ class SecurityPage(QWidget):
             self.adaptation = AdaptationPanel(service, service.adaptation, actor, self.load)
             controls.addWidget(self.adaptation)
         controls.addStretch(1)
+        # the words grow with the level (Most secure) and the site head's verdict: they
+        # scroll, never cut off, at the console's 1200x760
+        column = QWidget()
+        column.setLayout(controls)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(column)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QHBoxLayout(self)
         layout.addWidget(self.plot, 3)
-        layout.addLayout(controls, 2)
+        layout.addWidget(self.scroll, 2)
         v = service.settings.vision
         self._select(EXPLICIT if v.threshold is not None else v.level)
         self.level.currentIndexChanged.connect(self._choice_changed)
