@@ -156,7 +156,7 @@ def main() -> int:
             security.level.setCurrentIndex(security.level.findData("most-secure"))
             pump(800)
             shot(window, f"security-most-secure-{w}x{h}")
-            security.scroll.verticalScrollBar().setValue(10_000)
+            security.words_area.verticalScrollBar().setValue(10_000)
             shot(window, f"security-most-secure-scrolled-{w}x{h}")
             security.level.setCurrentIndex(security.level.findData("normal"))
         window.shutdown()
