@@ -352,8 +352,9 @@ class EnrollDialog(QDialog):
         for d in self.duplicates:
             whom.setdefault(f"{d.name} (badge {d.badge})", []).append(d)
         lines += [
-            f"? {len(ds)} photo(s) already match <b>{who}</b> "
-            f"(closest distance {min(d.distance for d in ds):.2f})."
+            f"? {len(ds)} photo(s) look like <b>{who}</b>, already enrolled. "
+            f"<span style='color:#555'>Details: closest distance {min(d.distance for d in ds):.2f}"
+            "</span>"
             for who, ds in whom.items()
         ]
         if self.duplicates:

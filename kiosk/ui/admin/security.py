@@ -396,8 +396,8 @@ class SecurityPage(QWidget):
             "<u>Development photos and camera frames</u> (faces of other people, measured "
             "before shipping):"
             if head is None
-            else f"<u>Site head {head}</u>: its threshold comes from this site's photos, each "
-            "searched by a head trained without its person:",
+            else "<u>This site's own training</u>: its threshold comes from this site's photos, "
+            f"each searched by a head trained without its person (details: head {head}):",
             _warned(
                 point.fpir_text()
                 if head is None
