@@ -172,6 +172,69 @@ def make_liveness(settings: Settings) -> LivenessCheck:
     )
 
 
+# -- a screen to open windows on ---------------------------------------------------------
+
+#: Qt platforms that need no display server (tests, screenshots, a framebuffer kiosk)
+_NO_SERVER_PLATFORMS = {"offscreen", "minimal", "minimalegl", "vnc", "eglfs", "linuxfb"}
+#: the system libraries Qt's xcb platform (X11) loads, with their Debian packages
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-image": "libxcb-image0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+    "xcb-shape": "libxcb-shape0",
+    "xcb-randr": "libxcb-randr0",
+    "xcb-xinerama": "libxcb-xinerama0",
+}
+
+
+def require_display(
+    env: Mapping[str, str] | None = None,
+    *,
+    platform: str | None = None,
+    find_library: Callable[[str], str | None] | None = None,
+) -> None:
+    """Refuse in one line to open a window where Qt cannot (no display, or a system
+    library of X11's platform missing): Qt would abort the process with exit code 134
+    and several lines of its own. Checked before the QApplication exists; see
+    docs/display.md."""
+    import sys
+    from ctypes.util import find_library as system_library
+
+    from kiosk.errors import ConfigError
+
+    env = os.environ if env is None else env
+    if (platform or sys.platform) != "linux":
+        return  # Windows and macOS always have their own platform
+    chosen = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if chosen in _NO_SERVER_PLATFORMS:
+        return
+    x11, wayland = bool(env.get("DISPLAY")), bool(env.get("WAYLAND_DISPLAY"))
+    if (
+        not (x11 or wayland)
+        or (chosen == "xcb" and not x11)
+        or (chosen == "wayland" and not wayland)
+    ):
+        raise ConfigError(
+            "no display to open the window on: DISPLAY and WAYLAND_DISPLAY are not set "
+            f"{'for QT_QPA_PLATFORM=' + chosen + ' ' if chosen else ''}(start it in the "
+            "desktop session, under xvfb-run, or with QT_QPA_PLATFORM=offscreen for a test; "
+            "see docs/display.md)"
+        )
+    if chosen == "wayland" or (wayland and not x11):
+        return
+    look = find_library or system_library
+    missing = [package for name, package in XCB_LIBRARIES.items() if look(name) is None]
+    if missing:
+        raise ConfigError(
+            "Qt cannot open a window on this X display: the system libraries "
+            f"{' '.join(missing)} are missing (install them: apt-get install "
+            f"{' '.join(missing)}; see docs/display.md)"
+        )
+
+
 # -- the admin console -------------------------------------------------------------------
 
 
@@ -217,6 +280,7 @@ def admin_services(
 
 def run_admin_console(settings: Settings, *, idle_minutes: float) -> int:
     """Open the admin console window until it is closed; the exit code."""
+    require_display()
     from kiosk.ui.admin.window import run_admin_window
 
     with opened_store(settings) as store:
@@ -289,6 +353,7 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     from kiosk.ui.kiosk_app import application, run_until_closed, show_starting
 
     door = make_door(settings)  # a bad [door] setting stops here, before any window
+    require_display()  # one line, not Qt's abort (exit 134), where no window can open
     app = application()
     reader = make_camera(settings)
     window = show_starting(settings, reader.slot, full_screen=full_screen)
