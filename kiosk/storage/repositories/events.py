@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from kiosk.domain.access import AccessEvent, Decision
@@ -139,10 +139,14 @@ class EventRepository:
 
     def counts_since(self, since: datetime) -> dict[tuple[str, str], int]:
         """(kiosk id, decision) -> how many events since ``since``."""
+        # grouped by an expression: SQLite would otherwise walk the whole log in the
+        # (kiosk, id) index's order to group without sorting (105 ms at 100,000 events);
+        # this way it reads only the rows since ``since``, by the time index
+        kiosk = EventRow.kiosk_id.op("||")(literal_column("''"))
         query = (
-            select(EventRow.kiosk_id, EventRow.decision, func.count())
+            select(kiosk, EventRow.decision, func.count())
             .where(EventRow.time >= since)
-            .group_by(EventRow.kiosk_id, EventRow.decision)
+            .group_by(kiosk, EventRow.decision)
         )
         return {(k, d): int(n) for k, d, n in self.session.execute(query)}
 
