@@ -112,6 +112,37 @@ def fill(store: Store, services: object, admin: Actor) -> None:
         uow.commit()
 
 
+def discard_question(services: object, admin: Actor, window: QWidget) -> None:
+    """Esc in the enroll dialog with a name typed: the question before it is lost."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QMessageBox
+
+    from kiosk.ui.admin.enroll import EnrollDialog
+
+    dialog = EnrollDialog(services, admin, None, window)  # type: ignore[arg-type]
+    dialog.show()
+    assert dialog.form is not None
+    dialog.form.name.setText("Ada Lovelace")
+    pump()
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        frame = dialog.frameGeometry()
+        QGuiApplication.primaryScreen().grabWindow(
+            0, frame.x(), frame.y(), frame.width(), frame.height()
+        ).save(str(OUT / "enroll-esc-question.png"))
+        print(OUT / "enroll-esc-question.png")
+        box.button(QMessageBox.StandardButton.Cancel).click()
+
+    QTimer.singleShot(600, answer)
+    QTest.keyClick(dialog.form.name, Qt.Key.Key_Escape)
+    dialog.form.name.clear()
+    dialog.reject()
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="today-shots-"))
@@ -159,6 +190,8 @@ def main() -> int:
             security.words_area.verticalScrollBar().setValue(10_000)
             shot(window, f"security-most-secure-scrolled-{w}x{h}")
             security.level.setCurrentIndex(security.level.findData("normal"))
+            if w == 1200:
+                discard_question(services, admin, window)
         window.shutdown()
     del app
     return 0
