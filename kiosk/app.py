@@ -189,6 +189,69 @@ def make_liveness(settings: Settings) -> LivenessCheck:
     )
 
 
+# -- a screen to open windows on ---------------------------------------------------------
+
+#: Qt platforms that need no display server (tests, screenshots, a framebuffer kiosk)
+_NO_SERVER_PLATFORMS = {"offscreen", "minimal", "minimalegl", "vnc", "eglfs", "linuxfb"}
+#: the system libraries Qt's xcb platform (X11) loads, with their Debian packages
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-image": "libxcb-image0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+    "xcb-shape": "libxcb-shape0",
+    "xcb-randr": "libxcb-randr0",
+    "xcb-xinerama": "libxcb-xinerama0",
+}
+
+
+def require_display(
+    env: Mapping[str, str] | None = None,
+    *,
+    platform: str | None = None,
+    find_library: Callable[[str], str | None] | None = None,
+) -> None:
+    """Refuse in one line to open a window where Qt cannot (no display, or a system
+    library of X11's platform missing): Qt would abort the process with exit code 134
+    and several lines of its own. Checked before the QApplication exists; see
+    docs/display.md."""
+    import sys
+    from ctypes.util import find_library as system_library
+
+    from kiosk.errors import ConfigError
+
+    env = os.environ if env is None else env
+    if (platform or sys.platform) != "linux":
+        return  # Windows and macOS always have their own platform
+    chosen = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if chosen in _NO_SERVER_PLATFORMS:
+        return
+    x11, wayland = bool(env.get("DISPLAY")), bool(env.get("WAYLAND_DISPLAY"))
+    if (
+        not (x11 or wayland)
+        or (chosen == "xcb" and not x11)
+        or (chosen == "wayland" and not wayland)
+    ):
+        raise ConfigError(
+            "no display to open the window on: DISPLAY and WAYLAND_DISPLAY are not set "
+            f"{'for QT_QPA_PLATFORM=' + chosen + ' ' if chosen else ''}(start it in the "
+            "desktop session, under xvfb-run, or with QT_QPA_PLATFORM=offscreen for a test; "
+            "see docs/display.md)"
+        )
+    if chosen == "wayland" or (wayland and not x11):
+        return
+    look = find_library or system_library
+    missing = [package for name, package in XCB_LIBRARIES.items() if look(name) is None]
+    if missing:
+        raise ConfigError(
+            "Qt cannot open a window on this X display: the system libraries "
+            f"{' '.join(missing)} are missing (install them: apt-get install "
+            f"{' '.join(missing)}; see docs/display.md)"
+        )
+
+
 # -- the admin console -------------------------------------------------------------------
 
 
@@ -206,6 +269,7 @@ def admin_services(
     from kiosk.services.log_browser import LogBrowser
     from kiosk.services.people import PeopleService
     from kiosk.services.security_level import SecurityLevelService
+    from kiosk.services.today import TodayService
 
     def open_camera(source: str) -> CameraReader:
         return make_camera(settings, source)
@@ -227,11 +291,13 @@ def admin_services(
         security_level=SecurityLevelService(
             store, settings, AdaptationService(store, settings, embedder)
         ),
+        today=TodayService(store),
     )
 
 
 def run_admin_console(settings: Settings, *, idle_minutes: float) -> int:
     """Open the admin console window until it is closed; the exit code."""
+    require_display()
     from kiosk.ui.admin.window import run_admin_window
 
     with opened_store(settings) as store:
@@ -270,10 +336,17 @@ def build_kiosk(
     (tests and the benchmark pass a ready pipeline or camera; :func:`run_kiosk` the
     window it showed while starting, on ``camera``'s slot)."""
     from kiosk.camera.reader import CameraReader
-    from kiosk.services.heartbeat import Heartbeat
+    from kiosk.services.heartbeat import KioskHeartbeat
+    from kiosk.services.sd_notify import SystemdNotifier
     from kiosk.ui.kiosk_app import KioskApp
 
     reader = camera if isinstance(camera, CameraReader) else make_camera(settings, camera)
+    write = getattr(store, "write_heartbeat", None)  # a test's fake store keeps none
+    heartbeat = None
+    if write is not None:
+        heartbeat = KioskHeartbeat(
+            settings.kiosk_id, write, liveness_on=settings.liveness.mode != "off"
+        )
     return KioskApp(
         settings,
         store,
@@ -287,7 +360,8 @@ def build_kiosk(
         require_password=require_password,
         window=window,
         events=events,
-        heartbeat=Heartbeat(),  # sd_notify under systemd; nothing without NOTIFY_SOCKET
+        notifier=SystemdNotifier(),  # sd_notify under systemd; nothing without NOTIFY_SOCKET
+        heartbeat=heartbeat,
     )
 
 
@@ -300,6 +374,7 @@ def run_kiosk(settings: Settings, *, full_screen: bool, exit_after: float | None
     from kiosk.ui.kiosk_app import application, run_until_closed, show_starting
 
     door = make_door(settings)  # a bad [door] setting stops here, before any window
+    require_display()  # one line, not Qt's abort (exit 134), where no window can open
     from kiosk.services.events import make_event_bus
 
     events = make_event_bus(settings.events, settings.kiosk_id)  # (connects in the background)

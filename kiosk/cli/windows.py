@@ -60,6 +60,10 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_admin_console)
 
 
+#: where ``liveness.mode`` came from when the kiosk command chose it
+LIVENESS_OPTION = "the kiosk command's --liveness option"
+
+
 def _apply(args: argparse.Namespace, settings: Settings) -> Settings:
     door = settings.door
     if args.door:
@@ -71,11 +75,14 @@ def _apply(args: argparse.Namespace, settings: Settings) -> Settings:
         screen = dataclasses.replace(screen, show_status=True)
     if args.no_sound:
         screen = dataclasses.replace(screen, sounds=False)
-    liveness = settings.liveness
+    liveness, sources = settings.liveness, settings.sources
     if getattr(args, "liveness", None):
         liveness = dataclasses.replace(liveness, mode=args.liveness)
+        # recorded with the settings at start: chosen, not "by default"
+        sources = tuple(sorted({**dict(sources), "liveness.mode": LIVENESS_OPTION}.items()))
     return dataclasses.replace(
         settings,
+        sources=sources,
         liveness=liveness,
         kiosk_id=args.kiosk_id or settings.kiosk_id,
         camera=args.camera if args.camera is not None else settings.camera,

@@ -21,6 +21,21 @@ class Decision(enum.StrEnum):
     def allowed(self) -> bool:
         return self is Decision.ALLOWED
 
+    @property
+    def words(self) -> str:
+        """Plain words for staff (the stored value, e.g. ``denied-schedule``, is a key)."""
+        return _DECISION_WORDS[self]
+
+
+_DECISION_WORDS = {
+    Decision.ALLOWED: "Entered",
+    Decision.DENIED_UNKNOWN: "Denied: face not recognised",
+    Decision.DENIED_INACTIVE: "Denied: access not valid now",
+    Decision.DENIED_SCHEDULE: "Denied: outside access hours",
+    Decision.DENIED_SPOOF: "Denied: photo or screen shown",
+    Decision.ERROR: "Kiosk problem",
+}
+
 
 @dataclass(frozen=True)
 class TimeWindow:

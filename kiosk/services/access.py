@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from kiosk.config import Settings
 from kiosk.domain.access import AccessEvent, AccessSchedule, Person
 from kiosk.domain.faces import FloatArray, ModelInfo
+from kiosk.domain.kiosk_state import Heartbeat
 from kiosk.errors import InputError
 from kiosk.storage import integrity, limits
 from kiosk.storage.errors import StorageError, TamperedRecord
@@ -112,6 +113,12 @@ class AccessService:
             event_id = uow.events.append(event, keep_snapshot=self.settings.keep_snapshots)
             uow.commit()
         return event_id
+
+    def write_heartbeat(self, beat: Heartbeat) -> None:
+        """Store ``beat`` as this kiosk's latest heartbeat (the Today page reads it)."""
+        with self.store.unit_of_work(write=True) as uow:
+            uow.kiosks.beat(beat)
+            uow.commit()
 
     def people_count(self, *, active_only: bool = False) -> int:
         """Enrolled people (not erased)."""

@@ -51,12 +51,13 @@ class HeadState:
             )
         h = self.head
         what = (
-            f"Site head {h.version}, trained {h.created_at[:16].replace('T', ' ')} UTC on "
-            f"{h.people:,} people / {h.templates:,} photos; switched {switch}"
+            f"Trained on this site's people {h.created_at[:16].replace('T', ' ')} UTC "
+            f"({h.people:,} people, {h.templates:,} photos); switched {switch}"
         )
+        details = f" Details: head {h.version}."
         if self.problem is not None:
-            return f"{what}; refused: {self.problem}"
-        return what + ("; in use by the kiosks." if self.enabled else "; not in use.")
+            return f"{what}; refused: {self.problem}.{details}"
+        return what + ("; in use by the kiosks." if self.enabled else "; not in use.") + details
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from kiosk.services.enrollment import EnrollmentService
 from kiosk.services.log_browser import LogBrowser
 from kiosk.services.people import PeopleService
 from kiosk.services.security_level import SecurityLevelService
+from kiosk.services.today import TodayService
 
 #: opens a camera source ("0", a video file, an rtsp:// URL, an image folder); the
 #: reader is returned unstarted
@@ -36,3 +37,4 @@ class AdminServices:
     security: AdminConsole
     open_camera: CameraFactory
     security_level: SecurityLevelService
+    today: TodayService

@@ -17,6 +17,7 @@ from kiosk.config import Settings
 from kiosk.domain.access import AccessEvent, Decision, Person
 from kiosk.domain.faces import Box, ImageArray
 from kiosk.services.door import Door, DoorRequest, DoorResult, DoorWorker
+from kiosk.services.heartbeat import KioskHeartbeat, silent_heartbeat
 from kiosk.services.loop_messages import Decided, DoorReport, LoopMessage, Notice
 from kiosk.services.loop_ports import AccessStore
 
@@ -86,6 +87,8 @@ class Announcer:
         self._doors: DoorWorker | None = None  # while door_worker() is open
         # the recognition and door threads both record: one event at a time
         self._record_lock = threading.Lock()
+        #: told of each decision and door result (the loop sets its own)
+        self.heartbeat: KioskHeartbeat = silent_heartbeat(settings.kiosk_id)
 
     @contextmanager
     def door_worker(self) -> Iterator[None]:
@@ -134,6 +137,7 @@ class Announcer:
             self._ask_panel(answer, replaced, jpeg)
             return
         logged = person or log_person
+        self.heartbeat.decided(when)
         log.info(
             "kiosk: %s %s (distance %.2f)",
             decision.value,
@@ -187,6 +191,7 @@ class Announcer:
 
         def job() -> None:
             report = self._ask_door(request)
+            self.heartbeat.door(report.ok, report.message)
             self.emit(report)
             if not report.ok:
                 self.record(Decision.ERROR, report.message, person_id=person.id)

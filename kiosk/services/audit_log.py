@@ -22,6 +22,7 @@ from typing import IO, Any
 from kiosk.config import Settings
 from kiosk.errors import InputError
 from kiosk.services.accounts import Actor
+from kiosk.services.action_words import describe_filter
 from kiosk.storage import integrity, limits
 from kiosk.storage.anchor import ROSTER_ACK
 from kiosk.storage.chain import ChainReport
@@ -180,7 +181,7 @@ class AuditLogService:
             progress(count)
         with self.store.unit_of_work(write=True) as uow:
             uow.audit.record(
-                actor.username, "export-log", destination, rows=count, filter=str(flt or "")
+                actor.username, "export-log", destination, rows=count, filter=describe_filter(flt)
             )
             uow.commit()
         return count

@@ -1,96 +1,127 @@
-"""The kiosk telling systemd it is alive (``sd_notify``), from the recognition loop.
+"""The kiosk's heartbeat: its state (camera, door, liveness) and its last decision,
+written to the database every few seconds and at once when the state changes, so that
+the console's Today page shows every kiosk of the database and notices one that went
+quiet (:func:`kiosk.domain.kiosk_state.is_stale`).
 
-Under the unit in ``deploy/kiosk.service`` (``Type=notify``, ``WatchdogSec``), systemd
-sets ``NOTIFY_SOCKET`` and ``WATCHDOG_USEC``. The kiosk sends ``READY=1`` once the models
-are loaded, then ``WATCHDOG=1`` for each recognised frame, at most twice per watchdog
-period: only frames being processed ping, so a camera that hangs or a model that stops
-returning leaves systemd without pings, and it restarts the kiosk. ``STATUS=`` lines say
-what it does (``systemctl --user status kiosk``): the decisions made so far.
-
-The protocol is one datagram per message on a Unix socket (``@`` names an abstract
-socket); written here directly, so no library is needed. Without ``NOTIFY_SOCKET`` every
-call does nothing.
+The recognition loop tells it what it sees (:meth:`KioskHeartbeat.camera`,
+:meth:`~KioskHeartbeat.door`, :meth:`~KioskHeartbeat.decided`, from any thread) and calls
+:meth:`~KioskHeartbeat.tick` from its own loop; a heartbeat that cannot be written is
+logged and tried again at the next tick: it never stops the kiosk.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-from kiosk.services.loop_messages import Analysis, Decided, LoopReady, Notice
+from kiosk.domain.kiosk_state import HEARTBEAT_SECONDS, Heartbeat, KioskState, state_of
 
 log = logging.getLogger(__name__)
 
+WriteBeat = Callable[[Heartbeat], None]
 
-class Heartbeat:
-    """``sd_notify`` for the kiosk; feed it the loop's messages with :meth:`observe`."""
+
+class KioskHeartbeat:
+    """One kiosk's heartbeat. ``write`` stores a :class:`Heartbeat` (the access service's
+    :meth:`~kiosk.services.access.AccessService.write_heartbeat`)."""
 
     def __init__(
         self,
-        env: Mapping[str, str] | None = None,
+        kiosk_id: str,
+        write: WriteBeat,
+        *,
+        liveness_on: bool,
+        interval: float = HEARTBEAT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        env = os.environ if env is None else env
-        address = env.get("NOTIFY_SOCKET", "")
-        pid = env.get("WATCHDOG_PID", "")
-        if pid and pid != str(os.getpid()):  # meant for another process (a parent's)
-            address = ""
-        self.address = "\0" + address[1:] if address.startswith("@") else address
-        usec = env.get("WATCHDOG_USEC", "")
-        # systemd's advice: ping at half the period (default when unset: every second)
-        self.interval = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else 1.0
+        self.kiosk_id = kiosk_id
+        self._write = write
+        self.liveness_on = liveness_on
+        self.interval = interval
         self.clock = clock
-        self.decisions = 0
-        self.pings = 0
-        self._ready = False
-        self._last_ping = float("-inf")
-        self._socket: socket.socket | None = None
+        self.now = now
+        self._lock = threading.Lock()
+        self._camera_ok = True
+        self._door_ok = True
+        self._detail = ""
+        self._last_decision: datetime | None = None
+        self._started = now()
+        self._written: KioskState | None = None  # the state of the last beat written
+        self._since = self._started
+        self._due = -1e18  # the first tick writes
+        #: every heartbeat written, for tests and the console's figures
+        self.written = 0
+
+    # -- what the kiosk sees (any thread) --------------------------------------------
+
+    def camera(self, ok: bool, detail: str = "") -> None:
+        with self._lock:
+            self._camera_ok = ok
+            if detail or ok:
+                self._detail = detail
+
+    def door(self, ok: bool, detail: str = "") -> None:
+        with self._lock:
+            self._door_ok = ok
+            if self._camera_ok:
+                self._detail = detail
+
+    def decided(self, when: datetime) -> None:
+        with self._lock:
+            self._last_decision = when
 
     @property
-    def enabled(self) -> bool:
-        return bool(self.address)
+    def state(self) -> KioskState:
+        with self._lock:
+            return state_of(
+                camera_ok=self._camera_ok, door_ok=self._door_ok, liveness_on=self.liveness_on
+            )
 
-    def notify(self, text: str) -> bool:
-        """Send one message (``"WATCHDOG=1"``, ``"READY=1\\nSTATUS=..."``); false when
-        there is no socket or it cannot be reached (logged once, never raised)."""
-        if not self.address:
+    # -- writing (the loop's thread) -----------------------------------------------
+
+    def tick(self) -> bool:
+        """Write a heartbeat when the state changed or one is due; true when written."""
+        state = self.state
+        if state == self._written and self.clock() < self._due:
             return False
+        return self._beat(state)
+
+    def stop(self) -> None:
+        """The kiosk closes: its last heartbeat says it stopped (not stale)."""
+        self._beat(KioskState.STOPPED)
+
+    def _beat(self, state: KioskState) -> bool:
+        now = self.now()
+        if state != self._written:
+            self._since = now
+        with self._lock:
+            beat = Heartbeat(
+                kiosk_id=self.kiosk_id,
+                state=state,
+                beat_at=now,
+                since=self._since,
+                started_at=self._started,
+                last_decision_at=self._last_decision,
+                detail="" if state in (KioskState.RUNNING, KioskState.STOPPED) else self._detail,
+            )
         try:
-            if self._socket is None:
-                self._socket = socket.socket(
-                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
-                )
-            self._socket.sendto(text.encode(), self.address)
-        except OSError as exc:
-            log.error("systemd notify socket %r: %s; no more notifications", self.address, exc)
-            self.address = ""
+            self._write(beat)
+        except Exception as exc:  # the database away: the kiosk goes on, tries again
+            log.warning("heartbeat: cannot write it: %s", exc)
+            self._due = self.clock() + min(self.interval, 1.0)
             return False
+        if state != self._written:
+            log.info("kiosk state: %s", state.value)
+        self._written = state
+        self._due = self.clock() + self.interval
+        self.written += 1
         return True
 
-    def observe(self, message: object) -> None:
-        """The loop's messages: ready when the models are loaded, a ping per recognised
-        frame (rate-limited), the decisions counted in the status."""
-        match message:
-            case LoopReady() if not self._ready:
-                self._ready = True
-                self.notify(f"READY=1\nSTATUS=recognising on {message.device}")
-            case Analysis():
-                now = self.clock()
-                if now - self._last_ping >= self.interval:
-                    self._last_ping = now
-                    if self.notify("WATCHDOG=1"):
-                        self.pings += 1
-            case Decided():
-                self.decisions += 1
-                self.notify(f"STATUS=decisions {self.decisions}, last {message.decision.value}")
-            case Notice() if message.fatal:
-                self.notify(f"STATUS=stopped: {message.message}")
 
-    def stopping(self) -> None:
-        self.notify("STOPPING=1")
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+def silent_heartbeat(kiosk_id: str) -> KioskHeartbeat:
+    """A heartbeat that writes nowhere (a loop run without a database: tests, tools)."""
+    return KioskHeartbeat(kiosk_id, lambda _beat: None, liveness_on=True)

@@ -41,7 +41,9 @@ from kiosk.services import loop_messages as words
 from kiosk.services.announce import Announcer
 from kiosk.services.attempt import Attempt, BadgeInbox, Claim
 from kiosk.services.badge_mode import BadgeMode
+from kiosk.services.camera_watch import CameraWatch
 from kiosk.services.door import Door
+from kiosk.services.heartbeat import KioskHeartbeat, silent_heartbeat
 from kiosk.services.liveness_step import PROMPT_REPEAT_SECONDS, LivenessStep
 from kiosk.services.loop_messages import (
     LEFT_MESSAGE,
@@ -112,6 +114,7 @@ class KioskLoop(BadgeMode, LivenessStep):
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         quality: Callable[[FaceResult], float] = frame_quality,
         same_face_distance: float | None = None,
+        heartbeat: KioskHeartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.slot = slot
@@ -145,8 +148,8 @@ class KioskLoop(BadgeMode, LivenessStep):
         self._badges = BadgeInbox()
         self.rate = RateMeter(RATE_WINDOW)
         self._slow = False
-        self._outage_recorded = False
-        self._outage_started: float | None = None
+        self._camera = CameraWatch(settings.capture.stall_seconds)
+        self.heartbeat = heartbeat or silent_heartbeat(settings.kiosk_id)
         self.announcer = Announcer(
             settings,
             store,
@@ -156,6 +159,7 @@ class KioskLoop(BadgeMode, LivenessStep):
             lambda: self.recognizer.model_info.version if self.recognizer else None,
             lambda: self._threshold,
         )
+        self.announcer.heartbeat = self.heartbeat
 
     # -- running ------------------------------------------------------------------
 
@@ -171,20 +175,25 @@ class KioskLoop(BadgeMode, LivenessStep):
             log.exception("kiosk: cannot start the recognition")
             self.emit(Notice(f"recognition cannot start: {exc}", fatal=True))
             return
-        seq = 0
         with self.door_worker():
-            while not stop.is_set():
-                frame = self.slot.wait_newer(seq, timeout=0.2)
-                self._watch_camera(self.slot.status)
-                if frame is None:
-                    continue
-                seq = frame.seq
-                try:
-                    self.step(frame)
-                except Exception as exc:  # one bad frame or a database hiccup: keep going
-                    log.exception("kiosk: recognition step failed")
-                    self.emit(Notice(f"recognition error: {exc}"))
-                    stop.wait(0.5)
+            self._recognise(stop)
+        self.heartbeat.stop()
+
+    def _recognise(self, stop: threading.Event) -> None:
+        seq = 0
+        while not stop.is_set():
+            frame = self.slot.wait_newer(seq, timeout=0.2)
+            self._watch_camera(self.slot.status)
+            self.heartbeat.tick()
+            if frame is None:
+                continue
+            seq = frame.seq
+            try:
+                self.step(frame)
+            except Exception as exc:  # one bad frame or a database hiccup: keep going
+                log.exception("kiosk: recognition step failed")
+                self.emit(Notice(f"recognition error: {exc}"))
+                stop.wait(0.5)
 
     def door_worker(self) -> AbstractContextManager[None]:
         """Within the block, :meth:`step` hands door requests to one background thread
@@ -205,24 +214,15 @@ class KioskLoop(BadgeMode, LivenessStep):
         self.emit(LoopReady(self.recognizer.device, f"{model.name} {model.version}", enrolled))
 
     def _watch_camera(self, status: CameraStatus) -> None:
-        """Record an outage once when it starts and once when it ends."""
-        offline = not status.online and status.offline_since is not None
+        """Record an outage once when it starts, and once when it ends (CameraWatch)."""
         latest = self.slot.latest()
-        stalled = (
-            status.online
-            and latest is not None
-            and self.clock() - latest.time > self.settings.capture.stall_seconds
-        )
-        if (offline or stalled) and not self._outage_recorded:
-            reason = status.message if offline else "the camera stopped sending frames"
-            self._outage_recorded = True
-            self._outage_started = self.clock()
+        change = self._camera.see(status, None if latest is None else latest.time, self.clock())
+        if change is None:
+            return
+        if change.lost:
             self._end_attempt(face_left=False)
-            self.announcer.record(Decision.ERROR, f"camera offline: {reason}")
-        elif status.online and not stalled and self._outage_recorded:
-            lasted = self.clock() - (self._outage_started or self.clock())
-            self._outage_recorded = False
-            self.announcer.record(Decision.ERROR, f"camera back online after {lasted:.0f} s")
+        self.heartbeat.camera(not change.lost, change.reason)
+        self.announcer.record(Decision.ERROR, change.words)
 
     # -- one frame ----------------------------------------------------------------
 

@@ -105,7 +105,9 @@ def record_effective_settings(
     sources = {key: settings.source_of(key) for key in WATCHED}
     weaker = weaker_settings(settings, people)
     with store.unit_of_work(write=True) as uow:
-        previous = uow.audit.list(limit=1, action="kiosk-settings")
+        # this kiosk's previous start (kiosks of one database may run with different
+        # settings: each is compared with itself, not with whichever started last)
+        previous = uow.audit.list(limit=1, action="kiosk-settings", target=settings.kiosk_id)
         admin_changes = uow.audit.list(limit=1, action="threshold")
         changed: list[str] = []
         if previous:
@@ -156,10 +158,19 @@ def _value(key: str, value: object) -> str:
     return str(value)
 
 
+def _by(source: object) -> str:
+    """Where a value came from, in words ("default": none of the places that set it)."""
+    if source in (None, "default"):
+        return "the built-in default"
+    return (
+        f"set by the {source}" if str(source).startswith(("file", "environment")) else str(source)
+    )
+
+
 def _changes_text(details: str) -> str:
     changes = action_details(details).get("changes", {})
     parts = [
-        f"{key} {_value(key, c.get('from'))} -> {_value(key, c.get('to'))} by {c.get('by')}"
+        f"{key}: {_value(key, c.get('from'))} → {_value(key, c.get('to'))} ({_by(c.get('by'))})"
         for key, c in changes.items()
         if isinstance(c, dict)
     ]

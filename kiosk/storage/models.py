@@ -243,3 +243,19 @@ class GroupRow(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     seal: Mapped[str] = mapped_column(String(64))
+
+
+class KioskStatusRow(Base):
+    """The latest heartbeat of each kiosk (one row per kiosk, overwritten): its state,
+    since when, and its last decision. Outside the hash chains: it is a status board,
+    not a record; the changes themselves are in the access log."""
+
+    __tablename__ = "kiosk_status"
+
+    kiosk_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_decision_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

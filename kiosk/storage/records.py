@@ -83,6 +83,10 @@ class EventFilter:
     person_id: int | None = None
     decision: str | None = None
     kiosk_id: str | None = None
+    #: events of any of these people (with ``person_id``: of it too)
+    person_ids: tuple[int, ...] = ()
+    #: every denial (any ``denied-*`` decision)
+    denials: bool = False
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from kiosk.storage.repositories import (
     ScheduleRepository,
     TemplateRepository,
 )
+from kiosk.storage.repositories.kiosks import KioskStatusRepository
 from kiosk.storage.repositories.roster import TABLES, RosterRepository
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class UnitOfWork:
     groups: GroupRepository
     meta: MetaRepository
     roster: RosterRepository
+    kiosks: KioskStatusRepository
 
     def __init__(self, store: Store, *, write: bool) -> None:
         self._store = store
@@ -106,6 +108,7 @@ class UnitOfWork:
         self.schedules = ScheduleRepository(session, key)
         self.groups = GroupRepository(session, key)
         self.meta = MetaRepository(session)
+        self.kiosks = KioskStatusRepository(session)
         return self
 
     def commit(self) -> None:

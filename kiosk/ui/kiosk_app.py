@@ -20,7 +20,7 @@ from kiosk.config import Settings
 from kiosk.domain.faces import FloatArray
 from kiosk.services.door import Door
 from kiosk.services.events import EventBus
-from kiosk.services.heartbeat import Heartbeat
+from kiosk.services.heartbeat import KioskHeartbeat
 from kiosk.services.kiosk_loop import (
     AccessStore,
     KioskLoop,
@@ -29,6 +29,7 @@ from kiosk.services.kiosk_loop import (
     Searcher,
 )
 from kiosk.services.loop_messages import LoopMessage, StaffNotice
+from kiosk.services.sd_notify import SystemdNotifier
 from kiosk.ui.admin_login import PasswordCheck
 from kiosk.ui.kiosk_window import KioskWindow
 from kiosk.ui.kiosk_window import application as application
@@ -56,11 +57,12 @@ class KioskApp:
         require_password: bool | None = None,
         window: KioskWindow | None = None,
         events: EventBus | None = None,
-        heartbeat: Heartbeat | None = None,
+        notifier: SystemdNotifier | None = None,
+        heartbeat: KioskHeartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.events = events
-        self.heartbeat = heartbeat
+        self.notifier = notifier
         self.camera = camera
         self.door = door
         self.loop = KioskLoop(
@@ -72,6 +74,7 @@ class KioskApp:
             door=door,
             make_gallery=make_gallery,
             liveness=liveness,
+            heartbeat=heartbeat,
         )
         require = full_screen if require_password is None else require_password
         if window is None:
@@ -88,7 +91,7 @@ class KioskApp:
         self.threads = KioskThreads(camera, self.loop, door)
         # a queued connection to a method of a GUI-thread object, not a lambda
         self.threads.worker.update.connect(self.window.on_update)
-        self._tee([b.observe for b in (events, heartbeat) if b is not None])
+        self._tee([b.observe for b in (events, notifier) if b is not None])
         if events is not None:
             self._publish_events(events)
         # badge + face: a badge read at the screen; the loop's claim is thread-safe
@@ -127,8 +130,8 @@ class KioskApp:
     def stop(self) -> bool:
         """Stop the threads (and wait for them); true when all ended."""
         stopped = self.threads.stop()
-        if self.heartbeat is not None:
-            self.heartbeat.stopping()
+        if self.notifier is not None:
+            self.notifier.stopping()
         if self.events is not None:
             self.events.close()  # "stopped", and what is still queued, within 2 s
         return stopped

@@ -312,8 +312,9 @@ class StaffBar(QLabel):
 
 
 class Keypad(QFrame):
-    """Badge + face mode: a touch keypad for the badge number or PIN. ``entered`` carries
-    what was typed when OK is pressed; the digits show as dots (a PIN is private)."""
+    """Badge + face mode: a touch keypad for the badge number (there is no PIN: the badge
+    names whose face is expected). ``entered`` carries what was typed when OK is pressed;
+    the digits show as dots (the next person in the queue does not read them)."""
 
     entered = Signal(str)
 
@@ -327,7 +328,7 @@ class Keypad(QFrame):
             " font-weight: bold; }"
             " QPushButton:pressed { background: #ffc20e; }"
         )
-        self.title = QLabel("Badge number or PIN")
+        self.title = QLabel("Your badge number")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setWordWrap(True)
         self.display = QLabel("")

@@ -43,7 +43,7 @@ def screen_words(
     if state is ScreenState.STARTING:
         return "Starting…", "The kiosk is getting ready. One moment, please."
     if state is ScreenState.IDLE and badge_mode and not badge_read:
-        return "Show your badge", "Hold your badge to the reader, or enter your PIN."
+        return "Show your badge", "Hold your badge to the reader, or type your badge number."
     if state is ScreenState.IDLE:
         if badge_read:
             return "Look at the camera", "Badge read. Look at the camera to open the door."

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.domain.access import Decision
-from kiosk.services.heartbeat import Heartbeat
 from kiosk.services.loop_messages import Analysis, Decided, LoopReady, LoopState
+from kiosk.services.sd_notify import SystemdNotifier
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,9 @@ def test_ready_then_a_ping_per_recognised_frame_at_most_twice_a_period(
 ) -> None:
     sock, path = systemd
     clock = [0.0]
-    beat = Heartbeat({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}, clock=lambda: clock[0])
+    beat = SystemdNotifier(
+        {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}, clock=lambda: clock[0]
+    )
     assert beat.interval == 1.0
     beat.observe(LoopReady("cpu", "sface 1", 3))
     assert sock.recv(100).decode().splitlines()[0] == "READY=1"
@@ -69,7 +71,7 @@ def test_no_frames_no_pings(systemd: tuple[socket.socket, str]) -> None:
     """A hung camera or model: the loop recognises nothing, so nothing is sent, and
     systemd's watchdog restarts the kiosk."""
     sock, path = systemd
-    beat = Heartbeat({"NOTIFY_SOCKET": path})
+    beat = SystemdNotifier({"NOTIFY_SOCKET": path})
     beat.observe(LoopReady("cpu", "sface 1", 3))
     sock.recv(100)
     beat.observe(LoopReady("cpu", "sface 1", 3))  # a gallery reload is not a frame
@@ -82,8 +84,8 @@ def test_no_frames_no_pings(systemd: tuple[socket.socket, str]) -> None:
 def test_without_systemd_it_does_nothing_and_a_gone_socket_is_not_an_error(
     tmp_path: Path,
 ) -> None:
-    assert not Heartbeat({}).notify("READY=1")
-    beat = Heartbeat({"NOTIFY_SOCKET": str(tmp_path / "gone")})
+    assert not SystemdNotifier({}).notify("READY=1")
+    beat = SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "gone")})
     beat.observe(_analysis(1))  # logged once, never raised
     assert not beat.enabled
-    assert not Heartbeat({"NOTIFY_SOCKET": "/x", "WATCHDOG_PID": "1"}).enabled  # not ours
+    assert not SystemdNotifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_PID": "1"}).enabled  # not ours

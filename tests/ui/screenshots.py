@@ -224,7 +224,7 @@ shot("15_badge_entry")
 for key in "4711":
     w.keypad.press(key)
 frame(obama)
-shot("16_badge_pin_typed")
+shot("16_badge_number_typed")
 w.keypad.press("OK")
 w.on_update(BadgeRead(10.0))
 shot("17_badge_read_look_at_camera")

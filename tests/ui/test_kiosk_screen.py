@@ -168,9 +168,12 @@ def test_camera_failing_goes_offline_then_recovers(
     window = app.window
     qtbot.waitUntil(lambda: window.displayed_frames > 3, timeout=30_000)
     assert window.state is not ScreenState.OFFLINE
+    # the kiosk's heartbeat, in the database every kiosk and console shares (issue 26)
+    qtbot.waitUntil(lambda: _beat(settings) == "running", timeout=DECISION_TIMEOUT_MS)
     unplugged = tmp_path / "unplugged"
     folder.rename(unplugged)  # the camera stops delivering in the middle
     qtbot.waitUntil(_state(app, ScreenState.OFFLINE), timeout=30_000)
+    qtbot.waitUntil(lambda: _beat(settings) == "camera lost", timeout=30_000)
     assert window.banner.title.text() == "Camera offline"
     assert "image folder camera stopped delivering frames" in app.camera.slot.status.message
     qtbot.waitUntil(lambda: app.camera.slot.status.attempts >= 2, timeout=30_000)
@@ -179,9 +182,22 @@ def test_camera_failing_goes_offline_then_recovers(
     qtbot.waitUntil(lambda: window.state is not ScreenState.OFFLINE, timeout=30_000)
     qtbot.waitUntil(lambda: len(logged()) >= 2, timeout=DECISION_TIMEOUT_MS)
     reasons = [e.reason for e in logged()]
-    assert reasons[0].startswith("camera offline:")
-    assert reasons[1].startswith("camera back online after")
+    assert reasons[0].startswith("camera lost:")
+    assert reasons[1].startswith("camera back after")
     assert all(e.decision is Decision.ERROR for e in logged())
+    assert all(e.person_id is None for e in logged())  # nobody: not an "unknown" face
+    assert _beat(settings) == "running"
+    app.stop()
+    assert _beat(settings) == "stopped"  # closed cleanly: not stale
+
+
+def _beat(settings: Settings) -> str | None:
+    """The state of the kiosk's latest heartbeat in the database."""
+    from kiosk.storage.store import open_store
+
+    with open_store(settings) as store, store.unit_of_work() as uow:
+        beats = [b for b in uow.kiosks.all() if b.kiosk_id == settings.kiosk_id]
+    return beats[0].state.value if beats else None
 
 
 class DoorController(BaseHTTPRequestHandler):

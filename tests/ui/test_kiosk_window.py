@@ -282,6 +282,9 @@ def test_badge_mode_takes_a_card_reader_or_the_keypad(qtbot: Any, settings: Sett
     qtbot.waitUntil(lambda: window.state is ScreenState.IDLE)
     assert window.banner.title.text() == "Show your badge"
     assert window.keypad.isVisible()
+    # issue 26: no PIN exists; the screen asks for what does (the badge number)
+    shown = f"{window.banner.message.text()} {window.keypad.title.text()}"
+    assert "PIN" not in shown and "badge number" in window.banner.message.text()
     entered: list[str] = []
     window.badge_entered.connect(entered.append)
     qtbot.keyClicks(window, "B-44")  # a keyboard wedge types the badge, then Enter
@@ -290,7 +293,7 @@ def test_badge_mode_takes_a_card_reader_or_the_keypad(qtbot: Any, settings: Sett
     assert not window.status_line.isVisible()  # "S" was not taken for the status line
     for key in "1234":
         window.keypad.buttons[key].click()
-    assert window.keypad.display.text() == "●●●●"  # a PIN is not shown
+    assert window.keypad.display.text() == "●●●●"  # the typed number is not shown
     window.keypad.buttons["⌫"].click()
     window.keypad.buttons["OK"].click()
     assert entered == ["B-44", "123"] and window.keypad.display.text() == ""

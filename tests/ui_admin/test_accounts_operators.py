@@ -4,6 +4,9 @@ dialog open with what was typed) and the operators' actions tab, on a real datab
 from __future__ import annotations
 
 import contextlib
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -11,7 +14,8 @@ from pytestqt.qtbot import QtBot
 
 from kiosk.services.accounts import Actor, AuthError
 from kiosk.services.admin import AdminServices
-from kiosk.storage.records import Role
+from kiosk.storage.records import EventFilter, Role
+from kiosk.storage.store import Store
 from kiosk.ui.admin.accounts import AccountsPage, PasswordDialog
 from kiosk.ui.admin.operators import KINDS, OperatorsPage
 
@@ -72,6 +76,25 @@ def test_disable_role_and_delete_from_the_page(
     accounts.role_button.click()
     assert services.accounts.authenticate("deputy", GOOD).role is Role.AUDITOR
 
+    # issue 26: "Make admin" gives every power: it is asked first (Cancel keeps auditor)
+    def answer(button: QMessageBox.StandardButton, seen: list[str]) -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        seen.append(box.text())
+        box.button(button).click()
+
+    accounts.select("deputy")
+    assert accounts.role_button.text() == "Make admin"
+    seen: list[str] = []
+    QTimer.singleShot(100, lambda: answer(QMessageBox.StandardButton.Cancel, seen))
+    accounts.role_button.click()
+    assert seen and seen[0].startswith("Make deputy an admin?")
+    assert services.accounts.authenticate("deputy", GOOD).role is Role.AUDITOR
+    accounts.select("deputy")
+    QTimer.singleShot(100, lambda: answer(QMessageBox.StandardButton.Yes, seen))
+    accounts.role_button.click()
+    assert services.accounts.authenticate("deputy", GOOD).role is Role.ADMIN
+
     accounts.select("deputy")
 
     def confirm() -> None:
@@ -98,7 +121,7 @@ def test_operators_actions_are_listed_and_filtered(
     actions = [ops.table.item(r, 2).toolTip() for r in range(ops.table.rowCount())]
     assert actions[:4] == ["login", "login-failed", "login-failed", "admin-add"]
     assert ops.table.item(1, 2).text() == "sign-in failed"
-    assert ops.table.item(0, 1).text() == "deputy" and "via=console" in ops.table.item(0, 4).text()
+    assert ops.table.item(0, 1).text() == "deputy" and "via: console" in ops.table.item(0, 4).text()
     ops.kind.setCurrentIndex([kind for _, kind in KINDS].index("login-failed"))
     assert {ops.table.item(r, 2).toolTip() for r in range(ops.table.rowCount())} == {"login-failed"}
     assert ops.table.rowCount() == 2
@@ -106,3 +129,37 @@ def test_operators_actions_are_listed_and_filtered(
     ops.operator.setText("chief")
     ops.reload()
     assert {ops.table.item(r, 1).text() for r in range(ops.table.rowCount())} == {"chief"}
+
+
+def test_operators_actions_read_in_words_and_new_ones_appear_while_shown(
+    qtbot: QtBot, services: AdminServices, admin: Actor, store: Store
+) -> None:
+    """Issue 26: the Details column showed program text (``filter=EventFilter(since=None,
+    ...)``, dict dumps), and new actions only after Refresh."""
+    old_filter = (
+        "EventFilter(since=datetime.datetime(2026, 12, 5, 0, 0, tzinfo=datetime.timezone.utc),"
+        " until=None, person_id=3, decision='denied-spoof', kiosk_id=None)"
+    )
+    with store.unit_of_work(write=True) as uow:
+        uow.audit.record("chief", "export-log", "/tmp/x.csv", rows=40, filter=old_filter)
+        uow.commit()
+    ops = OperatorsPage(services.accounts, admin)
+    qtbot.addWidget(ops)
+    ops.show()
+    details = ops.table.item(0, 4).text()
+    assert details.startswith("filter: from 2026-12-05 ")  # keys sorted, as stored
+    assert details.endswith("person #3, decision denied-spoof; rows: 40")
+    assert "EventFilter" not in details and "=" not in details and "{" not in details
+    # an export from the console now records its filter in words
+    flt = EventFilter(since=datetime(2026, 12, 5, tzinfo=UTC), denials=True, person_ids=(1, 2))
+    services.security.export_csv(admin, Path(tempfile.mkdtemp()) / "out.csv", flt)
+    qtbot.waitUntil(
+        lambda: (
+            ops.table.item(0, 2).toolTip() == "export-log"
+            and ops.rows[0].id > 1
+            and ops.table.rowCount() >= 3
+        ),
+        timeout=10_000,
+    )
+    words = ops.table.item(0, 4).text()
+    assert "filter: from 2026-12-05" in words and "people #1, #2, all denials" in words, words

@@ -51,6 +51,7 @@ def test_first_start_asks_for_an_admin_and_refuses_a_weak_password(
     assert window.main is not None and window.actor is not None
     assert window.actor.username == "boss"
     assert [window.main.tabs.tabText(i) for i in range(window.main.tabs.count())] == [
+        "Today",  # issue 26: the first page
         "People",
         "Access rules",
         "Security level",
@@ -115,7 +116,11 @@ def test_an_auditor_sees_only_the_log(window: AdminWindow, auditor: Actor) -> No
     sign_in(window, "reader", "Aud1tor-only!")
     assert window.main is not None
     tabs = window.main.tabs
-    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Access log", "Operators' actions"]
+    assert [tabs.tabText(i) for i in range(tabs.count())] == [
+        "Today",
+        "Access log",
+        "Operators' actions",
+    ]
     assert window.main.people is None and window.main.security is None
 
 

@@ -40,8 +40,6 @@ REWRITTEN = {
 PENDING = {
     "docs/enrollment-gate.md",
     "docs/import-and-visitors.md",
-    "docs/operators-today.md",
-    "docs/display.md",
 }
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")

@@ -26,9 +26,12 @@ from kiosk.domain.faces import (
     MatchKind,
     ModelInfo,
 )
+from kiosk.domain.kiosk_state import Heartbeat, KioskState
 from kiosk.domain.liveness import LivenessVerdict
 from kiosk.errors import InputError
+from kiosk.services.camera_watch import CAMERA_STEADY_SECONDS
 from kiosk.services.door import DoorRequest, DoorResult
+from kiosk.services.heartbeat import KioskHeartbeat
 from kiosk.services.kiosk_loop import KioskLoop
 from kiosk.services.loop_messages import (
     Analysis,
@@ -518,18 +521,65 @@ def test_door_failure_is_reported_and_recorded() -> None:
 
 def test_camera_outage_is_recorded_once_and_its_end_too() -> None:
     store = FakeStore([])
+    beats: list[Heartbeat] = []
     loop, out, clock = _loop(store, FakeDoor())
+    loop.heartbeat = loop.announcer.heartbeat = KioskHeartbeat(
+        "k1", beats.append, liveness_on=True, clock=clock, interval=60.0
+    )
     status = CameraStatus(False, "webcam 0 stopped delivering frames", "0", (640, 480, 30.0))
     offline = replace(status, offline_since=clock.t, attempts=1)
     loop._watch_camera(offline)
+    loop.heartbeat.tick()
     loop._watch_camera(replace(offline, attempts=2))
     clock.t += 12
+    loop._watch_camera(replace(status, online=True))  # frames again: not yet steady
+    loop.heartbeat.tick()
+    clock.t += CAMERA_STEADY_SECONDS
     loop._watch_camera(replace(status, online=True))
+    loop.heartbeat.tick()
     reasons = [e.reason for e in store.events]
     assert reasons == [
-        "camera offline: webcam 0 stopped delivering frames",
-        "camera back online after 12 s",
+        "camera lost: webcam 0 stopped delivering frames",
+        "camera back after 12 s lost",
     ]
+    assert all(e.person_id is None for e in store.events)
+    assert [b.state for b in beats] == [KioskState.CAMERA_LOST, KioskState.RUNNING]
+    assert beats[0].detail == "webcam 0 stopped delivering frames"
+
+
+def test_a_camera_dropping_every_half_second_is_one_outage() -> None:
+    """Issue 26: a camera that reopened and dropped again every half second wrote about
+    30 error rows in 5 s (two per reconnect). Now: one row when it is lost, one when it
+    has sent frames for CAMERA_STEADY_SECONDS without a break, and one state change
+    each in the heartbeat."""
+    store = FakeStore([])
+    beats: list[Heartbeat] = []
+    loop, out, clock = _loop(store, FakeDoor())
+    loop.heartbeat = loop.announcer.heartbeat = KioskHeartbeat(
+        "k1", beats.append, liveness_on=True, clock=clock, interval=60.0
+    )
+    loop.heartbeat.tick()  # the start: running
+    status = CameraStatus(True, "", "0", (640, 480, 30.0))
+    for _ in range(20):  # 10 s of drop, reopen, drop...
+        loop._watch_camera(
+            replace(status, online=False, message="read failed", offline_since=clock.t)
+        )
+        loop.heartbeat.tick()
+        clock.t += 0.25
+        loop._watch_camera(status)
+        loop.heartbeat.tick()
+        clock.t += 0.25
+    assert [e.reason for e in store.events] == ["camera lost: read failed"]
+    for _ in range(30):  # then steady for 6 s
+        loop._watch_camera(status)
+        loop.heartbeat.tick()
+        clock.t += 0.2
+    assert [e.reason for e in store.events] == [
+        "camera lost: read failed",
+        "camera back after 10 s lost",
+    ]
+    states = [b.state for b in beats]
+    assert states == [KioskState.RUNNING, KioskState.CAMERA_LOST, KioskState.RUNNING]
 
 
 def test_a_pending_liveness_check_holds_the_door_until_it_decides() -> None:

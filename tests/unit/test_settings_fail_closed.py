@@ -75,3 +75,41 @@ def test_weaker_settings_are_recorded_with_their_source_at_every_start(tmp_path:
         assert len(_weaker(store)) == 3
     finally:
         store.close()
+
+
+def test_a_kiosk_started_with_liveness_off_is_recorded_once_in_words(tmp_path: Path) -> None:
+    """Issue 26: `kiosk --liveness off` was recorded as "liveness.mode active -> off by
+    default", again at every start (each start was compared with whichever kiosk of the
+    database started last, and the option was taken for the default)."""
+    import argparse
+
+    from kiosk.cli.windows import LIVENESS_OPTION, _apply
+    from kiosk.services.settings_record import readable_action
+
+    base = Settings.load({"KIOSK_HOME": str(tmp_path)})
+    args = argparse.Namespace(
+        door=None, door_url=None, status=False, no_sound=False, liveness="off",
+        kiosk_id="north", camera=None,
+    )  # fmt: skip
+    north_off = _apply(args, base)
+    south = _apply(
+        argparse.Namespace(**{**vars(args), "liveness": None, "kiosk_id": "south"}), base
+    )
+    assert north_off.source_of("liveness.mode") == LIVENESS_OPTION
+    store = open_store(base)
+    try:
+        north_active = _apply(argparse.Namespace(**{**vars(args), "liveness": None}), base)
+        record_effective_settings(store, north_active, people=3)
+        for _ in range(3):  # north with the option, south without, taking turns
+            record_effective_settings(store, north_off, people=3)
+            record_effective_settings(store, south, people=3)
+        with store.unit_of_work() as uow:
+            outside = uow.audit.list(action="settings-changed-outside")
+        assert len(outside) == 1 and outside[0].target == "north"  # once: when it changed
+        words = readable_action(outside[0])
+        assert words == (
+            "changed outside the console at kiosk north: liveness.mode: active → off "
+            "(the kiosk command's --liveness option)"
+        )
+    finally:
+        store.close()

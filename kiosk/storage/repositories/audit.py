@@ -64,11 +64,14 @@ class AuditRepository:
         action: str | None = None,
         admin: str | None = None,
         before_id: int | None = None,
+        target: str | None = None,
     ) -> list[AdminAction]:
         """Newest first."""
         query = select(AdminActionRow).order_by(AdminActionRow.id.desc()).limit(limit)
         if action is not None:
             query = query.where(AdminActionRow.action == action)
+        if target is not None:
+            query = query.where(AdminActionRow.target == target)
         if admin is not None:
             query = query.where(AdminActionRow.admin == admin)
         if before_id is not None:

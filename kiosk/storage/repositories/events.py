@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from kiosk.domain.access import AccessEvent, Decision
@@ -133,6 +133,23 @@ class EventRepository:
         query = filter_events(select(func.count()).select_from(EventRow), flt)
         return int(self.session.scalar(query) or 0)
 
+    def newest_id(self) -> int:
+        """The id of the newest event (0: none); one index lookup, for polling."""
+        return int(self.session.scalar(select(func.max(EventRow.id))) or 0)
+
+    def counts_since(self, since: datetime) -> dict[tuple[str, str], int]:
+        """(kiosk id, decision) -> how many events since ``since``."""
+        # grouped by an expression: SQLite would otherwise walk the whole log in the
+        # (kiosk, id) index's order to group without sorting (105 ms at 100,000 events);
+        # this way it reads only the rows since ``since``, by the time index
+        kiosk = EventRow.kiosk_id.op("||")(literal_column("''"))
+        query = (
+            select(kiosk, EventRow.decision, func.count())
+            .where(EventRow.time >= since)
+            .group_by(kiosk, EventRow.decision)
+        )
+        return {(k, d): int(n) for k, d, n in self.session.execute(query)}
+
     def head(self) -> Head | None:
         return self._chain.read()
 
@@ -215,8 +232,13 @@ def filter_events(query: Any, flt: EventFilter | None) -> Any:
         conditions.append(EventRow.time >= flt.since)
     if flt.until is not None:
         conditions.append(EventRow.time < flt.until)
-    if flt.person_id is not None:
-        conditions.append(EventRow.person_id == flt.person_id)
+    people = {*flt.person_ids, *(() if flt.person_id is None else (flt.person_id,))}
+    if len(people) == 1:
+        conditions.append(EventRow.person_id == next(iter(people)))
+    elif people:
+        conditions.append(EventRow.person_id.in_(sorted(people)))
+    if flt.denials:
+        conditions.append(EventRow.decision.like("denied-%"))
     if flt.decision is not None:
         conditions.append(EventRow.decision == flt.decision)
     if flt.kiosk_id is not None:

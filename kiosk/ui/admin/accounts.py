@@ -269,8 +269,23 @@ class AccountsPage(QWidget):
     @Slot()
     def _toggle_role(self) -> None:
         a = self.selected()
-        if a is not None:
-            self.set_role(a.username, Role.AUDITOR if a.role is Role.ADMIN else Role.ADMIN)
+        if a is None:
+            return
+        if a.role is Role.ADMIN:
+            self.set_role(a.username, Role.AUDITOR)
+            return
+        # giving every power (people, faces, accounts, the threshold) is asked first
+        answer = QMessageBox.question(
+            self,
+            "Make admin",
+            f"Make {a.username} an admin? An admin can enroll and erase people, change the "
+            "security level and the access rules, and add, change or delete accounts, "
+            "yours included.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.set_role(a.username, Role.ADMIN)
 
     @Slot()
     def _toggle_disabled(self) -> None:

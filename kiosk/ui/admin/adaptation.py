@@ -178,8 +178,8 @@ class AdaptationPanel(QWidget):
         c = result.comparison
         self.message.setStyleSheet("color: #1b7f3b;")
         self.message.setText(
-            f"Head {result.head.version} stored in {result.seconds:.0f} s (not switched on by "
-            "training)."
+            f"Trained on this site's people in {result.seconds:.0f} s and stored (not switched "
+            f"on by training). Details: head {result.head.version}."
             + ("" if result.matches_now else " The enrolled people changed meanwhile: train again.")
         )
         self.figures.setText(

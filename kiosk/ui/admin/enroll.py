@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -38,6 +38,8 @@ from kiosk.services.enrollment import (
 from kiosk.services.photo_check import IMAGE_SUFFIXES, CheckedFace
 from kiosk.storage.records import PersonRecord
 from kiosk.ui.admin.capture import CaptureDialog
+from kiosk.ui.admin.discard import may_discard
+from kiosk.ui.admin.enroll_icons import ICON, file_icon, framed, rejected_icon
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
 from kiosk.ui.admin.widgets import (
     AMBER,
@@ -48,47 +50,6 @@ from kiosk.ui.admin.widgets import (
     pixmap_from_rgb,
     sentence,
 )
-
-ICON = 96
-
-
-def _rejected_icon() -> QPixmap:
-    pix = QPixmap(ICON, ICON)
-    pix.fill(QColor("#f3d6d6"))
-    return pix
-
-
-def _framed(pix: QPixmap, colour: str) -> QPixmap:
-    """``pix`` with a coloured frame (amber: a photo in doubt)."""
-    framed = QPixmap(pix)
-    painter = QPainter(framed)
-    painter.setPen(QPen(QColor(colour), 5))
-    painter.drawRect(framed.rect().adjusted(2, 2, -3, -3))
-    painter.end()
-    return framed
-
-
-def _file_icon(path: str) -> QPixmap | None:
-    """A small, greyed copy of a rejected photo file, so the admin sees which it was."""
-    from PySide6.QtGui import QImageReader
-
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and max(size.width(), size.height()) > 4 * ICON:
-        reader.setScaledSize(size.scaled(2 * ICON, 2 * ICON, Qt.AspectRatioMode.KeepAspectRatio))
-    image = reader.read()
-    if image.isNull():
-        return None
-    pix = QPixmap.fromImage(image).scaled(
-        ICON, ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-    )
-    painter = QPainter(pix)
-    painter.fillRect(pix.rect(), QColor(255, 255, 255, 120))
-    painter.setPen(QPen(QColor("#a4161a"), 3))
-    painter.drawRect(pix.rect().adjusted(1, 1, -2, -2))
-    painter.end()
-    return pix
 
 
 class EnrollDialog(QDialog):
@@ -183,7 +144,7 @@ class EnrollDialog(QDialog):
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self._save_clicked)
         cancel = QPushButton("Cancel")
-        cancel.clicked.connect(self.reject)
+        cancel.clicked.connect(self.cancel)
         buttons = QHBoxLayout()
         buttons.addWidget(files)
         buttons.addWidget(camera)
@@ -308,10 +269,10 @@ class EnrollDialog(QDialog):
                 text, colour = f"✔ {face.name}\naccepted", GREEN
             else:
                 text, colour = f"? {face.name}\n{doubt}", AMBER
-                icon = _framed(icon, AMBER)
+                icon = framed(icon, AMBER)
             reason = doubt or "accepted"
         else:
-            icon = _file_icon(face.source) or _rejected_icon()
+            icon = file_icon(face.source) or rejected_icon()
             text, colour, reason = f"✘ {face.name}\n{face.reason_text}", RED, face.reason_text
         item.setIcon(QIcon(icon))
         item.setText(text)
@@ -339,7 +300,18 @@ class EnrollDialog(QDialog):
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.drop_selected()
             return
+        if event.key() == Qt.Key.Key_Escape:
+            self.cancel()
+            return
         super().keyPressEvent(event)
+
+    @Slot()
+    def cancel(self) -> None:
+        """Esc or Cancel: a typed name or checked photos are not thrown away unasked
+        (closing for an idle sign-out does not ask: it goes through ``reject``)."""
+        name = self.form.name.text().strip() if self.form is not None else ""
+        if may_discard(self, name, len(self.faces)):
+            self.reject()
 
     @Slot()
     def drop_selected(self) -> None:
@@ -380,8 +352,9 @@ class EnrollDialog(QDialog):
         for d in self.duplicates:
             whom.setdefault(f"{d.name} (badge {d.badge})", []).append(d)
         lines += [
-            f"? {len(ds)} photo(s) already match <b>{who}</b> "
-            f"(closest distance {min(d.distance for d in ds):.2f})."
+            f"? {len(ds)} photo(s) look like <b>{who}</b>, already enrolled. "
+            f"<span style='color:#555'>Details: closest distance {min(d.distance for d in ds):.2f}"
+            "</span>"
             for who, ds in whom.items()
         ]
         if self.duplicates:

@@ -331,9 +331,9 @@ class EventTableModel(QAbstractTableModel):
         if col == 0:
             return e.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         if col == 1:
-            return str(e.decision)
+            return e.decision.words
         if col == 2:
-            return logged.person_name or ("unknown" if e.person_id is None else f"#{e.person_id}")
+            return who(logged)
         if col == 3:
             return logged.person_badge or ""
         if col == 4:
@@ -388,3 +388,14 @@ class EventTableModel(QAbstractTableModel):
         self.loader.wake()
         self._thread.quit()
         self._thread.wait()
+
+
+def who(logged: LoggedEvent) -> str:
+    """The person column: a kiosk problem involves nobody (not an "unknown" face)."""
+    if logged.person_name:
+        return logged.person_name
+    if logged.event.decision is Decision.ERROR:
+        return "nobody (kiosk problem)"
+    if logged.event.person_id is not None:
+        return f"#{logged.event.person_id}"
+    return "not recognised"

@@ -33,6 +33,7 @@ from kiosk.services.admin import AdminServices
 from kiosk.storage.chain import ChainReport
 from kiosk.storage.records import EventFilter
 from kiosk.ui.admin.event_detail import EventDetail
+from kiosk.ui.admin.log_filters import ALL_DENIALS, QuickFilters, QuickRange, range_start
 from kiosk.ui.admin.log_model import EventTableModel
 from kiosk.ui.admin.person_filter import PersonField, PersonNotFound
 from kiosk.ui.admin.tasks import BackgroundTask, run_task
@@ -78,8 +79,14 @@ class LogViewer(QWidget):
         self.badge.picked.connect(self.apply_filters)
         self.decision = QComboBox()
         self.decision.addItem("any decision", None)
+        self.decision.addItem("all denials", ALL_DENIALS)
         for d in Decision:
-            self.decision.addItem(str(d), str(d))
+            self.decision.addItem(d.words, str(d))
+        # the box as wide as its usual choices, the list as wide as the longest
+        self.decision.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.decision.setMinimumContentsLength(16)
         self.kiosk = QComboBox()
         self.kiosk.setEditable(True)
         self.kiosk.addItem("")
@@ -106,6 +113,10 @@ class LogViewer(QWidget):
         ):
             filters.addWidget(w)
         filters.addStretch(1)
+        self.quick = QuickFilters(self.badge)
+        self.quick.range_chosen.connect(self.quick_range)
+        self.quick.denials_chosen.connect(self.all_denials)
+        self.quick.people_changed.connect(self.apply_filters)
         # what the person filter found, or why it could not: next to the filters
         self.filter_note = QLabel("")
         self.filter_note.setObjectName("filterNote")
@@ -126,7 +137,7 @@ class LogViewer(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((150, 120, 160, 90, 90, 70)):
+        for col, width in enumerate((150, 200, 160, 90, 90, 70)):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().currentRowChanged.connect(self._show_detail)
         self.model.dataChanged.connect(self._refresh_detail)
@@ -167,6 +178,7 @@ class LogViewer(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addWidget(self.quick)
         layout.addWidget(self.filter_note)
         layout.addWidget(splitter, 1)
         layout.addLayout(status)
@@ -191,12 +203,15 @@ class LogViewer(QWidget):
         person_id = None if person is None else person.person.id
         since = _to_utc(self.since.dateTime()) if self.since_on.isChecked() else None
         until = _to_utc(self.until.dateTime()) if self.until_on.isChecked() else None
+        decision = self.decision.currentData()
         flt = EventFilter(
             since=since,
             until=until,
             person_id=person_id,
-            decision=self.decision.currentData(),
+            decision=None if decision == ALL_DENIALS else decision,
             kiosk_id=self.kiosk.currentText().strip() or None,
+            person_ids=self.quick.ids(),
+            denials=decision == ALL_DENIALS,
         )
         return None if flt == EventFilter() else flt
 
@@ -216,11 +231,13 @@ class LogViewer(QWidget):
             self._error(str(exc))
             return
         person = self.badge.person if flt is not None and flt.person_id is not None else None
-        if person is not None:
-            erased = " (erased)" if person.erased else ""
-            self._note(
-                f"Events of {person.person.name}, badge {person.person.badge}{erased}.", GREY
+        people = list(self.quick.people) + ([person] if person is not None else [])
+        if people:
+            names = ", ".join(
+                f"{p.person.name}, badge {p.person.badge}" + (" (erased)" if p.erased else "")
+                for p in people
             )
+            self._note(f"Events of {names}.", GREY)
         else:
             self.filter_note.setVisible(False)
         self.message.clear()
@@ -228,10 +245,26 @@ class LogViewer(QWidget):
         self.model.set_filter(flt)
         self._clear_detail()
 
+    @Slot(object)
+    def quick_range(self, quick: QuickRange) -> None:
+        """Today, the last hour or the last 7 days, up to now (the other filters kept)."""
+        now = datetime.now().astimezone()
+        start = range_start(quick, now)
+        self.since.setDateTime(QDateTime.fromSecsSinceEpoch(int(start.timestamp())))
+        self.since_on.setChecked(True)
+        self.until_on.setChecked(False)
+        self.apply_filters()
+
+    @Slot()
+    def all_denials(self) -> None:
+        self.decision.setCurrentIndex(self.decision.findData(ALL_DENIALS))
+        self.apply_filters()
+
     @Slot()
     def clear_filters(self) -> None:
         self.since_on.setChecked(False)
         self.until_on.setChecked(False)
+        self.quick.clear(emit=False)
         self.badge.clear()
         self.decision.setCurrentIndex(0)
         self.kiosk.setCurrentText("")

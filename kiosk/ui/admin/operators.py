@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import Slot
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QTimer, Slot
+from PySide6.QtGui import QColor, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -28,10 +28,12 @@ from PySide6.QtWidgets import (
 
 from kiosk.errors import KioskError
 from kiosk.services.accounts import AccountService, Actor
-from kiosk.services.audit_log import describe_details
+from kiosk.services.action_words import details_in_words
 from kiosk.storage.records import AdminAction
 
 PAGE = 200
+#: how often a shown page checks for new actions
+LIVE_MS = 3000
 COLUMNS = ("Time", "Operator", "Action", "Concerning", "Details")
 
 #: the kinds an operator looks for, in words (the stored name in brackets in the list)
@@ -171,7 +173,37 @@ class OperatorsPage(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
         layout.addWidget(note)
+        # while shown, new actions (from this console, another one or a kiosk) appear
+        # without pressing Refresh: the newest action's id is checked every few seconds
+        self.live = QTimer(self)
+        self.live.setInterval(LIVE_MS)
+        self.live.timeout.connect(self.poll)
         self.reload()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        self.reload()
+        self.live.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802
+        self.live.stop()
+        super().hideEvent(event)
+
+    @Slot()
+    def poll(self) -> None:
+        """Reload when an action newer than the newest shown was recorded."""
+        try:
+            newest = self.accounts.actions(
+                self.actor,
+                limit=1,
+                action=self.kind.currentData(),
+                admin=self.operator.text().strip() or None,
+            )
+        except KioskError:
+            return
+        shown = self.rows[0].id if self.rows else 0
+        if newest and newest[0].id > shown:
+            self.reload()
 
     def _query(self, before_id: int | None) -> list[AdminAction]:
         return self.accounts.actions(
@@ -207,7 +239,7 @@ class OperatorsPage(QWidget):
                 operator_words(a),
                 ACTION_WORDS.get(a.action, a.action),
                 a.target or "-",
-                describe_details(a.details),
+                details_in_words(a.details),
             )
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)

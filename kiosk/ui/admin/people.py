@@ -44,6 +44,7 @@ from kiosk.ui.admin.widgets import (
     GREEN,
     RED,
     THUMB,
+    last_day,
     pixmap_from_jpeg,
     placeholder,
     show_error,
@@ -57,7 +58,7 @@ STATUS_COLOURS = {
     PersonStatus.NOT_YET: AMBER,
     PersonStatus.ERASED: "#777777",
 }
-PEOPLE_COLUMNS = ("Name", "Badge", "Group", "Status", "Photos", "Valid until")
+PEOPLE_COLUMNS = ("Name", "Badge", "Group", "Status", "Photos", "Valid until (last day)")
 
 
 class PeopleModel(QAbstractTableModel):
@@ -126,7 +127,7 @@ class PeopleModel(QAbstractTableModel):
                     else str(r.templates)
                 )
             if col == 5:
-                return "" if p.valid_until is None else f"{p.valid_until.astimezone():%Y-%m-%d}"
+                return "" if p.valid_until is None else f"{last_day(p.valid_until):%Y-%m-%d}"
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             if p.id not in self._thumbs:
                 try:

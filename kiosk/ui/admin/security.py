@@ -14,9 +14,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -242,9 +244,18 @@ class SecurityPage(QWidget):
             self.adaptation = AdaptationPanel(service, service.adaptation, actor, self.load)
             controls.addWidget(self.adaptation)
         controls.addStretch(1)
+        # the words grow with the level (Most secure) and the site head's verdict: they
+        # scroll, never cut off, at the console's 1200x760
+        column = QWidget()
+        column.setLayout(controls)
+        self.words_area = QScrollArea()
+        self.words_area.setWidget(column)
+        self.words_area.setWidgetResizable(True)
+        self.words_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.words_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QHBoxLayout(self)
         layout.addWidget(self.plot, 3)
-        layout.addLayout(controls, 2)
+        layout.addWidget(self.words_area, 2)
         v = service.settings.vision
         self._select(EXPLICIT if v.threshold is not None else v.level)
         self.level.currentIndexChanged.connect(self._choice_changed)
@@ -390,8 +401,8 @@ class SecurityPage(QWidget):
             "<u>Development photos and camera frames</u> (faces of other people, measured "
             "before shipping):"
             if head is None
-            else f"<u>Site head {head}</u>: its threshold comes from this site's photos, each "
-            "searched by a head trained without its person:",
+            else "<u>This site's own training</u>: its threshold comes from this site's photos, "
+            f"each searched by a head trained without its person (details: head {head}):",
             _warned(
                 point.fpir_text()
                 if head is None

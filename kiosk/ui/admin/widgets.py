@@ -3,7 +3,7 @@ and the person form. Imports no page, so every page may import it (no cycles).""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from kiosk.storage.records import PersonRecord
 
 THUMB = 48
 _ONE_DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
 
 #: the console's colours, one meaning each
 GREEN = "#1b7f3b"
@@ -113,10 +114,15 @@ class DateField(QWidget):
     def set_value(self, value: datetime | None, end_of_day: bool = False) -> None:
         self.enabled.setChecked(value is not None)
         if value is not None:
-            local = value.astimezone()
-            if end_of_day:
-                local = local - _ONE_DAY
-            self.date.setDate(QDate(local.year, local.month, local.day))
+            day = last_day(value) if end_of_day else value.astimezone().date()
+            self.date.setDate(QDate(day.year, day.month, day.day))
+
+
+def last_day(valid_until: datetime) -> date:
+    """The last local day a validity ending at ``valid_until`` (exclusive) includes: the
+    one convention of the people list and the person editor ("until 2026-12-04" is
+    valid through the 4th, stored as the start of the 5th)."""
+    return (valid_until - _TICK).astimezone().date()
 
 
 CONSENT_TEXT = (

@@ -34,6 +34,7 @@ from kiosk.ui.admin.operators import OperatorsPage
 from kiosk.ui.admin.people import PeoplePage
 from kiosk.ui.admin.rules import AccessRulesPage
 from kiosk.ui.admin.security import SecurityPage
+from kiosk.ui.admin.today import TodayPage
 from kiosk.ui.admin.widgets import sentence
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,8 @@ class MainArea(QWidget):
         self.rules = None
         self.security = None
         self.accounts = None
+        self.today = TodayPage(services.today, actor)
+        self.tabs.addTab(self.today, "Today")
         if actor.role is Role.ADMIN:
             self.people = PeoplePage(services, actor)
             self.rules = AccessRulesPage(services, actor)
@@ -230,6 +233,7 @@ class MainArea(QWidget):
             self.people.refresh()
 
     def close_threads(self) -> None:
+        self.today.close_threads()
         self.log.close_threads()
         if self.security is not None:
             self.security.close_threads()
