@@ -1,15 +1,12 @@
 """The kiosk screen: the live picture with face boxes, one large state banner, a staff
 bar along the top, a status line, the badge keypad (badge + face mode), the admin login.
 
-It lives in the GUI thread and never waits: a timer shows the camera's newest frame from
-the slot; the loop's messages arrive as queued signals (:meth:`KioskWindow.on_update`).
-The screen follows the loop's attempt: while the loop follows a face, the screen does not
-go back to idle (the loop lets a face go only after it has been gone for a while). A
-result is shown while its face is in view, and once the face has gone for the rest of
-``[screen] result_seconds``; never over another face: it goes at once when the loop
-follows another. After a failed liveness check the DENIED is shown for that time, then
-the person is asked to step back and try again. ALLOWED means the door was told to
-open; if it did not, the screen turns amber.
+It lives in the GUI thread and never waits: a timer shows the camera's newest frame; the
+loop's messages arrive as queued signals (:meth:`KioskWindow.on_update`). While the loop
+follows a face the screen does not go back to idle. A result is shown while its face is
+in view, then for the rest of ``[screen] result_seconds``, never over another face; after
+a failed liveness check, then "step back". ALLOWED means the door was told to open; if
+it did not, the screen turns amber.
 """
 
 from __future__ import annotations
