@@ -21,7 +21,7 @@ OLD_README = "3ce346a38b250779959721bb831417e1606b8bd1"
 #: lines of the old README that were rewritten on purpose, not moved, and why
 REWRITTEN = {
     # kiosk/config.py became the package kiosk/config/ (issue 28: modules under 500 lines)
-    "kiosk/config.py    one Settings object, built once in main()",
+    "kiosk/config.py one Settings object, built once in main()",
     # the opening paragraph, rewritten for a newcomer in README.md
     "found with MTCNN, aligned, and turned into 128-d embeddings by a Siamese (shared-weight)",
     "metric network; each embedding is matched against the people enrolled in a database and",
