@@ -12,10 +12,10 @@ from kiosk.config import LivenessSettings
 from kiosk.liveness.challenge import COMBINATION, ChallengeRules, Move
 from kiosk.liveness.check import ActiveLiveness
 from kiosk.liveness.geometry import parallax, tilt
-from kiosk.liveness.relief import relief
 from kiosk.liveness.texture import fit_plane, plane_fit, surround_motion
 from tools.liveness.attacks import AttackKind, Camera, Medium, Pose, background, make_medium
 from tools.liveness.frames import Seen, find_turns, load_photo, look
+from tools.liveness.relief import relief
 
 GATE = LivenessSettings().min_parallax
 
@@ -137,9 +137,9 @@ def test_the_check_stops_the_picture_only_with_its_frames(
 def test_tracked_points_show_a_heads_relief_and_not_a_pictures(
     faces_dir: Path, pipeline, krzysiek: tuple[str, list[Seen]]
 ) -> None:  # type: ignore[no-untyped-def]
-    """The denser geometric cue (kiosk.liveness.relief): the points in the middle of a
-    turning head move further the asked way than one plane through the rest; on a flat
-    picture tilted as far they do not (tracking noise only)."""
+    """The denser geometric cue (tools.liveness.relief, measured and not kept): the points
+    in the middle of a turning head move further the asked way than one plane through the
+    rest; on a flat picture tilted as far they do not (tracking noise only)."""
     tablet = _Tilted(faces_dir, pipeline)
     ref = tablet.seen(0.0)
     assert ref.grey is not None

@@ -34,7 +34,6 @@ import numpy as np
 from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.liveness.evidence import CUES, Combination, Evidence
 from kiosk.liveness.geometry import box_offset, head_model_gain, parallax, tilt
-from kiosk.liveness.relief import relief
 from kiosk.liveness.texture import fit_plane, surround_motion
 from kiosk.vision.pipeline import FacePipeline
 from tools.liveness.attacks import (
@@ -58,6 +57,7 @@ from tools.liveness.frames import (
     read_clip_cached,
     same_person_threshold,
 )
+from tools.liveness.relief import relief
 
 #: pixel cues are measured on frames whose parallax in the asked direction is at least this
 PIXELS_FROM = 0.04
@@ -80,7 +80,7 @@ class Row:
     surround: float | None
     outline: float | None
     peak: float = 0.0  # genuine: the turn's single-frame yaw peak
-    #: the tracked points' relief (kiosk.liveness.relief), measured, not in the combination
+    #: the tracked points' relief (tools.liveness.relief), measured, not in the combination
     relief: float | None = None
 
     def evidence(self) -> Evidence:
@@ -391,7 +391,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def relief_report(genuine: list[Row], attacks: list[Row], gate: float) -> None:
-    """The tracked points' relief (:mod:`kiosk.liveness.relief`) on its own: per turn or
+    """The tracked points' relief (:mod:`tools.liveness.relief`) on its own: per turn or
     attempt, the highest value two gated frames in a row reach; how many genuine turns
     (by background) reach the highest of the attacks', by kind."""
 

@@ -16,7 +16,8 @@ around the head: a plain wall does not matter. Its known weakness is the one eve
 geometric cue shares: a print bent about a vertical axis is three-dimensional too.
 
 Measured against the five-point cues by ``python -m tools.liveness.fit`` (the ``relief``
-column of the collected rows); see the README for whether it was adopted.
+column of the collected rows): not adopted (docs/measurements/liveness.md, "The tracked
+points' relief").
 """
 
 from __future__ import annotations
