@@ -58,6 +58,7 @@ def _record(row: PersonRow, templates: int = 0, *, sealed: bool = True) -> Perso
         erased_at=row.erased_at,
         templates=templates,
         sealed=sealed,
+        visitor=bool(row.visitor),
     )
 
 
@@ -102,6 +103,7 @@ class PeopleRepository:
         consent_at: datetime | None = None,
         consent_by: str | None = None,
         notes: str = "",
+        visitor: bool = False,
     ) -> Person:
         values = _checked_person_changes(
             {
@@ -122,6 +124,7 @@ class PeopleRepository:
             consent_at=consent_at,
             created_at=now,
             updated_at=now,
+            visitor=visitor,
         )
         self.session.add(row)
         self.session.flush()
@@ -250,6 +253,20 @@ class PeopleRepository:
         row.seal = _seal_of(self.key, row)
         self.session.flush()
         return _person(row)
+
+    def ended_visitors(self, now: datetime) -> list[PersonRecord]:
+        """Visitors whose pass has ended (``valid_until`` passed) and who are not erased."""
+        query = (
+            select(PersonRow)
+            .where(
+                PersonRow.visitor.is_(True),
+                PersonRow.erased_at.is_(None),
+                PersonRow.valid_until.is_not(None),
+                PersonRow.valid_until <= now,
+            )
+            .order_by(PersonRow.id)
+        )
+        return [_record(row, sealed=self._sealed(row)) for row in self.session.scalars(query)]
 
     def mark_erased(self, person_id: int) -> None:
         row = self.session.get(PersonRow, person_id, with_for_update=True)
