@@ -58,6 +58,8 @@ class NewPerson:
     valid_until: datetime | None = None
     notes: str = ""
     consent: bool = False
+    #: a visitor's pass: listed apart from staff, erased when ``valid_until`` passes
+    visitor: bool = False
 
 
 @dataclass(frozen=True)
