@@ -38,6 +38,7 @@ PLUGINS = (
     "kiosk.cli_windows",
     "kiosk.cli_rules",
     "kiosk.cli_adapt",
+    "kiosk.cli_import",
 )
 
 
