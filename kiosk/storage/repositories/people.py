@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -254,7 +255,7 @@ class PeopleRepository:
         self.session.flush()
         return _person(row)
 
-    def ended_visitors(self, now: datetime) -> list[PersonRecord]:
+    def ended_visitors(self, now: datetime) -> builtins.list[PersonRecord]:
         """Visitors whose pass has ended (``valid_until`` passed) and who are not erased."""
         query = (
             select(PersonRow)
