@@ -6,16 +6,16 @@ erased with their biometric data by the retention job once the pass has ended
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 
 from kiosk.services.people import NewPerson
 
 
 def end_of_day(now: datetime) -> datetime:
-    """Midnight after ``now`` in the machine's local time, as UTC."""
+    """23:59:59 of ``now``'s day in the machine's local time, as UTC (not midnight: a
+    pass that reads "until 00:00" or shows tomorrow's date reads as a day too long)."""
     local = now.astimezone()
-    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), local.tzinfo)
-    return midnight.astimezone(UTC)
+    return datetime.combine(local.date(), time(23, 59, 59), local.tzinfo).astimezone(UTC)
 
 
 def visitor_pass(name: str, now: datetime | None = None) -> NewPerson:

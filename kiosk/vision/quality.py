@@ -196,7 +196,12 @@ def assess_face(
         "roll_deg": round(pose.roll_deg, 1),
     }
     reasons = tuple(words for check, words in found if check not in q.warn_only)
-    warnings = tuple(words for check, words in found if check in q.warn_only)
+    # a warning is no instruction (the photo is kept): what it is, and what it may do
+    warnings = tuple(
+        f"{words.split(':')[0].split(' (')[0]}: may match less well"
+        for check, words in found
+        if check in q.warn_only
+    )
     return QualityReport(reasons, round(score, 4), measures, warnings)
 
 

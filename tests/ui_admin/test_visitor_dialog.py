@@ -34,6 +34,8 @@ def test_new_visitor_needs_a_name_and_photos_and_is_listed_apart(
     dialog.name.setText("Angelina Guest")
     assert not dialog.save_button.isEnabled()  # no photos yet
     dialog.add_faces(frames)
+    assert not dialog.save_button.isEnabled()  # no consent yet
+    dialog.consent.setChecked(True)
     assert dialog.save_button.isEnabled()
     dialog.save()
     assert dialog.saved is not None and dialog.saved.templates_added == 2

@@ -1,5 +1,5 @@
 """A visitor's pass at the desk: the name, three camera photos (the guided capture,
-looking straight), Save. The pass is valid until the end of today and the visitor's face
+looking straight), Save. The pass is valid until 23:59 today and the visitor's face
 is erased by the retention job when it ends (:mod:`kiosk.services.visitors`)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -46,9 +47,13 @@ class VisitorDialog(QDialog):
         self.photos_label = QLabel("No photos yet.")
         self.camera_button = QPushButton("Take photos with the camera…")
         self.camera_button.clicked.connect(self.take_photos)
+        self.consent = QCheckBox(
+            "The visitor agreed that their face is stored for today and used to open this door"
+        )
+        self.consent.toggled.connect(self._update)
         self.status = QLabel(
             f"The pass lets them in until {until:%H:%M} today ({until:%Y-%m-%d}); their "
-            "photos are deleted when it ends. Ask the visitor's consent before taking photos."
+            "photos are deleted when it ends."
         )
         self.status.setWordWrap(True)
         self.save_button = QPushButton("Save the pass")
@@ -60,6 +65,7 @@ class VisitorDialog(QDialog):
         form = QFormLayout()
         form.addRow("Name:", self.name)
         form.addRow("Photos:", self.photos_label)
+        form.addRow("Consent:", self.consent)
         buttons = QHBoxLayout()
         buttons.addWidget(self.camera_button)
         buttons.addStretch(1)
@@ -83,10 +89,18 @@ class VisitorDialog(QDialog):
 
     @Slot()
     def _update(self) -> None:
-        self.save_button.setEnabled(bool(self.name.text().strip()) and bool(self.faces))
+        self.save_button.setEnabled(
+            bool(self.name.text().strip()) and bool(self.faces) and self.consent.isChecked()
+        )
 
     @Slot()
     def save(self) -> None:
+        if not self.consent.isChecked():
+            self.status.setText(
+                "Ask the visitor's consent first: their face is stored only with it."
+            )
+            self.status.setStyleSheet(f"color: {RED};")
+            return
         try:
             self.saved = self.services.enrollment.save(
                 self.actor,
