@@ -58,3 +58,15 @@ def test_import_command_refuses_rows_in_one_line_each_and_runs_twice_the_same(
     assert out.count('"badge"') == 1
     code, _, err = run_cli("import", str(tmp_path / "missing.csv"), str(photos))
     assert code != 0 and len(err.strip().splitlines()) == 1 and "not a file" in err
+
+
+def test_enroll_has_a_consent_option(faces_dir: Path, run_cli: Any) -> None:
+    """Issue 26: ``enroll`` on the command line had no consent option."""
+    assert run_cli("admin", "add", "root", "--role", "admin")[0] == 0
+    photo = str(faces_dir / "deepface" / "Angelina" / "img2.jpg")
+    code, out, err = run_cli("enroll", "--name", "A", "--badge", "A1", "--consent", "no", photo)
+    assert code == 2 and "consent" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_cli("enroll", "--name", "A", "--badge", "A1", "--consent", "yes", photo)
+    assert code == 0, err
+    code, out, _ = run_cli("people", "show", "--badge", "A1")
+    assert "consent_by: root" in out
