@@ -22,12 +22,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('templates', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('warnings', sa.String(length=500), nullable=True))
-    with op.batch_alter_table('people', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('visitor', sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # plain ADD COLUMN (SQLite supports it with a constant default): a batch would copy
+    # and drop ``people``, which the foreign keys of templates and events forbid
+    op.add_column('templates', sa.Column('warnings', sa.String(length=500), nullable=True))
+    op.add_column(
+        'people', sa.Column('visitor', sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
 
 
 def downgrade() -> None:
