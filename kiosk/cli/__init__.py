@@ -39,6 +39,7 @@ PLUGINS = (
     "kiosk.cli.rules",
     "kiosk.cli.adapt",
     "kiosk.cli.doctor",
+    "kiosk.cli.imports",
 )
 
 

@@ -34,6 +34,10 @@ def cmd_enroll(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError("give --name, --badge and at least one PHOTO (or --from-folder DIR)")
     if args.from_folder is not None and (args.name or args.badge or args.photos):
         raise InputError("--from-folder takes the names from the subfolders: drop --name/--badge")
+    if args.consent == "no":
+        raise InputError(
+            "--consent no: a face is stored only with the person's consent; nothing enrolled"
+        )
     if args.new_group and not args.group:
         raise InputError("--new-group creates the group named by --group: give --group too")
     valid_from = parse_time(args.valid_from, "--valid-from") if args.valid_from else None
@@ -172,6 +176,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--from-folder",
         metavar="DIR",
         help="enroll DIR/<name>/<photos>: the folder name is the name and badge",
+    )
+    p.add_argument(
+        "--consent",
+        choices=("yes", "no"),
+        help="the person agreed that their face is stored and used at the door (recorded "
+        "with the date and your name); 'no' stores nothing. Without it, enrolling records "
+        "your consent as before",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per photo and person")
     add_auth_arguments(p)

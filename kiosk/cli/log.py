@@ -168,9 +168,10 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
         actor = login(args, store)
         report = AuditLogService(store, settings).purge(actor)
     crops = f", {report.crops} enrollment crop(s)" if report.crop_cutoff else ""
+    visitors = f"; erased {report.visitors} visitor(s) whose pass ended" if report.visitors else ""
     print(
         f"purged {report.snapshots} snapshot(s) older than "
-        f"{local_time(report.snapshot_cutoff)}{crops}"
+        f"{local_time(report.snapshot_cutoff)}{crops}{visitors}"
     )
     return 0
 

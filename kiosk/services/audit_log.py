@@ -28,7 +28,7 @@ from kiosk.storage.anchor import ROSTER_ACK
 from kiosk.storage.chain import ChainReport
 from kiosk.storage.integrity import ROSTER_TABLES
 from kiosk.storage.records import AdminAction, EventFilter, LoggedEvent, Role
-from kiosk.storage.store import Store
+from kiosk.storage.store import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ class PurgeReport:
     crops: int
     snapshot_cutoff: datetime
     crop_cutoff: datetime | None
+    #: visitors whose pass ended, erased (templates, crops and snapshots) in this run
+    visitors: int = 0
 
 
 class AuditLogService:
@@ -280,9 +282,10 @@ class AuditLogService:
         crop_days = self.settings.crop_retention_days
         crop_cutoff = now - timedelta(days=crop_days) if crop_days > 0 else None
         with self.store.unit_of_work(write=True) as uow:
+            visitors = _erase_ended_visitors(uow, actor, now)
             snapshots = uow.events.purge_snapshots(snapshot_cutoff)
             crops = uow.templates.purge_crops(crop_cutoff) if crop_cutoff else 0
-            if actor is None and not (snapshots or crops):
+            if actor is None and not (snapshots or crops or visitors):
                 return PurgeReport(0, 0, snapshot_cutoff, crop_cutoff)  # nothing to record
             uow.audit.record(
                 None if actor is None else actor.username,
@@ -293,7 +296,29 @@ class AuditLogService:
                 before=snapshot_cutoff.isoformat(),
             )
             uow.commit()
-        return PurgeReport(snapshots, crops, snapshot_cutoff, crop_cutoff)
+        return PurgeReport(snapshots, crops, snapshot_cutoff, crop_cutoff, visitors)
+
+
+def _erase_ended_visitors(uow: UnitOfWork, actor: Actor | None, now: datetime) -> int:
+    """Erase every visitor whose pass has ended: templates (with their crops) and
+    snapshots deleted, the row kept and marked erased, as :meth:`PeopleService.erase`
+    does; each one an ``erase`` action of its own."""
+    ended = uow.people.ended_visitors(now)
+    for record in ended:
+        p = record.person
+        templates = uow.templates.delete_for(p.id)
+        snapshots = uow.events.delete_snapshots_for(p.id)
+        uow.people.mark_erased(p.id)
+        uow.audit.record(
+            None if actor is None else actor.username,
+            "erase",
+            f"badge {p.badge}",
+            name=p.name,
+            templates=templates,
+            snapshots=snapshots,
+            reason="visitor pass ended",
+        )
+    return len(ended)
 
 
 class _Stopped(Exception):

@@ -47,7 +47,7 @@ from kiosk.storage.records import Role
 from kiosk.storage.store import Store
 from kiosk.vision.calibration import operating_point
 from kiosk.vision.imageio import too_small
-from kiosk.vision.quality import QualitySettings
+from kiosk.vision.quality import CAMERA_FRAMES, PHOTO_FILES, QualitySettings
 
 #: photos an enrollment should have: a few poses and lights, not one passport picture
 RECOMMENDED_PHOTOS = 10
@@ -112,12 +112,15 @@ class EnrollmentService:
         *,
         loader: ImageLoader | None = None,
         quality: QualitySettings | None = None,
+        frame_quality: QualitySettings | None = None,
     ) -> None:
         self.store = store
         self._analyzer = analyzer
         self.settings = settings
         self.loader = loader or default_loader(settings.vision.max_image_side)
-        self.quality = quality or QualitySettings()
+        #: the gate for photo files, and for camera frames (see kiosk.vision.quality)
+        self.quality = quality or PHOTO_FILES
+        self.frame_quality = frame_quality or CAMERA_FRAMES
 
     @property
     def analyzer(self) -> FaceAnalyzer:
@@ -147,8 +150,8 @@ class EnrollmentService:
         return replace(checked, content_sha256=content)
 
     def check_frame(self, source: str, rgb: ImageArray) -> CheckedFace:
-        """Assess one camera frame with the same rules as a photo file."""
-        return checked_from_results(source, self.analyzer.analyze(rgb), self.quality)
+        """Assess one camera frame (every check refuses: the person can be asked again)."""
+        return checked_from_results(source, self.analyzer.analyze(rgb), self.frame_quality)
 
     def find_duplicates(
         self, faces: Sequence[CheckedFace], exclude_person: int | None
@@ -197,6 +200,15 @@ class EnrollmentService:
         threshold = operating_point(self.settings.vision, 1, door=False).threshold
         return [f.source for f, m in zip(accepted, typical, strict=True) if m >= threshold]
 
+    def unlike_the_others(self, face: CheckedFace, others: Sequence[CheckedFace]) -> bool:
+        """Would :meth:`odd_ones_out` point ``face`` out among ``others``? The guided
+        capture asks before it keeps a frame, so it never keeps one that enrollment then
+        marks "not like the others"."""
+        from dataclasses import replace
+
+        probe = replace(face, source="\0candidate")  # no photo or frame has this name
+        return probe.source in self.odd_ones_out([*others, probe])
+
     # -- saving --------------------------------------------------------------------------
 
     def save(
@@ -242,6 +254,7 @@ class EnrollmentService:
                     consent_at=now,
                     consent_by=actor.username,
                     notes=new.notes,
+                    visitor=new.visitor,
                 )
             else:
                 assert person_id is not None
@@ -266,10 +279,13 @@ class EnrollmentService:
                     np.asarray(f.embedding, dtype=np.float32),
                     model,
                     quality=f.quality,
-                    source=f"file:{Path(f.source).name}" if source == "file" else source,
+                    source=(
+                        f"file:{Path(f.source).name}" if source in ("file", "import") else source
+                    ),
                     crop_jpeg=chip_jpeg(np.asarray(f.chip)) if f.chip is not None else None,
                     created_at=now,
                     content_sha256=f.content_sha256,
+                    warnings="; ".join(f.warnings) or None,
                 )
                 added += 1
             if added == 0 and new is None:
@@ -367,6 +383,21 @@ class EnrollmentService:
             f"there is no group {limits.printable(group, 100)!r} (known groups: {listed}); "
             "check the spelling, or add --new-group to create it"
         )
+
+    def record_action(self, actor: Actor, action: str, target: str, **details: object) -> None:
+        """One entry in the operators' actions (an import's refused row, its summary)."""
+        with self.store.unit_of_work(write=True) as uow:
+            uow.audit.record(actor.username, action, target, **details)
+            uow.commit()
+
+    def stored_contents(self, person_id: int | None) -> set[str]:
+        """The content hashes of the photos stored for the person."""
+        return self._stored_contents(person_id)
+
+    def existing_person(self, name: str, badge: str) -> int | None:
+        """The id of the person with ``badge`` (``None``: not enrolled); an error when the
+        badge belongs to someone else, an erased person or an altered record."""
+        return self._existing(name, badge)
 
     def _stored_contents(self, person_id: int | None) -> set[str]:
         if person_id is None:

@@ -58,6 +58,8 @@ class NewPerson:
     valid_until: datetime | None = None
     notes: str = ""
     consent: bool = False
+    #: a visitor's pass: listed apart from staff, erased when ``valid_until`` passes
+    visitor: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,13 +181,20 @@ class PeopleService:
         status: str | None = None,
         group: str | None = None,
         limit: int = 1000,
+        visitors: bool | None = None,
     ) -> tuple[list[PersonRecord], int]:
         """The first ``limit`` people matching, in name order, and how many match: the
         search runs in the database, so a site with 100,000 people stays quick."""
         actor.require(Role.ADMIN)
         with self.store.unit_of_work() as uow:
             return views.people_page(
-                uow, search=search, status=status, group=group, limit=limit, now=datetime.now(UTC)
+                uow,
+                search=search,
+                status=status,
+                group=group,
+                limit=limit,
+                now=datetime.now(UTC),
+                visitors=visitors,
             )
 
     def find(self, actor: Actor, text: str, *, limit: int = 20) -> list[PersonRecord]:

@@ -59,10 +59,14 @@ class CheckedFace:
     content_sha256: str | None = None
     #: the person already has this photo (same content): skipped, not a rejection
     already_stored: bool = False
+    #: accepted, but it may match less well (amber; stored with the template)
+    warnings: tuple[str, ...] = ()
 
     @property
     def reason_text(self) -> str:
-        return "; ".join(self.reasons) if self.reasons else "accepted"
+        if self.reasons:
+            return "; ".join(self.reasons)
+        return "accepted, but " + "; ".join(self.warnings) if self.warnings else "accepted"
 
     @property
     def name(self) -> str:
@@ -96,12 +100,11 @@ def checked_from_results(
     source: str, results: Sequence[FaceResult], quality: QualitySettings | None = None
 ) -> CheckedFace:
     """The quality verdict on the faces found in one photo or frame."""
-    report = assess_photo(results, quality)
+    report, main = assess_photo(results, quality)
     yaw, pitch = report.measures.get("yaw", 0.0), report.measures.get("pitch", 0.0)
     boxes = tuple((r.face.box.x1, r.face.box.y1, r.face.box.x2, r.face.box.y2) for r in results)
-    if not report.ok:
+    if not report.ok or main is None:
         return CheckedFace(source, False, report.reasons, report.score, yaw, pitch, boxes=boxes)
-    only = results[0]
     return CheckedFace(
         source,
         True,
@@ -109,9 +112,10 @@ def checked_from_results(
         report.score,
         yaw,
         pitch,
-        _readonly(only.embedding),
-        _readonly(only.chip),
+        _readonly(main.embedding),
+        _readonly(main.chip),
         boxes,
+        warnings=report.warnings,
     )
 
 

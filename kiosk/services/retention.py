@@ -1,5 +1,7 @@
 """Retention that runs by itself: snapshots (and, when set, enrollment crops) past their
-retention period are deleted when the kiosk starts and then once a day, without anyone
+retention period are deleted, and visitors whose pass has ended are erased (templates,
+crops, snapshots), when the kiosk starts and then every hour (a visitor's face is kept
+at most an hour past the pass), without anyone
 running ``purge``. Each run that deletes something is an operator's action of the kiosk
 itself (admin "-") in the chained log.
 """
@@ -19,6 +21,8 @@ from kiosk.storage.store import Store
 log = logging.getLogger(__name__)
 
 DAY_SECONDS = 24 * 3600.0
+#: how often the retention job runs: a visitor's pass ends at a time of day
+RUN_EVERY_SECONDS = 3600.0
 
 
 def purge_expired(
@@ -30,11 +34,13 @@ def purge_expired(
     except KioskError as exc:
         log.error("retention: could not delete expired snapshots: %s", exc)
         return None
-    if report.snapshots or report.crops:
+    if report.snapshots or report.crops or report.visitors:
         log.info(
-            "retention: deleted %d snapshot(s) and %d crop(s) past their retention",
+            "retention: deleted %d snapshot(s) and %d crop(s) past their retention, "
+            "erased %d visitor(s) whose pass ended",
             report.snapshots,
             report.crops,
+            report.visitors,
         )
     return report
 
@@ -48,7 +54,7 @@ class RetentionRunner:
         store: Store,
         settings: Settings,
         *,
-        interval: float = DAY_SECONDS,
+        interval: float = RUN_EVERY_SECONDS,
         on_run: Callable[[PurgeReport | None], None] | None = None,
     ) -> None:
         self.store = store

@@ -95,6 +95,8 @@ class PersonRow(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: MAC of what the kiosk decides on (kiosk.storage.chain.person_seal)
     seal: Mapped[str | None] = mapped_column(String(64))
+    #: a visitor's pass: listed apart from staff, erased when ``valid_until`` has passed
+    visitor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TemplateRow(Base):
@@ -123,6 +125,9 @@ class TemplateRow(Base):
     content_sha256: Mapped[str | None] = mapped_column(String(64))
     #: binds the template to its person (kiosk.storage.repositories.templates.template_seal)
     seal: Mapped[str | None] = mapped_column(String(64))
+    #: what the enrollment gate warned of ("blurred; small face"), or None: accepted, but
+    #: it may match less well (kept for review; not part of the seal)
+    warnings: Mapped[str | None] = mapped_column(String(500))
 
 
 class EventRow(Base):

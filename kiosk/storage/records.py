@@ -28,6 +28,8 @@ class PersonRecord:
     templates: int = 0
     #: False when the row was changed outside the kiosk: the kiosk refuses the person
     sealed: bool = True
+    #: a visitor's pass (one day): listed apart, erased by retention when it ends
+    visitor: bool = False
 
     @property
     def erased(self) -> bool:
@@ -46,6 +48,7 @@ class TemplateInfo:
     created_at: datetime
     has_crop: bool
     damaged: bool = False  # cannot be decrypted for its person: skipped by recognition
+    warnings: str | None = None  # what the enrollment gate warned of, if anything
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,10 @@ def people_page(
     group: str | None = None,
     limit: int = 1000,
     now: datetime,
+    visitors: bool | None = None,
 ) -> tuple[list[PersonRecord], int]:
     """The first ``limit`` people matching, in name order, and how many match.
+    ``visitors``: only visitors (True), only staff (False), or both (None).
 
     ``search``: part of the name or badge, any case (``%`` and ``_`` are themselves);
     ``group``: ``""`` for people without a group; ``status``: a :class:`PersonStatus`
@@ -111,6 +113,8 @@ def people_page(
         conditions.append(
             PersonRow.group_name.is_(None) if group == "" else PersonRow.group_name == group
         )
+    if visitors is not None:
+        conditions.append(PersonRow.visitor.is_(visitors))
     templates = (
         select(func.count())
         .select_from(TemplateRow)

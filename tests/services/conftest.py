@@ -51,7 +51,7 @@ def chip_for(photo: FakePhoto, seed: int) -> ImageArray:
     rng = np.random.default_rng(seed)
     if photo.blurred:
         base = np.full((150, 150), photo.brightness, dtype=np.float64)
-        base += np.linspace(-25, 25, 150)[None, :]  # smooth: contrast but no edges
+        base += np.linspace(-70, 70, 150)[None, :]  # smooth: contrast but no edges
     else:
         base = photo.brightness + rng.normal(0, 30, (150, 150))
     grey = np.clip(base, 0, 255).astype(np.uint8)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from kiosk import app, cli
 from kiosk.vision.imageio import load_image
-from kiosk.vision.quality import assess_photo
+from kiosk.vision.quality import CAMERA_FRAMES, assess_photo
 
 PASSWORD = "Corr3ct-horse-battery"
 
@@ -45,15 +45,18 @@ def lines(out: str) -> list[dict[str, Any]]:
 
 def test_quality_checks_on_real_photos(faces_dir: Path, pipeline: Any, tmp_path: Path) -> None:
     good = load_image(faces_dir / "deepface" / "Angelina" / "img2.jpg")
-    report = assess_photo(pipeline.analyze(good))
+    # the camera's limits: every check refuses
+    report, _ = assess_photo(pipeline.analyze(good), CAMERA_FRAMES)
     assert report.ok, report.reasons
     blurred = cv2.GaussianBlur(good, (0, 0), 6)
-    assert any("blurred" in r for r in assess_photo(pipeline.analyze(blurred)).reasons)
+    blurred_report, _ = assess_photo(pipeline.analyze(blurred), CAMERA_FRAMES)
+    assert any("blurred" in r for r in blurred_report.reasons)
     dark = (good.astype(np.float32) * 0.18).astype(np.uint8)
-    dark_report = assess_photo(pipeline.analyze(dark))
+    dark_report, _ = assess_photo(pipeline.analyze(dark), CAMERA_FRAMES)
     assert any("too dark" in r for r in dark_report.reasons), dark_report.reasons
     group = load_image(faces_dir / "face_recognition" / "_multi_face" / "knn_obama_and_biden.jpg")
-    assert "faces in the photo" in assess_photo(pipeline.analyze(group)).reasons[0]
+    group_report, subject = assess_photo(pipeline.analyze(group), CAMERA_FRAMES)
+    assert "faces in the photo" in group_report.reasons[0] and subject is None
 
 
 def test_admin_command_line_end_to_end(faces_dir: Path, run_cli: Any, tmp_path: Path) -> None:

@@ -3,21 +3,33 @@ the guided camera capture (a real camera thread reading a video of real photos).
 
 from __future__ import annotations
 
+import threading
+import time
 import tomllib
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
+from kiosk.camera.frames import CameraStatus, Frame, FrameSlot
 from kiosk.config import Settings
 from kiosk.errors import KioskError
 from kiosk.services.accounts import Actor
 from kiosk.services.admin import AdminServices
 from kiosk.services.people import NewPerson
-from kiosk.ui.admin.capture import STRAIGHT, CaptureDialog, PoseTarget
+from kiosk.ui.admin.capture import (
+    STRAIGHT,
+    UNLIKE,
+    CaptureDialog,
+    CaptureUpdate,
+    CaptureWorker,
+    PoseTarget,
+)
 from kiosk.ui.admin.enroll import EnrollDialog
 from kiosk.ui.admin.security import SecurityPage
-from tests.support.videos import write_video
+from tests.support.videos import framed, write_video
 
 PEOPLE = {
     "Obama": ("obama/tests_obama.jpg", "obama/tests_obama2.jpg", "obama/knn_obama1.jpg"),
@@ -142,6 +154,56 @@ def test_guided_capture_keeps_good_frames_and_lets_the_admin_drop_some(
     assert enroll.save()
     [view, _] = vision_services.people.templates(admin, enroll.saved.person.id)  # type: ignore[union-attr]
     assert view.info.source == "camera" and view.crop_jpeg
+
+
+class ScriptedSlot(FrameSlot):
+    """A camera that shows these frames in turn, one per look, then stops the capture."""
+
+    def __init__(self, frames: list[np.ndarray], stop: threading.Event) -> None:
+        super().__init__(CameraStatus(True, "", "scripted", (640, 480, 5.0), label="scripted"))
+        self.frames, self.stop = frames, stop
+
+    def wait_newer(self, seq: int, timeout: float) -> Frame | None:
+        if seq >= len(self.frames):
+            self.stop.set()
+            return None
+        rgb = self.frames[seq]
+        rgb.flags.writeable = False
+        return Frame(seq + 1, time.monotonic(), rgb)
+
+
+def test_guided_capture_does_not_keep_a_frame_enrollment_would_call_someone_else(
+    qtbot: QtBot, vision_services: AdminServices, photos: Path
+) -> None:
+    """Issue 26: the capture kept a frame that passed the checks and that the enroll
+    dialog then marked "not like the others: someone else?". Here someone else (Biden)
+    steps in front of the camera after three frames of Obama: the capture asks again
+    (and says so) and keeps only Obama, so enrollment finds no odd one out."""
+    shown = ["tests_obama.jpg", "tests_obama2.jpg", "tests_obama.jpg", None, "tests_obama2.jpg"]
+    frames = [
+        cv2.cvtColor(
+            framed(photos / ("biden/knn_biden2.jpg" if f is None else f"obama/{f}"), (640, 480)),
+            cv2.COLOR_BGR2RGB,
+        )
+        for f in shown
+    ]
+    stop = threading.Event()
+    worker = CaptureWorker(
+        vision_services.enrollment,
+        ScriptedSlot(frames, stop),
+        stop,
+        plan=(STRAIGHT,) * 4,
+        patience_s=0.0,
+        min_gap_s=0.0,
+    )
+    updates: list[CaptureUpdate] = []
+    worker.update.connect(updates.append)
+    worker.run()
+    said = [u.feedback for u in updates]
+    assert said == ["Got it."] * 3 + [UNLIKE, "Got it."], said
+    kept = [u.shot for u in updates if u.shot is not None]
+    assert len(kept) == 4 == len(worker.kept)
+    assert vision_services.enrollment.odd_ones_out(kept) == []
 
 
 def test_capture_says_what_is_wrong_with_a_frame(

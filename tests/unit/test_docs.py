@@ -39,10 +39,7 @@ REWRITTEN = {
 }
 
 #: pages the docs index names that other changes in progress write
-PENDING = {
-    "docs/enrollment-gate.md",
-    "docs/import-and-visitors.md",
-}
+PENDING: set[str] = set()
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -58,6 +59,7 @@ def _record(row: PersonRow, templates: int = 0, *, sealed: bool = True) -> Perso
         erased_at=row.erased_at,
         templates=templates,
         sealed=sealed,
+        visitor=bool(row.visitor),
     )
 
 
@@ -102,6 +104,7 @@ class PeopleRepository:
         consent_at: datetime | None = None,
         consent_by: str | None = None,
         notes: str = "",
+        visitor: bool = False,
     ) -> Person:
         values = _checked_person_changes(
             {
@@ -122,6 +125,7 @@ class PeopleRepository:
             consent_at=consent_at,
             created_at=now,
             updated_at=now,
+            visitor=visitor,
         )
         self.session.add(row)
         self.session.flush()
@@ -250,6 +254,20 @@ class PeopleRepository:
         row.seal = _seal_of(self.key, row)
         self.session.flush()
         return _person(row)
+
+    def ended_visitors(self, now: datetime) -> builtins.list[PersonRecord]:
+        """Visitors whose pass has ended (``valid_until`` passed) and who are not erased."""
+        query = (
+            select(PersonRow)
+            .where(
+                PersonRow.visitor.is_(True),
+                PersonRow.erased_at.is_(None),
+                PersonRow.valid_until.is_not(None),
+                PersonRow.valid_until <= now,
+            )
+            .order_by(PersonRow.id)
+        )
+        return [_record(row, sealed=self._sealed(row)) for row in self.session.scalars(query)]
 
     def mark_erased(self, person_id: int) -> None:
         row = self.session.get(PersonRow, person_id, with_for_update=True)

@@ -57,6 +57,7 @@ class TemplateRepository:
         crop_jpeg: bytes | None = None,
         created_at: datetime | None = None,
         content_sha256: str | None = None,
+        warnings: str | None = None,
     ) -> int:
         blob = self.cipher.encrypt_embedding(embedding)
         row = TemplateRow(
@@ -70,6 +71,7 @@ class TemplateRepository:
             created_at=created_at or utcnow(),
             crop=None if crop_jpeg is None else self.cipher.encrypt(crop_jpeg, PURPOSE_CROP),
             content_sha256=content_sha256,
+            warnings=limits.printable(warnings, 500) if warnings else None,
         )
         self.session.add(row)
         self.session.flush()
@@ -126,6 +128,7 @@ class TemplateRepository:
                 created_at=r.created_at,
                 has_crop=r.crop is not None,
                 damaged=not self._usable(r),
+                warnings=r.warnings,
             )
             for r in rows
         ]

@@ -104,6 +104,7 @@ class CaptureWorker(QObject):
         patience_s: float = 6.0,
         min_gap_s: float = 0.4,
         taken: int = 0,
+        kept: tuple[CheckedFace, ...] = (),
     ) -> None:
         super().__init__()
         self.enrollment = enrollment
@@ -113,6 +114,8 @@ class CaptureWorker(QObject):
         self.patience_s = patience_s
         self.min_gap_s = min_gap_s
         self.taken = taken
+        #: the frames kept so far: a new one unlike them is asked for again, not kept
+        self.kept: list[CheckedFace] = list(kept)
 
     @Slot()
     def run(self) -> None:
@@ -148,8 +151,14 @@ class CaptureWorker(QObject):
             relaxed = now - target_since > self.patience_s
             fits = target.fits(checked.yaw, checked.pitch) or relaxed
             shot = None
-            if checked.accepted and fits and now - last_shot >= self.min_gap_s:
+            unlike = (
+                checked.accepted and fits and self.enrollment.unlike_the_others(checked, self.kept)
+            )
+            if unlike:
+                feedback = UNLIKE
+            elif checked.accepted and fits and now - last_shot >= self.min_gap_s:
                 shot = checked
+                self.kept.append(checked)
                 self.taken += 1
                 last_shot = now
                 target_since = now
@@ -175,6 +184,11 @@ class CaptureWorker(QObject):
                 )
             )
         self.finished.emit()
+
+
+#: a frame that passed the checks but would be marked "not like the others: someone
+#: else?" by enrollment (an extreme pose, or another person stepped in): asked again
+UNLIKE = "That one did not look like the others: look at the camera, then follow the instruction"
 
 
 def _short(reason: str) -> str:
@@ -301,6 +315,7 @@ class CaptureDialog(QDialog):
             plan=self.plan,
             patience_s=self.patience_s,
             taken=len(self.kept),
+            kept=tuple(self.kept),
         )
         self._thread = track(QThread())
         self._thread.setObjectName("capture")

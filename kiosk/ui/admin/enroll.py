@@ -265,12 +265,16 @@ class EnrollDialog(QDialog):
         if face.accepted and face.chip is not None:
             doubt = self._doubt(face)
             icon = pixmap_from_rgb(face.chip, ICON)
-            if doubt is None:
+            if doubt is None and face.warnings:
+                # kept and stored with its warning: it may match less well
+                text, colour = f"✔ {face.name}\naccepted; {face.warnings[0]}", AMBER
+                icon = framed(icon, AMBER)
+            elif doubt is None:
                 text, colour = f"✔ {face.name}\naccepted", GREEN
             else:
                 text, colour = f"? {face.name}\n{doubt}", AMBER
                 icon = framed(icon, AMBER)
-            reason = doubt or "accepted"
+            reason = doubt or face.reason_text
         else:
             icon = file_icon(face.source) or rejected_icon()
             text, colour, reason = f"✘ {face.name}\n{face.reason_text}", RED, face.reason_text

@@ -113,7 +113,7 @@ class PeopleModel(QAbstractTableModel):
         status = person_status(r, self._now)
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
-                return p.name
+                return f"{p.name} (visitor)" if r.visitor else p.name
             if col == 1:
                 return p.badge
             if col == 2:
@@ -181,8 +181,15 @@ class PeoplePage(QWidget):
         self.status.currentIndexChanged.connect(self.reload)
         self.group = QComboBox()
         self.group.currentIndexChanged.connect(self.reload)
+        self.kind = QComboBox()
+        self.kind.setObjectName("peopleKind")
+        self.kind.addItem("Staff and visitors", None)
+        self.kind.addItem("Staff", False)
+        self.kind.addItem("Visitors", True)
+        self.kind.currentIndexChanged.connect(self.reload)
         top = QHBoxLayout()
         top.addWidget(self.search, 2)
+        top.addWidget(self.kind)
         top.addWidget(QLabel("Status"))
         top.addWidget(self.status)
         top.addWidget(QLabel("Group"))
@@ -201,9 +208,17 @@ class PeoplePage(QWidget):
         self.table.doubleClicked.connect(self.edit_selected)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
 
+        self.visitor_button = QPushButton("New visitor…")
+        self.visitor_button.setToolTip(
+            "A pass for today: the visitor's name and a few camera photos; erased when it ends"
+        )
+        self.visitor_button.clicked.connect(self.new_visitor)
         self.enroll_button = QPushButton("Enroll new person…")
         self.enroll_button.setToolTip("Add a person with photos from files or the camera")
         self.enroll_button.clicked.connect(self.enroll_new)
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Add many people at once from a CSV and a photo folder")
+        self.import_button.clicked.connect(self.import_staff)
         self.more_button = QPushButton("Photos…")
         self.more_button.setToolTip("See, remove or add photos of the selected person")
         self.more_button.clicked.connect(self.photos_selected)
@@ -232,6 +247,8 @@ class PeoplePage(QWidget):
         buttons = QHBoxLayout()
         for b in (
             self.enroll_button,
+            self.visitor_button,
+            self.import_button,
             self.more_button,
             self.edit_button,
             self.active_button,
@@ -269,6 +286,7 @@ class PeoplePage(QWidget):
             search=self.search.text(),
             status=self.status.currentData(),
             group=self.group.currentData(),
+            visitors=self.kind.currentData(),
         )
         n = len(self.model.records)
         total = self.model.total
@@ -324,6 +342,25 @@ class PeoplePage(QWidget):
         if dialog.saved is not None:
             self.refresh()
             self.confirm(dialog.saved.person.id, saved_words(dialog.saved))
+
+    @Slot()
+    def new_visitor(self) -> None:
+        from kiosk.ui.admin.visitor import VisitorDialog
+
+        self.notice.setVisible(False)
+        dialog = VisitorDialog(self.services, self.actor, self)
+        dialog.exec()
+        if dialog.saved is not None:
+            self.refresh()
+            self.confirm(dialog.saved.person.id, dialog.saved_words())
+
+    @Slot()
+    def import_staff(self) -> None:
+        from kiosk.ui.admin.import_dialog import ImportDialog
+
+        self.notice.setVisible(False)
+        ImportDialog(self.services, self.actor, self).exec()
+        self.refresh()
 
     @Slot()
     def photos_selected(self) -> None:

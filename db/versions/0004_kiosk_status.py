@@ -2,8 +2,8 @@
 failing, liveness off, stopped), since when, and its last decision, for the console's
 Today page. A table of its own: nothing else changes.
 
-Revision ID: 0003_kiosk_status
-Revises: 0002
+Revision ID: 0004
+Revises: 0003 (the gate warnings and visitors)
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0003_kiosk_status'
-down_revision: str | None = '0002'
+revision: str = '0004'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
