@@ -21,6 +21,7 @@ from kiosk.services.accounts import Actor
 from kiosk.services.admin import AdminServices
 from kiosk.services.staff_import import plan_import, run_import
 from kiosk.ui.admin.import_dialog import ImportDialog
+from tests.support.shots import maybe_shot
 
 GOOD = 190
 
@@ -133,6 +134,7 @@ def test_import_200_rows_refuses_10_with_reasons_and_a_second_run_changes_nothin
     shown = [dialog.table.item(i, 4).text() for i in range(dialog.table.rowCount())]
     assert sum(text.startswith("refused: ") for text in shown) == len(BAD)
     assert "190 imported, 10 refused" in dialog.summary.text()
+    maybe_shot(dialog, "import-done")
 
     # nothing half-written: every good row whole, no refused badge stored at all
     people, templates, per_badge = counts(vision_services, admin)

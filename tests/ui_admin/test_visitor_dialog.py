@@ -13,6 +13,7 @@ from kiosk.services.people import NewPerson
 from kiosk.ui.admin.people import PeoplePage
 from kiosk.ui.admin.visitor import VisitorDialog
 from kiosk.vision.imageio import load_image
+from tests.support.shots import maybe_shot
 
 
 def test_new_visitor_needs_a_name_and_photos_and_is_listed_apart(
@@ -37,6 +38,7 @@ def test_new_visitor_needs_a_name_and_photos_and_is_listed_apart(
     assert not dialog.save_button.isEnabled()  # no consent yet
     dialog.consent.setChecked(True)
     assert dialog.save_button.isEnabled()
+    maybe_shot(dialog, "visitor-dialog")
     dialog.save()
     assert dialog.saved is not None and dialog.saved.templates_added == 2
     assert "valid until" in dialog.saved_words()
@@ -46,5 +48,6 @@ def test_new_visitor_needs_a_name_and_photos_and_is_listed_apart(
     assert names() == ["Angelina Guest (visitor)", "Jack Staff"]
     page.kind.setCurrentIndex(page.kind.findText("Visitors"))
     assert names() == ["Angelina Guest (visitor)"]
+    maybe_shot(page, "people-visitors")
     page.kind.setCurrentIndex(page.kind.findText("Staff"))
     assert names() == ["Jack Staff"]
