@@ -49,6 +49,7 @@ KIOSK = (
 #: the console's pages and dialogs the guides show (tests/ui_admin/screenshots.py's names)
 CONSOLE = (
     "01-sign-in",
+    "01b-today",
     "02-people",
     "03-enroll-checked",
     "04-question-before-saving",

@@ -99,6 +99,8 @@ def main() -> int:
         window.sign_in_page.submit()
         assert window.main is not None and window.main.people is not None
         people = window.main.people
+        shot(window, "01b-today")  # the console opens on Today
+        window.main.tabs.setCurrentWidget(people)
         shot(window, "02-people")
         enrollment(services, admin, window)
         person = next(r for r in people.model.records if r.person.badge == "B-44")
