@@ -106,3 +106,17 @@ def test_the_real_network_denies_a_phone_replay_and_passes_a_live_face(faces_dir
         verdict = verdicts[-1]
         assert not verdict.pending and verdict.live is live, (clip, verdict)
         assert "passive model" in verdict.detail
+
+
+def test_the_kiosk_loads_the_passive_network_unless_it_is_switched_off(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from kiosk.app import make_liveness
+    from kiosk.config import Settings
+
+    settings = Settings.load({"KIOSK_HOME": str(tmp_path)})
+    check = make_liveness(settings)
+    assert isinstance(check, ActiveLiveness) and check._passive.score is not None
+    off = replace(settings, liveness=replace(settings.liveness, passive_model=False))
+    check = make_liveness(off)
+    assert isinstance(check, ActiveLiveness) and check._passive.score is None
