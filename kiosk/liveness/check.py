@@ -34,7 +34,7 @@ from kiosk.liveness.challenge import Challenge, ChallengeRules, Move, Outcome, P
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border, border_sides
 from kiosk.liveness.geometry import Points
 from kiosk.liveness.identity import IdentityTrack
-from kiosk.liveness.passive import PassiveScore, PassiveWatch
+from kiosk.liveness.passive import PICTURE_MESSAGE, PassiveScore, PassiveWatch
 from kiosk.liveness.texture import GreyArray, fit_plane, grey, surround_motion
 
 #: What the person at the door is told when the challenge failed.
@@ -43,7 +43,6 @@ RETRY_MESSAGE = "Please turn your head as shown."
 STAFF_MESSAGE = "The head turn was not recognised. Please see staff."
 #: the prompt of a new try starts with this
 AGAIN = "Once more: "
-PICTURE_MESSAGE = "A photo or a screen was seen. Please look at the camera yourself."
 #: frames the passive mode looks at before it answers
 PASSIVE_FRAMES = 3
 #: the prompt says "a little further" once a move has gone this part of the way

@@ -33,7 +33,8 @@ MIN_FRAMES = 3
 MAX_FRAMES = 8
 EVERY = 2
 
-PASSIVE_MESSAGE = "A photo or a screen was seen. Please look at the camera yourself."
+#: what the person at the door is told when a picture was seen (by this or the border cue)
+PICTURE_MESSAGE = "A photo or a screen was seen. Please look at the camera yourself."
 
 
 class PassiveWatch:
@@ -70,7 +71,7 @@ class PassiveWatch:
     def verdict(self, steps: int = 0, done: int = 0) -> LivenessVerdict:
         return LivenessVerdict(
             False,
-            PASSIVE_MESSAGE,
+            PICTURE_MESSAGE,
             step=done,
             steps=steps,
             detail=f"liveness failed: the passive model scored the face {self.mean:.2f} "

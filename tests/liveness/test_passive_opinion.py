@@ -16,7 +16,7 @@ import torch
 from kiosk.config import LivenessSettings
 from kiosk.domain.faces import Box, DetectedFace, FaceResult
 from kiosk.liveness.check import ActiveLiveness, PassiveLiveness
-from kiosk.liveness.passive import MAX_FRAMES, PASSIVE_MESSAGE
+from kiosk.liveness.passive import MAX_FRAMES, PICTURE_MESSAGE
 from kiosk.vision.antispoof import PassiveScorer
 from kiosk.vision.detector import FaceDetector
 
@@ -46,7 +46,7 @@ def test_a_face_scored_confidently_fake_is_denied_and_a_real_score_lets_nobody_s
     for i in range(7):  # one frame in two is scored: 4 scores
         check.observe(_Frame(i / 8, rgb), _face(box))
     verdict = check.assess()
-    assert not verdict.live and not verdict.pending and verdict.reason == PASSIVE_MESSAGE
+    assert not verdict.live and not verdict.pending and verdict.reason == PICTURE_MESSAGE
     assert "passive model scored the face 0.05" in verdict.detail
     # a confident "real" does not pass the active check: the challenge is still asked
     check = ActiveLiveness(LivenessSettings(), random.Random(1), passive=lambda r, b: 0.99)

@@ -57,6 +57,7 @@ from tools.liveness.frames import (
     read_clip_cached,
     same_person_threshold,
 )
+from tools.liveness.made import KINDS, STRATEGIES
 from tools.liveness.relief import relief
 
 #: pixel cues are measured on frames whose parallax in the asked direction is at least this
@@ -143,8 +144,6 @@ def load_clips(pipeline: FacePipeline, root: Path, cache: Path, kind: str) -> di
 # --- attacks ---------------------------------------------------------------------------
 
 _WORKER: dict[str, Any] = {}
-KINDS = list(AttackKind)
-STRATEGIES = [Strategy.FOLLOW] * 6 + [Strategy.SWING] * 3 + [Strategy.HANDHELD]
 
 
 def _init_worker(faces: Path) -> None:
