@@ -163,6 +163,14 @@ w.on_update(
 )
 shot("08d_denied_left_mid_check")
 w._held_until = 0
+decided(
+    Decision.DENIED_SPOOF,
+    "The head turn was not recognised. Please see staff.",
+    "Barack Obama",
+    3,
+)
+shot("08d2_denied_after_two_tries")
+w._held_until = 0
 attempt[0] += 1
 w.on_update(PaceChanged(True, 1.3, 1.6, 1.5))
 w.on_update(analysis(LoopState.CHECKING, attempt[0], slow=True))
