@@ -291,6 +291,10 @@ class LivenessSettings:
     #: Measured: no window of a genuine clip under 0.43, the real attack clips at 0.00
     passive_model: bool = True
     passive_fake_below: float = 0.2
+    #: one clear turn (``one_clear_turn``) ends the check only when the passive model
+    #: scored the face at least this (mean of at least 3 frames: "confidently real");
+    #: otherwise the second turn is asked. Without the passive model, never.
+    passive_clear_above: float = 0.9
 
     def __post_init__(self) -> None:
         if self.mode not in LIVENESS_MODES:
@@ -306,6 +310,11 @@ class LivenessSettings:
             raise ConfigError(
                 "liveness passive_fake_below must be between 0 and 1, not "
                 f"{self.passive_fake_below}"
+            )
+        if not 0 < self.passive_clear_above <= 1:
+            raise ConfigError(
+                "liveness passive_clear_above must be above 0 and at most 1, not "
+                f"{self.passive_clear_above}"
             )
         if not 1 <= self.tries <= 3:
             raise ConfigError(f"liveness tries must be 1 to 3, not {self.tries}")

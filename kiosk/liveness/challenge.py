@@ -85,6 +85,10 @@ class Challenge:
     start: float
     baseline: list[Points]
     baseline_box: Box | None = None
+    #: whether one clear turn may end the challenge now (``ChallengeRules.clear_margin``
+    #: set): the kiosk's check asks the passive model (its score confidently real); None:
+    #: the rules alone decide
+    clear_allowed: Callable[[], bool] | None = None
     _done: int = 0
     _recent: deque[_Sample] = field(default_factory=lambda: deque(maxlen=8))
     _last_dir: float = 0.0  # sign of the last completed move's axis value
@@ -102,6 +106,8 @@ class Challenge:
     _held_until: float | None = None
     #: the challenge passed on one clear turn
     clear: bool = False
+    #: a clear first turn was seen that ``clear_allowed`` did not let end the challenge
+    clear_refused: bool = False
     _status: ChallengeStatus | None = None
     _max_parallax: float = 0.0
     _max_motion: float = 0.0
@@ -320,18 +326,23 @@ class Challenge:
 
     def _is_clear(self, last: list[_Sample]) -> bool:
         """The frames of the first move are a clear 3-D turn: all turned the asked way and
-        scored at least ``clear_margin`` above the threshold."""
+        scored at least ``clear_margin`` above the threshold, and ``clear_allowed`` (when
+        given) allows it; a clear turn it did not allow is noted (``clear_refused``)."""
         margin = self.rules.clear_margin
         if margin is None or self._done != 0:
             return False
         need = self.rules.combination.threshold + margin
         asked = self.moves[0]
-        return all(
+        clear = all(
             s.score is not None
             and s.score >= need
             and self._turned(asked, s, self.rules.min_parallax)
             for s in last
         )
+        if clear and self.clear_allowed is not None and not self.clear_allowed():
+            self.clear_refused = True
+            return False
+        return clear
 
     def _pass_clear(self, last: list[_Sample], elapsed: float) -> ChallengeStatus:
         self._add_counted(last)

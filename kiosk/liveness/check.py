@@ -22,7 +22,7 @@ import functools
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -158,12 +158,20 @@ class ActiveLiveness:
         identity_threshold: float | None = None,
         level: str = "normal",
         passive: PassiveScore | None = None,
+        passive_denies: bool = True,
     ) -> None:
         self.settings = settings
-        self.rules = rules_from(settings, level)
         self._passive = PassiveWatch(
             passive if settings.passive_model else None, settings.passive_fake_below
         )
+        #: deny on a confidently fake passive score (False: the evaluation counts it apart)
+        self.passive_denies = passive_denies
+        #: the tries in force: a second try only with a cue that tells a replayed
+        #: recording from a person (the border cue or the passive model); measured: a
+        #: screen replaying the person's real turns answers two turns with two tries in 5
+        #: of 20 replays by the challenge alone, in none with one try
+        self.tries = settings.tries if settings.border_check or passive_on(settings, passive) else 1
+        self.rules = rules_from(replace(settings, tries=self.tries), level)
         self.rng = rng or random.SystemRandom()
         self.identity_threshold = identity_threshold
         self._before: deque[_Seen] = deque(maxlen=3)  # the frames before the prompt
@@ -186,7 +194,8 @@ class ActiveLiveness:
 
     def assess(self) -> LivenessVerdict:
         c = self._challenge
-        for watch in (self._border, self._passive):
+        watches = (self._border, self._passive) if self.passive_denies else (self._border,)
+        for watch in watches:
             if watch.spoof:
                 return (
                     watch.verdict() if c is None else watch.verdict(c.status.total, c.status.done)
@@ -204,7 +213,7 @@ class ActiveLiveness:
             )
         if status.outcome is Outcome.FAILED:
             detail = self._detail(f"liveness failed: {status.reason}")
-            if self._try < self.settings.tries and not self._no_retry and self._recent:
+            if self._try < self.tries and not self._no_retry and self._recent:
                 # a new random challenge at once, from where the head is now
                 self._failed.append(detail)
                 self._try += 1
@@ -250,7 +259,13 @@ class ActiveLiveness:
             seen[-1].time,
             [s.points for s in seen],
             seen[-1].box,
+            clear_allowed=self._passive_vouches,
         )
+
+    def _passive_vouches(self) -> bool:
+        """One clear turn may end the check: the passive model scored the face confidently
+        real (``passive_clear_above``); without the model, never."""
+        return self._passive.vouches(self.settings.passive_clear_above)
 
     def reset(self) -> None:
         self._before.clear()
@@ -287,12 +302,17 @@ class ActiveLiveness:
         border: Border | None = None,
         image: GreyArray | None = None,
         box: Box | None = None,
+        passive: float | None = None,
     ) -> None:
         """One frame of the face: its time, its five landmarks, its embedding (or None),
         the border cue (or None when not measured), the frame in grey (or None: the
-        moves are then judged on the landmarks alone, without the pixel cues) and the
-        detector's face box (or None)."""
+        moves are then judged on the landmarks alone, without the pixel cues), the
+        detector's face box (or None) and the passive model's score of the frame when the
+        caller scored it (:class:`PassiveWatch`'s one frame in two; :meth:`observe`
+        scores the frames itself)."""
         self._border.add(border)
+        if passive is not None:
+            self._passive.put(passive)
         points = np.asarray(points, np.float64)
         if np.all(np.isfinite(points)):
             self._recent.append(_Seen(time, points, embedding, image, box))
@@ -348,7 +368,7 @@ class ActiveLiveness:
         text += self._passive.note()
         if self._failed:  # the tries before this one, in order
             earlier = " | ".join(f"try {i}: {d}" for i, d in enumerate(self._failed, start=1))
-            text = f"try {self._try} of {self.settings.tries}: {text} | {earlier}"
+            text = f"try {self._try} of {self.tries}: {text} | {earlier}"
         return text
 
 
@@ -433,7 +453,13 @@ def one_clear_turn(settings: LivenessSettings, level: str) -> bool:
         and level in ONE_CLEAR_TURN_LEVELS
         and settings.clear_margin > 0
         and settings.border_check
+        and settings.passive_model
     )
+
+
+def passive_on(settings: LivenessSettings, passive: PassiveScore | None) -> bool:
+    """The passive model scores the faces: switched on and given to the check."""
+    return settings.passive_model and passive is not None
 
 
 def make_liveness(

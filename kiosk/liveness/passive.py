@@ -11,7 +11,10 @@ anyone skip the challenge:
   the real attack clips (a phone, a screen replaying real head turns) 0.00;
 - it is **not** used to let anyone in: made attacks of every kind, flat prints that fill
   the frame with no edge in view above all, score above 0.8 often enough (see
-  docs/measurements/liveness.md) that a high score proves nothing.
+  docs/measurements/liveness.md) that a high score proves nothing;
+- a confidently *real* score (:meth:`PassiveWatch.vouches`) is one more condition before
+  one clear head turn may end the check (``one_clear_turn``): it removes a way in, never
+  adds one. Without it the check asks for the second turn.
 
 At most :data:`MAX_FRAMES` frames of an attempt are scored, one in :data:`EVERY`: the
 score is steady over an attempt, and the check must not slow the door.
@@ -46,13 +49,27 @@ class PassiveWatch:
         self.scores: list[float] = []
         self._frames = 0
 
-    def add(self, rgb: ImageArray, box: Box) -> None:
-        """One frame of the face being decided on."""
+    def add(self, rgb: ImageArray, box: Box) -> float | None:
+        """One frame of the face being decided on: its score, when this frame was scored."""
         if self.score is None or len(self.scores) >= MAX_FRAMES:
-            return
+            return None
         self._frames += 1
         if (self._frames - 1) % EVERY == 0:
-            self.scores.append(float(self.score(rgb, box)))
+            value = float(self.score(rgb, box))
+            self.scores.append(value)
+            return value
+        return None
+
+    def put(self, value: float) -> None:
+        """A score already computed (by the caller, one frame in :data:`EVERY`)."""
+        if len(self.scores) < MAX_FRAMES:
+            self.scores.append(float(value))
+
+    def vouches(self, above: float) -> bool:
+        """The face scored confidently real: the mean of at least :data:`MIN_FRAMES`
+        scored frames at ``above`` or more."""
+        mean = self.mean
+        return mean is not None and len(self.scores) >= MIN_FRAMES and mean >= above
 
     @property
     def mean(self) -> float | None:

@@ -30,6 +30,7 @@ WATCHED = (
     "liveness.border_check",
     "liveness.passive_model",
     "liveness.passive_fake_below",
+    "liveness.passive_clear_above",
     "liveness.min_parallax",
     "liveness.time_limit_seconds",
     "liveness.tries",

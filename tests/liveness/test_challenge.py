@@ -32,6 +32,7 @@ from kiosk.liveness.cues import Border
 from kiosk.liveness.evidence import RATIO_CAP, Combination, Evidence
 from kiosk.liveness.geometry import parallax, tilt
 from kiosk.liveness.identity import IdentityTrack
+from kiosk.liveness.passive import PassiveWatch
 from kiosk.vision.networks import network
 
 from .heads import HEAD, PHOTO, view
@@ -491,6 +492,62 @@ def test_one_clear_turn_ends_the_challenge_a_marginal_one_asks_the_second() -> N
     both = _challenge((Move.LEFT, Move.RIGHT), combination=TEXTURE_ONLY)
     _play_planes(both, _turn(30), [0.2])
     assert both.status.outcome is Outcome.PENDING and both.status.done == 1
+
+
+def test_a_clear_turn_ends_the_challenge_only_where_it_is_allowed() -> None:
+    # the kiosk's check allows it only on a confidently real passive score: refused, the
+    # clear turn is noted and the second move is asked, as for a marginal one
+    refused = Challenge(
+        (Move.LEFT, Move.RIGHT),
+        ChallengeRules(combination=TEXTURE_ONLY, clear_margin=3.0),
+        0.0,
+        [view(HEAD)],
+        clear_allowed=lambda: False,
+    )
+    _play_planes(refused, _turn(30), [0.2])
+    assert refused.status.outcome is Outcome.PENDING and refused.status.done == 1
+    assert not refused.clear and refused.clear_refused
+    allowed = Challenge(
+        (Move.LEFT, Move.RIGHT),
+        ChallengeRules(combination=TEXTURE_ONLY, clear_margin=3.0),
+        0.0,
+        [view(HEAD)],
+        clear_allowed=lambda: True,
+    )
+    _play_planes(allowed, _turn(30), [0.2])
+    assert allowed.status.outcome is Outcome.PASSED and allowed.clear
+    assert not allowed.clear_refused
+
+
+def test_the_passive_score_vouches_only_when_confidently_real_over_three_frames() -> None:
+    watch = PassiveWatch(None, 0.2)
+    for value in (0.95, 0.99):
+        watch.put(value)
+    assert not watch.vouches(0.9)  # two frames are not enough
+    watch.put(0.97)
+    assert watch.vouches(0.9) and not watch.vouches(0.98)
+    watch.put(0.5)  # mean 0.85
+    assert not watch.vouches(0.9)
+    # a check without the model never lets one clear turn end it
+    settings = LivenessSettings(one_clear_turn=True)
+    check = ActiveLiveness(settings)
+    assert check.rules.clear_margin == settings.clear_margin
+    assert not check._passive_vouches()
+    with pytest.raises(ConfigError, match="passive_clear_above"):
+        LivenessSettings(passive_clear_above=0.0)
+
+
+def test_a_second_try_only_with_a_cue_that_tells_a_replay_from_a_person() -> None:
+    # measured: a screen replaying the person's real turns answers two turns with two
+    # tries in 5 of 20 replays by the challenge alone; the border cue and the passive
+    # model deny it
+    assert ActiveLiveness(LivenessSettings()).tries == 2
+    alone = ActiveLiveness(LivenessSettings(border_check=False))
+    assert alone.tries == 1 and not alone.rules.end_on_return
+    with_model = ActiveLiveness(LivenessSettings(border_check=False), passive=lambda rgb, box: 0.9)
+    assert with_model.tries == 2 and with_model.rules.end_on_return
+    switched_off = LivenessSettings(border_check=False, passive_model=False)
+    assert ActiveLiveness(switched_off, passive=lambda rgb, box: 0.9).tries == 1
 
 
 def test_a_turn_that_counts_may_become_clear_while_it_goes_on() -> None:

@@ -21,6 +21,7 @@ from kiosk.liveness.check import (
 )
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border
 from kiosk.liveness.geometry import Points, parallax, tilt
+from kiosk.liveness.passive import EVERY
 from kiosk.vision.imageio import load_image
 from kiosk.vision.pipeline import FacePipeline
 from tools.liveness.frames import (
@@ -125,10 +126,13 @@ def passive_mode_windows(seen: list[Seen], stride: float = 1.0) -> list[bool]:
     return out
 
 
-def _observe(check: ActiveLiveness, s: Seen, border: bool = False) -> None:
-    """One frame of a clip into the active check (``border``: with the border cue)."""
+def _observe(check: ActiveLiveness, s: Seen, border: bool = False, n: int = 1) -> None:
+    """The ``n``-th frame of a replay into the active check (``border``: with the border
+    cue; the passive model's score, where the clip was scored, of one frame in
+    :data:`EVERY`, as in the kiosk)."""
     sides = Border(frozenset(SIDES[: s.border])) if border else None
-    check.observe_points(s.time, s.points, s.embedding, sides, s.grey, s.box)
+    passive = s.passive if n % EVERY == 0 else None
+    check.observe_points(s.time, s.points, s.embedding, sides, s.grey, s.box, passive)
 
 
 SIDES = ("left", "right", "top", "bottom")
@@ -142,21 +146,28 @@ def replay_challenges(
     border: bool = False,
     stride: float = 0.5,
     level: str = "normal",
+    passive_denies: bool = False,
 ) -> list[bool]:
     """A clip played back as the answer to a random challenge, starting every ``stride``
     seconds (as if the attacker pressed play just before the prompt); ``border``: the
-    border cue is on too (as in the kiosk), otherwise the challenge alone."""
+    border cue is on too (as in the kiosk), otherwise the challenge alone. The passive
+    model's scores (when the clip was scored) go to the check, for one clear turn;
+    ``passive_denies``: a confidently fake score denies, as in the kiosk."""
     out = []
     k = 0
     while k + 3 < len(seen):
         check = ActiveLiveness(
-            settings, random.Random(rng.getrandbits(32)), identity_threshold=threshold, level=level
+            settings,
+            random.Random(rng.getrandbits(32)),
+            identity_threshold=threshold,
+            level=level,
+            passive_denies=passive_denies,
         )
-        for s in seen[k : k + 3]:
-            _observe(check, s, border)
+        for n, s in enumerate(seen[k : k + 3]):
+            _observe(check, s, border, n)
         verdict = check.assess()
-        for s in seen[k + 3 :]:
-            _observe(check, s, border)
+        for n, s in enumerate(seen[k + 3 :], start=3):
+            _observe(check, s, border, n)
             verdict = check.assess()
             if not verdict.pending:
                 break

@@ -52,6 +52,7 @@ from kiosk.liveness.check import (
 )
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED
 from kiosk.liveness.evidence import Combination
+from kiosk.vision.antispoof import PassiveScorer
 from kiosk.vision.pipeline import FacePipeline
 from tools.liveness.clips import (
     border_stills,
@@ -66,6 +67,7 @@ from tools.liveness.frames import (
     faces_dir,
     read_clip_cached,
     same_face_threshold,
+    with_passive_scores,
 )
 from tools.liveness.genuine import genuine_report
 from tools.liveness.made import AttackAttempt, _attack_task, _init_worker, summarize
@@ -242,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     # 2 and 3. the real clips
     if not args.skip_clips:
         pipeline = FacePipeline.load(VisionSettings(device="cpu"))
+        if args.passive:
+            scorer = PassiveScorer()
+            scorer.load()
         root = args.faces / "video" / "liveness"
         clips: dict[str, list[Seen]] = {}
         kinds_of: dict[str, str] = {}
@@ -249,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
             if path.suffix.lower() not in (".mp4", ".mpg", ".avi", ".webm", ".mov", ".gif"):
                 continue
             clips[path.name] = read_clip_cached(pipeline, path, args.fps, args.cache)
+            if args.passive:  # the passive model's scores, for the checks fed these frames
+                clips[path.name] = with_passive_scores(
+                    path, clips[path.name], args.fps, scorer.score, args.cache
+                )
             kinds_of[path.name] = path.parent.name
         print(
             "real clips (attempts starting every second; 'motion': the 3-D motion test "
@@ -285,14 +294,19 @@ def main(argv: list[str] | None = None) -> int:
                     full = replay_challenges(
                         seen, counted, rng, threshold, border=True, level=level
                     )
+                    kiosk = replay_challenges(
+                        seen, counted, rng, threshold, True, level=level, passive_denies=True
+                    )
                     entry[f"replay/{rule}"] = {
                         "attempts": len(alone),
                         "accepted_challenge_alone": sum(alone),
                         "accepted_with_border": sum(full),
+                        "accepted_with_border_and_passive": sum(kiosk) if args.passive else None,
                     }
                     line += (
                         f"\n  {'':30s} replayed against {rule}: accepted "
                         f"{rate(alone)} by the challenge alone, {rate(full)} with the border cue"
+                        + (f", {rate(kiosk)} with the passive model too" if args.passive else "")
                     )
             for key, flags in (("passive", passive), ("border", border), ("motion", motion)):
                 by_kind[kind][key] += flags

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 from kiosk.domain.faces import Box, FloatArray, ImageArray
 from kiosk.liveness.cues import border_sides
 from kiosk.liveness.geometry import frontal_offset
+from kiosk.liveness.passive import PassiveScore
 from kiosk.liveness.texture import GreyArray, grey
 from kiosk.vision.imageio import load_image
 from kiosk.vision.pipeline import FacePipeline
@@ -132,6 +134,7 @@ class Seen:
     box: Box | None = None
     border: int = 0  # sides of a picture's frame around the face (kiosk.liveness.cues)
     grey: GreyArray | None = None  # the frame, for the texture test (kiosk.liveness.texture)
+    passive: float | None = None  # the passive model's score of the face (with_passive_scores)
 
 
 def look(
@@ -175,34 +178,63 @@ def look(
 # --- the real clips -----------------------------------------------------------------
 
 
-def read_clip(pipeline: FacePipeline, path: Path, fps: float, embed_every: int) -> list[Seen]:
-    """The clip's face at about ``fps`` frames a second (missing frames left out), in the
-    frames as the check sees them: scaled down to at most 640 pixels."""
+def clip_frames(path: Path, fps: float) -> Iterator[tuple[float, ImageArray]]:
+    """The clip's frames at about ``fps`` a second, as the check sees them (scaled down to
+    at most 640 pixels): (time, RGB)."""
     cap = cv2.VideoCapture(str(path))
     native = cap.get(cv2.CAP_PROP_FPS) or 25.0
     step = max(1, round(native / fps))
+    i = 0
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            i += 1
+            if (i - 1) % step:
+                continue
+            rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8)
+            scale = 640 / max(rgb.shape[:2])
+            if scale < 1:
+                rgb = np.asarray(
+                    cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA),
+                    np.uint8,
+                )
+            yield (i - 1) / native, rgb
+    finally:
+        cap.release()
+
+
+def read_clip(pipeline: FacePipeline, path: Path, fps: float, embed_every: int) -> list[Seen]:
+    """The clip's face at about ``fps`` frames a second (missing frames left out), in the
+    frames as the check sees them: scaled down to at most 640 pixels."""
     seen: list[Seen] = []
-    i = n = 0
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        i += 1
-        if (i - 1) % step:
-            continue
-        rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), np.uint8)
-        scale = 640 / max(rgb.shape[:2])
-        if scale < 1:
-            rgb = np.asarray(
-                cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8
-            )
+    for n, (t, rgb) in enumerate(clip_frames(path, fps)):
         near = seen[-1].box if seen else None
-        s = look(pipeline, rgb, (i - 1) / native, n % embed_every == 0, near=near)
-        n += 1
+        s = look(pipeline, rgb, t, n % embed_every == 0, near=near)
         if s is not None and s.box is not None:
             seen.append(s)
-    cap.release()
     return seen
+
+
+def with_passive_scores(
+    path: Path, seen: list[Seen], fps: float, score: PassiveScore, cache: Path | None
+) -> list[Seen]:
+    """``seen`` with the passive model's score of each frame's face (``Seen.passive``),
+    kept in ``cache`` (a folder) when one is given."""
+    stored = cache / f"{path.name}.{fps:g}.passive.pkl" if cache is not None else None
+    if stored is not None and stored.is_file():
+        by_time: dict[float, float] = pickle.loads(stored.read_bytes())
+    else:
+        wanted = {s.time: s.box for s in seen}
+        by_time = {}
+        for t, rgb in clip_frames(path, fps):
+            box = wanted.get(t)
+            if box is not None:
+                by_time[t] = float(score(rgb, box))
+        if stored is not None:
+            stored.write_bytes(pickle.dumps(by_time))
+    return [replace(s, passive=by_time.get(s.time)) for s in seen]
 
 
 def read_clip_cached(

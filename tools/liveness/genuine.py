@@ -41,6 +41,7 @@ from kiosk.domain.stats import upper_bound
 from kiosk.liveness.check import ActiveLiveness
 from kiosk.liveness.cues import Border
 from kiosk.liveness.evidence import Combination
+from kiosk.liveness.passive import EVERY
 from tools.liveness.frames import Seen, Turn, background_of, find_turns, person_of
 from tools.liveness.moves import FixedMoves
 
@@ -206,12 +207,12 @@ def _run(
     check = ActiveLiveness(settings, FixedMoves(*drawn), identity_threshold=threshold, level=level)
     if held_out and clip in held_out:
         check.rules = replace(check.rules, combination=held_out[clip])
-    for s in before:
-        _observe(check, s)
+    for n, s in enumerate(before):
+        _observe(check, s, n)
     verdict = check.assess()
     start = end = before[-1].time
-    for s in frames:
-        _observe(check, s)
+    for n, s in enumerate(frames, start=len(before)):
+        _observe(check, s, n)
         verdict = check.assess()
         end = s.time
         if not verdict.pending:
@@ -222,10 +223,13 @@ def _run(
     return True, round(end - start, 2), verdict.detail, used
 
 
-def _observe(check: ActiveLiveness, s: Seen) -> None:
-    """One frame of a clip into the check, with the border cue (as in the kiosk)."""
+def _observe(check: ActiveLiveness, s: Seen, n: int) -> None:
+    """The ``n``-th frame of an answer into the check, with the border cue and, when the
+    clip was scored (``--passive``), the passive model's score of one frame in
+    :data:`EVERY` (as in the kiosk)."""
     sides = Border(frozenset(("left", "right", "top", "bottom")[: s.border]))
-    check.observe_points(s.time, s.points, s.embedding, sides, s.grey, s.box)
+    passive = s.passive if n % EVERY == 0 else None
+    check.observe_points(s.time, s.points, s.embedding, sides, s.grey, s.box, passive)
 
 
 def _sequences(pool: tuple[str, ...], count: int) -> Iterator[tuple[str, ...]]:

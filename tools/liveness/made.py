@@ -69,6 +69,8 @@ class AttackAttempt:
     turned_scores: list[float] = field(default_factory=list)
     #: accepted on one clear turn (the opt-in rule at Normal), without the other moves
     clear: bool = False
+    #: a clear first turn that the passive model's score did not let end the check
+    clear_refused: bool = False
     #: the passive model (kiosk.liveness.passive) would have denied it, counted apart; its
     #: mean score over the attempt (None: not measured, ``--passive`` not given)
     passive_spoof: bool = False
@@ -99,24 +101,31 @@ def run_attack(
     attempt = AttackAttempt(kind.value, strategy.value, photo.path.name, reached=False)
     # the challenge and the 3-D test without the border cue, which is counted apart
     # (``border_spoof``) so that each is measured on its own
+    # (and the passive model's denial, counted apart too: ``passive_spoof``; its scores
+    # still go to the check, where a confidently real one lets one clear turn end it)
     rules = rules_from(settings)  # the kiosk's rules (with the border cue on)
+    tries = settings.tries  # the kiosk's (the border cue and the passive model on)
     settings = replace(settings, border_check=False)
     active = ActiveLiveness(
-        settings, random.Random(rng.getrandbits(32)), identity_threshold=same_face_threshold()
+        settings,
+        random.Random(rng.getrandbits(32)),
+        identity_threshold=same_face_threshold(),
+        passive_denies=False,
     )
-    active.rules = rules
+    active.rules, active.tries = rules, tries
     passive = SpontaneousMotion(settings)
     watch = BorderWatch(True)
     opinion = PassiveWatch(passive_score, settings.passive_fake_below)
 
-    def count(seen: Seen, rgb: np.ndarray) -> None:
+    def count(seen: Seen, rgb: np.ndarray) -> float | None:
+        """Count the cues apart; the passive model's score of this frame, if scored."""
         watch.add_sides(seen.border)
         attempt.frames, attempt.framed = watch.seen, watch.framed
         attempt.border_spoof = attempt.border_spoof or watch.spoof
-        if seen.box is not None:
-            opinion.add(rgb, seen.box)
+        score = opinion.add(rgb, seen.box) if seen.box is not None else None
         attempt.passive_spoof = attempt.passive_spoof or opinion.spoof
         attempt.passive_mean = opinion.mean
+        return score
 
     dt = 1.0 / fps
     # the frames before the prompt: recognition votes (three frames, all must match)
@@ -130,9 +139,11 @@ def run_attack(
             return attempt
         if float(np.linalg.norm(seen.embedding - photo.template)) > threshold:
             return attempt
-        active.observe_points(seen.time, seen.points, seen.embedding, image=seen.grey, box=seen.box)
+        score = count(seen, frame)
+        active.observe_points(
+            seen.time, seen.points, seen.embedding, image=seen.grey, box=seen.box, passive=score
+        )
         passive.observe_points(seen.time, seen.points)
-        count(seen, frame)
         near = seen.box
         t += dt
     attempt.reached = True
@@ -148,11 +159,16 @@ def run_attack(
         n += 1
         if seen is not None:
             near = seen.box
+            score = count(seen, frame)
             active.observe_points(
-                seen.time, seen.points, seen.embedding, image=seen.grey, box=seen.box
+                seen.time,
+                seen.points,
+                seen.embedding,
+                image=seen.grey,
+                box=seen.box,
+                passive=score,
             )
             passive.observe_points(seen.time, seen.points)
-            count(seen, frame)
         else:  # no face: time still runs out
             active.observe_points(t, np.full((5, 2), np.nan), None)
         verdict = active.assess()
@@ -170,6 +186,7 @@ def run_attack(
     attempt.counted_scores = list(challenge.counted_scores) if challenge else []
     attempt.turned_scores = list(challenge.turned_scores) if challenge else []
     attempt.clear = bool(challenge and challenge.clear)
+    attempt.clear_refused = bool(challenge and challenge.clear_refused)
     if not passive_done:  # the challenge ended first: the motion test had the frames so far
         attempt.motion_live = passive.live
     # the passive mode answers at the first recognition, after the frames before the prompt
@@ -293,6 +310,12 @@ def summarize(attempts: list[AttackAttempt], skipped: int, count: int) -> dict[s
     out["moves"] = count
     out["accepted"] = sum(act_all)
     out["accepted_on_one_clear_turn"] = sum(a.clear for a in attempts)
+    out["clear_turns_refused_by_the_passive_score"] = sum(a.clear_refused for a in attempts)
+    if out["clear_turns_refused_by_the_passive_score"]:
+        print(
+            f"  clear first turns the passive score did not let end the check: "
+            f"{out['clear_turns_refused_by_the_passive_score']}"
+        )
     out["first_move_done"] = sum(one_all)
     # the combined 3-D score on the frames whose landmarks turned the asked way
     limit = COMBINATION.threshold
