@@ -14,11 +14,12 @@ so that a recording that turns both ways does not answer every challenge. The id
 across the turn is kept by :mod:`kiosk.liveness.identity`.
 
 The moves must be three-dimensional together (``together``: their margins above the
-threshold add up to it). Where ``clear_margin`` is set (a site's opt-in at the Normal
-level), one clear turn is enough: a first move whose two counting frames score that much
-above the threshold ends the challenge, a first move that only counts is held a moment and
-then the next one is asked. Frames are judged at most about 8 a second
-(``frame_interval``), the rate the check was measured at.
+threshold add up to it). Where ``clear_margin`` is set (at the Normal level, by default),
+one clear turn is enough: a first move whose two counting frames score that much above the
+threshold, with the room around the head measured, ends the challenge when
+``clear_allowed`` agrees (the kiosk's check asks the passive model); a first move that
+only counts is held a moment and then the next one is asked. Frames are judged at most
+about 8 a second (``frame_interval``), the rate the check was measured at.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ class _Sample:
     evidence: Evidence | None = None
     #: its combined score (with the frames' pixels), or None
     score: float | None = None
+
+
+def _room_measured(sample: _Sample) -> bool:
+    """The room around the head was measured on this frame (the surroundings cue is a
+    number: not a plain wall, not out of view)."""
+    e = sample.evidence
+    return e is not None and e.surround is not None and bool(np.isfinite(e.surround))
 
 
 @dataclass
@@ -325,9 +333,11 @@ class Challenge:
         return None
 
     def _is_clear(self, last: list[_Sample]) -> bool:
-        """The frames of the first move are a clear 3-D turn: all turned the asked way and
-        scored at least ``clear_margin`` above the threshold, and ``clear_allowed`` (when
-        given) allows it; a clear turn it did not allow is noted (``clear_refused``)."""
+        """The frames of the first move are a clear 3-D turn: all turned the asked way,
+        scored at least ``clear_margin`` above the threshold with the room around the head
+        measured (a turn the room could not confirm is never enough alone), and
+        ``clear_allowed`` (when given) allows it; a clear turn it did not allow is noted
+        (``clear_refused``, cleared if the turn passes as clear later)."""
         margin = self.rules.clear_margin
         if margin is None or self._done != 0:
             return False
@@ -337,6 +347,7 @@ class Challenge:
             s.score is not None
             and s.score >= need
             and self._turned(asked, s, self.rules.min_parallax)
+            and _room_measured(s)
             for s in last
         )
         if clear and self.clear_allowed is not None and not self.clear_allowed():
@@ -349,6 +360,7 @@ class Challenge:
         self._held_until = None
         self._done = 1
         self.clear = True
+        self.clear_refused = False
         return self._end(Outcome.PASSED, elapsed, "one clear turn")
 
     def _turned(self, move: Move, sample: _Sample, threshold: float) -> bool:

@@ -39,7 +39,7 @@ from kiosk.liveness.texture import GreyArray, fit_plane, grey, surround_motion
 
 #: What the person at the door is told when the challenge failed.
 RETRY_MESSAGE = "Please turn your head as shown."
-#: ... and after the last try (``LivenessSettings.tries``) failed
+#: ... and after the last try (``ActiveLiveness.tries``) failed
 STAFF_MESSAGE = "The head turn was not recognised. Please see staff."
 #: the prompt of a new try starts with this
 AGAIN = "Once more: "
@@ -64,10 +64,10 @@ class Timed(Protocol):
 
 def rules_from(settings: LivenessSettings, level: str = "normal") -> ChallengeRules:
     """The challenge's rules at a security level (``kiosk.domain.operating.LEVELS``'s
-    keys): one clear turn is enough only where :func:`one_clear_turn` says so, and only
-    with the border cue on (measured: a screen replaying the person's real head turns
-    answers one turn in 4 of 29 replays by the challenge alone, in none of 39 with the
-    border cue; see the README)."""
+    keys): one clear turn may be enough only where :func:`one_clear_turn` says so, and
+    only with the border cue and the passive model on (measured: a screen replaying the
+    person's real head turns answers one clear turn in 4 of 29 replays by the challenge
+    alone, in none of 39 with the border cue; the passive model scores it 0.00)."""
     clear = settings.clear_margin if one_clear_turn(settings, level) else None
     return ChallengeRules(
         pool=tuple(Move(name) for name in settings.move_names),
@@ -166,11 +166,8 @@ class ActiveLiveness:
         )
         #: deny on a confidently fake passive score (False: the evaluation counts it apart)
         self.passive_denies = passive_denies
-        #: the tries in force: a second try only with a cue that tells a replayed
-        #: recording from a person (the border cue or the passive model); measured: a
-        #: screen replaying the person's real turns answers two turns with two tries in 5
-        #: of 20 replays by the challenge alone, in none with one try
-        self.tries = settings.tries if settings.border_check or passive_on(settings, passive) else 1
+        #: the tries in force (:func:`tries_in_force`)
+        self.tries = tries_in_force(settings, passive_on(settings, passive))
         self.rules = rules_from(replace(settings, tries=self.tries), level)
         self.rng = rng or random.SystemRandom()
         self.identity_threshold = identity_threshold
@@ -187,7 +184,7 @@ class ActiveLiveness:
 
     def observe(self, frame: Timed, face: FaceResult) -> None:
         border = frame_border(self.settings.border_check, frame, face)
-        self._passive.add(frame.rgb, face.face.box)
+        self._passive.add(frame.rgb, face.face.box, frame.time)
         self.observe_points(
             frame.time, face.face.landmarks, face.embedding, border, grey(frame.rgb), face.face.box
         )
@@ -311,7 +308,7 @@ class ActiveLiveness:
         caller scored it (:class:`PassiveWatch`'s one frame in two; :meth:`observe`
         scores the frames itself)."""
         self._border.add(border)
-        if passive is not None:
+        if passive is not None and self.settings.passive_model:
             self._passive.put(passive)
         points = np.asarray(points, np.float64)
         if np.all(np.isfinite(points)):
@@ -392,7 +389,7 @@ class PassiveLiveness:
 
     def observe(self, frame: Timed, face: FaceResult) -> None:
         border = frame_border(self.settings.border_check, frame, face)
-        self._passive.add(frame.rgb, face.face.box)
+        self._passive.add(frame.rgb, face.face.box, frame.time)
         self.observe_points(frame.time, face.face.landmarks, face.embedding, border)
 
     def observe_points(
@@ -430,10 +427,10 @@ class PassiveLiveness:
         self._passive.reset()
 
 
-#: The security levels at which a site may let one clear turn end the check (the others
-#: always ask for ``count`` moves). Measured (README, "Liveness"): one turn counted at the
-#: 3-D threshold let 4 of 386 made attacks in, one clear turn 1 of 4,800 (a phone), so it
-#: is an opt-in (``one_clear_turn``), and only at Normal.
+#: The security levels at which one clear turn may end the check (the others always ask
+#: for ``count`` moves). Measured (docs/measurements/liveness.md): one turn counted at the
+#: 3-D threshold let 4 of 386 made attacks in, one clear turn 1 of 4,800 (a phone), one
+#: clear turn with a confidently real passive score 0 of 3,600; only at Normal.
 ONE_CLEAR_TURN_LEVELS = frozenset({"normal"})
 
 
@@ -444,10 +441,12 @@ def liveness_level(vision: VisionSettings) -> str:
 
 
 def one_clear_turn(settings: LivenessSettings, level: str) -> bool:
-    """Whether one clear turn is enough at a security level (``normal``, ``secure``,
-    ``most-secure``, ``custom``): only where the site chose it (``one_clear_turn``, off by
-    default: measured, 1 of 4,800 made attacks got in on one clear turn), at the levels of
-    :data:`ONE_CLEAR_TURN_LEVELS`, with ``clear_margin`` above 0 and the border cue on."""
+    """Whether one clear turn may be enough at a security level (``normal``, ``secure``,
+    ``most-secure``, ``custom``): where ``one_clear_turn`` is on (the default), at the
+    levels of :data:`ONE_CLEAR_TURN_LEVELS`, with ``clear_margin`` above 0, the border cue
+    and the passive model on; the check then also asks the passive model's score to be
+    confidently real (:meth:`ActiveLiveness._passive_vouches`), or it asks the second
+    turn."""
     return (
         settings.one_clear_turn
         and level in ONE_CLEAR_TURN_LEVELS
@@ -455,6 +454,15 @@ def one_clear_turn(settings: LivenessSettings, level: str) -> bool:
         and settings.border_check
         and settings.passive_model
     )
+
+
+def tries_in_force(settings: LivenessSettings, passive: bool) -> int:
+    """The challenges one attempt may answer: ``tries``, but a second one only with a cue
+    that tells a replayed recording from a person on (the border cue, or the passive
+    model: ``passive``). Measured: a screen replaying the person's real turns answers two
+    turns with two tries in 5 of 20 replays by the challenge alone (with one try, in none
+    of 29); both cues deny it."""
+    return settings.tries if settings.border_check or passive else 1
 
 
 def passive_on(settings: LivenessSettings, passive: PassiveScore | None) -> bool:

@@ -112,7 +112,7 @@ class ChallengeRules:
     frame_interval: float = 0.12
     #: a move asked, turned past ``min_parallax`` and brought back near the start
     #: (under ``centre``) without counting ends the challenge at once as failed, so that
-    #: the next try (``LivenessSettings.tries``) is asked at once instead of at the time
+    #: the next try (``ActiveLiveness.tries``) is asked at once instead of at the time
     #: limit; off when there is no next try (the rest of the time is then the retry)
     end_on_return: bool = False
 

@@ -13,6 +13,7 @@ import pytest
 from kiosk.config import LivenessSettings, VisionSettings
 from kiosk.liveness.challenge import Move
 from kiosk.liveness.check import ActiveLiveness, LivenessVerdict, rules_from
+from kiosk.liveness.passive import Cadence
 from kiosk.vision.calibration import operating_point
 from kiosk.vision.networks import network
 from tools.liveness.attacks import (
@@ -34,10 +35,17 @@ SAME_FACE = network(VisionSettings().network).same_face  # within one attempt
 
 
 def _attack(
-    pipeline, photo: Photo, kind: AttackKind, rng: random.Random, settings: LivenessSettings
+    pipeline,
+    photo: Photo,
+    kind: AttackKind,
+    rng: random.Random,
+    settings: LivenessSettings,
+    fooled: bool = False,
 ) -> LivenessVerdict | None:  # type: ignore[no-untyped-def]
     """A made attack that follows the prompt, through the real pipeline and the active
-    check; None when its first frames are not recognised as the photo's person."""
+    check; None when its first frames are not recognised as the photo's person.
+    ``fooled``: the passive model is taken as fooled (every scored frame 1.0, the worst
+    case), so that one clear turn may end the check and the challenge alone decides."""
     camera = Camera(400, 300)
     medium = make_medium(photo.rgb, photo.face, kind, rng)
     attacker = Attacker(camera, medium, Strategy.FOLLOW, rng)
@@ -47,6 +55,7 @@ def _attack(
         settings, random.Random(rng.getrandbits(32)), identity_threshold=SAME_FACE
     )
     t, near, asked, since = 0.0, None, None, 0.0
+    cadence = Cadence()  # the frames the kiosk would score
     verdict = LivenessVerdict(False, pending=True)
     # every try has its own time limit (the attacker follows each new prompt)
     for n in range(int(FPS * (settings.tries * settings.time_limit_seconds + 1))):
@@ -59,7 +68,8 @@ def _attack(
                 return None
         if seen is not None:
             near = seen.box
-            check.observe_points(t, seen.points, seen.embedding, None, seen.grey, seen.box)
+            score = 1.0 if fooled and cadence.due(t) else None
+            check.observe_points(t, seen.points, seen.embedding, None, seen.grey, seen.box, score)
         if n >= 2:
             verdict = check.assess()
             if not verdict.pending:
@@ -90,14 +100,17 @@ def photos(faces_dir: Path, pipeline) -> list[Photo]:  # type: ignore[no-untyped
 @pytest.mark.parametrize("kind", list(AttackKind))
 def test_made_attack_following_the_prompt_is_denied(kind: AttackKind, photos, pipeline) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7 + list(AttackKind).index(kind))
-    # the most lenient rule (one clear turn, or two: opt-in at Normal); no border cue is
-    # fed to the check (``_attack`` gives it none), so this is the challenge alone; a
-    # shorter time limit for fewer frames to render
+    # the most lenient rule (one clear turn, or two: the default at Normal, here with the
+    # passive model taken as fooled); no border cue is fed to the check (``_attack``
+    # gives it none), so this is the challenge alone; a shorter time limit for fewer
+    # frames to render
     quick = LivenessSettings(mode="active", time_limit_seconds=3.0, one_clear_turn=True)
     assert rules_from(quick).clear_margin is not None
     verdict = None
     for _ in range(4):  # renders the pipeline does not recognise never reach liveness
-        verdict = _attack(pipeline, photos[rng.randrange(len(photos))], kind, rng, quick)
+        verdict = _attack(
+            pipeline, photos[rng.randrange(len(photos))], kind, rng, quick, fooled=True
+        )
         if verdict is not None:
             break
     assert verdict is not None, "the made attack was never recognised as the photo's person"

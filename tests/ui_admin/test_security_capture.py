@@ -77,8 +77,12 @@ def test_security_page_shows_measured_figures_and_records_the_level(
     assert "Fewer than 24 people: the threshold is the one for 24" in text
     assert state.point.sized_for == 24 > state.people
     assert "Normal" in page.in_force.text() and "(default)" in page.in_force.text()
-    # the liveness rule of the level in force (active by default: two turns)
-    assert "asking for two head turns" in page.in_force.text()
+    # the liveness rule of the level in force (active by default: one clear turn with a
+    # confidently real passive score at Normal, otherwise two turns)
+    assert (
+        "asking for one clear head turn when the passive network scores the face as real "
+        "(0.9 or more), otherwise two head turns" in page.in_force.text()
+    )
     # ... asked again at once after a failed try, with the passive network's opinion
     assert "asked again at once after a failed try (2 tries)" in page.in_force.text()
     assert "passive anti-spoofing network denies" in page.in_force.text()

@@ -21,7 +21,7 @@ from kiosk.liveness.check import (
 )
 from kiosk.liveness.cues import BORDER_SIDES_NEEDED, Border
 from kiosk.liveness.geometry import Points, parallax, tilt
-from kiosk.liveness.passive import EVERY
+from kiosk.liveness.passive import Cadence
 from kiosk.vision.imageio import load_image
 from kiosk.vision.pipeline import FacePipeline
 from tools.liveness.frames import (
@@ -126,12 +126,15 @@ def passive_mode_windows(seen: list[Seen], stride: float = 1.0) -> list[bool]:
     return out
 
 
-def _observe(check: ActiveLiveness, s: Seen, border: bool = False, n: int = 1) -> None:
-    """The ``n``-th frame of a replay into the active check (``border``: with the border
-    cue; the passive model's score, where the clip was scored, of one frame in
-    :data:`EVERY`, as in the kiosk)."""
+def _observe(
+    check: ActiveLiveness, s: Seen, border: bool = False, cadence: Cadence | None = None
+) -> None:
+    """One frame of a replay into the active check (``border``: with the border cue; the
+    passive model's score, where the clip was scored, of the frames the kiosk would score:
+    ``cadence``)."""
     sides = Border(frozenset(SIDES[: s.border])) if border else None
-    passive = s.passive if n % EVERY == 0 else None
+    scored = s.passive is not None and cadence is not None and cadence.due(s.time)
+    passive = s.passive if scored else None
     check.observe_points(s.time, s.points, s.embedding, sides, s.grey, s.box, passive)
 
 
@@ -163,11 +166,12 @@ def replay_challenges(
             level=level,
             passive_denies=passive_denies,
         )
-        for n, s in enumerate(seen[k : k + 3]):
-            _observe(check, s, border, n)
+        cadence = Cadence()
+        for s in seen[k : k + 3]:
+            _observe(check, s, border, cadence)
         verdict = check.assess()
-        for n, s in enumerate(seen[k + 3 :], start=3):
-            _observe(check, s, border, n)
+        for s in seen[k + 3 :]:
+            _observe(check, s, border, cadence)
             verdict = check.assess()
             if not verdict.pending:
                 break

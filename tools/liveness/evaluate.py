@@ -84,14 +84,15 @@ def load_held_out(path: Path) -> dict[str, Combination]:
 
 def rule_variants(settings: LivenessSettings) -> list[tuple[str, LivenessSettings, str]]:
     """The challenges measured, with the security level each is asked at: one move, two
-    moves (the default, at every level; with the tries of ``settings``, and with one) and
-    one clear turn or two (the opt-in, Normal)."""
+    moves (the rule at Secure and above; with the tries of ``settings``, and with one) and
+    one clear turn or two (the default at Normal: the clear turn needs the passive model's
+    word, so without ``--passive`` it is never enough)."""
     return [
         ("one move", replace(settings, count=1), "secure"),
-        ("two moves (the default)", replace(settings, count=2), "secure"),
+        ("two moves", replace(settings, count=2, one_clear_turn=False), "secure"),
         ("two moves, one try", replace(settings, count=2, tries=1), "secure"),
         (
-            "one clear turn or two (Normal, one_clear_turn on)",
+            "one clear turn or two (the default at Normal)",
             replace(settings, count=2, one_clear_turn=True),
             "normal",
         ),
@@ -137,15 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--one-clear-turn",
-        action="store_true",
-        help="made attacks: let one clear turn end the check (the opt-in Normal rule)",
+        action=argparse.BooleanOptionalAction,
+        default=LivenessSettings().one_clear_turn,
+        help="made attacks: let one clear turn end the check, with a confidently real "
+        "passive score (the default at Normal; --no-one-clear-turn: two turns)",
     )
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--min-parallax", type=float, help="override the settings' min_parallax")
     ap.add_argument("--workers", type=int, default=1, help="processes for the made attacks")
     ap.add_argument("--skip-clips", action="store_true")
     ap.add_argument(
-        "--passive", action="store_true", help="score the made attacks by the passive model too"
+        "--passive",
+        action="store_true",
+        help="score the faces by the passive model too (made attacks, genuine clips and "
+        "replays): its denial counted apart, and its word for one clear turn; without it, "
+        "one clear turn never ends the check",
     )
     ap.add_argument(
         "--genuine-only",
@@ -210,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         if one_clear_turn(settings, "normal")
         else f", together {settings.clear_margin:g} above"
     )
+    if one_clear_turn(settings, "normal") and not args.passive:
+        print("without --passive nothing vouches for one clear turn: two turns are measured")
     print(
         f"liveness: {settings.count} moves{clear} from {settings.moves}, "
         f"{settings.time_limit_seconds:.0f} s, min parallax {settings.min_parallax:.2f}, "
@@ -294,8 +303,12 @@ def main(argv: list[str] | None = None) -> int:
                     full = replay_challenges(
                         seen, counted, rng, threshold, border=True, level=level
                     )
-                    kiosk = replay_challenges(
-                        seen, counted, rng, threshold, True, level=level, passive_denies=True
+                    kiosk = (
+                        replay_challenges(
+                            seen, counted, rng, threshold, True, level=level, passive_denies=True
+                        )
+                        if args.passive
+                        else []
                     )
                     entry[f"replay/{rule}"] = {
                         "attempts": len(alone),

@@ -22,6 +22,7 @@ from kiosk.liveness.check import (
     ActiveLiveness,
     BorderWatch,
     rules_from,
+    tries_in_force,
 )
 from kiosk.liveness.passive import PassiveScore, PassiveWatch
 from kiosk.vision.pipeline import FacePipeline
@@ -67,7 +68,7 @@ class AttackAttempt:
     #: and of all frames that turned the asked way
     counted_scores: list[float] = field(default_factory=list)
     turned_scores: list[float] = field(default_factory=list)
-    #: accepted on one clear turn (the opt-in rule at Normal), without the other moves
+    #: accepted on one clear turn (the default at Normal), without the other moves
     clear: bool = False
     #: a clear first turn that the passive model's score did not let end the check
     clear_refused: bool = False
@@ -104,7 +105,7 @@ def run_attack(
     # (and the passive model's denial, counted apart too: ``passive_spoof``; its scores
     # still go to the check, where a confidently real one lets one clear turn end it)
     rules = rules_from(settings)  # the kiosk's rules (with the border cue on)
-    tries = settings.tries  # the kiosk's (the border cue and the passive model on)
+    tries = tries_in_force(settings, True)  # the kiosk's: the cues are on there
     settings = replace(settings, border_check=False)
     active = ActiveLiveness(
         settings,
@@ -122,7 +123,7 @@ def run_attack(
         watch.add_sides(seen.border)
         attempt.frames, attempt.framed = watch.seen, watch.framed
         attempt.border_spoof = attempt.border_spoof or watch.spoof
-        score = opinion.add(rgb, seen.box) if seen.box is not None else None
+        score = opinion.add(rgb, seen.box, seen.time) if seen.box is not None else None
         attempt.passive_spoof = attempt.passive_spoof or opinion.spoof
         attempt.passive_mean = opinion.mean
         return score

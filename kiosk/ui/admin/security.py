@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from kiosk.config import THRESHOLD_RANGES
 from kiosk.domain.operating import LEVELS, OperatingPoint
 from kiosk.errors import KioskError
-from kiosk.liveness.check import liveness_level, one_clear_turn
+from kiosk.liveness.check import liveness_level, one_clear_turn, tries_in_force
 from kiosk.services.accounts import Actor
 from kiosk.services.security_level import SecurityLevelService, SecurityState
 from kiosk.services.site_figures import SiteFigures
@@ -338,12 +338,16 @@ class SecurityPage(QWidget):
     def _turns(self, level: str) -> str:
         """What the active liveness check asks for at ``level``."""
         live = self.settings.liveness
-        if one_clear_turn(live, level):
-            return "one clear head turn, or a second one when the first is not clear"
         count = {1: "one", 2: "two", 3: "three", 4: "four"}.get(live.count, str(live.count))
         words = f"{count} head turn{'s' if live.count > 1 else ''}"
-        if live.tries > 1:
-            words += f", asked again at once after a failed try ({live.tries} tries)"
+        if one_clear_turn(live, level):
+            words = (
+                "one clear head turn when the passive network scores the face as real "
+                f"({live.passive_clear_above:g} or more), otherwise {words}"
+            )
+        tries = tries_in_force(live, live.passive_model)
+        if tries > 1:
+            words += f", asked again at once after a failed try ({tries} tries)"
         if live.passive_model:
             words += "; a passive anti-spoofing network denies a face it scores as a picture"
         return words
