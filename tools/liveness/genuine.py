@@ -367,7 +367,8 @@ def clear_at_once(
             clear += 1
             times.append(seconds + reaction)
         else:
-            vouch = replace(settings, passive_clear_above=1e-9)  # the score ignored
+            # the score's value ignored (any score over the denial's threshold vouches)
+            vouch = replace(settings, passive_clear_above=settings.passive_fake_below + 1e-9)
             again, _, detail2, _ = _run(
                 seen, turn.clip, [(moves, (turn,))], vouch, threshold, held_out, "normal"
             )
