@@ -265,8 +265,9 @@ class LivenessSettings:
     #: 2,399 made attacks; see docs/measurements/liveness.md); with ``one_clear_turn``, one
     #: turn this far above ends the check. 0: off (``count`` moves, each at the threshold).
     clear_margin: float = 5.24
-    #: let one clear turn end the check at the Normal level, when the passive model also
-    #: scores the face confidently real (``passive_clear_above``) and the border cue is on:
+    #: let one clear turn (at the first try, the room around the head measured) end the
+    #: check at the Normal level, when the passive model also scores the face confidently
+    #: real (``passive_clear_above``) and the border cue is on:
     #: about half of deliberate turns end the check at once, 1.2 s sooner. Measured: 0 of
     #: 3,600 made attacks (seeds 81-82) at this default; without the passive condition
     #: one clear turn let 1 of 4,800 in (a phone scoring 0.82). Off: two turns everywhere.

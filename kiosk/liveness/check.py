@@ -256,12 +256,18 @@ class ActiveLiveness:
             seen[-1].time,
             [s.points for s in seen],
             seen[-1].box,
-            clear_allowed=self._passive_vouches,
+            clear_allowed=self._clear_allowed,
         )
 
+    def _clear_allowed(self) -> bool:
+        """One clear turn may end the check: at the first try only (a second try is
+        measured from wherever the head was when the first failed, often mid-turn, where
+        a print once scored a clear turn: seed 82, attempt 1756), and when the passive
+        model scored the face confidently real (``passive_clear_above``); without the
+        model, never."""
+        return self._try == 1 and self._passive_vouches()
+
     def _passive_vouches(self) -> bool:
-        """One clear turn may end the check: the passive model scored the face confidently
-        real (``passive_clear_above``); without the model, never."""
         return self._passive.vouches(self.settings.passive_clear_above)
 
     def reset(self) -> None:

@@ -557,6 +557,14 @@ def test_the_passive_score_vouches_only_when_confidently_real_over_three_frames(
     check = ActiveLiveness(settings)
     assert check.rules.clear_margin == settings.clear_margin
     assert not check._passive_vouches()
+    # with the model's word, at the first try only (a second try's reference may be a
+    # picture's mid-turn frames: a print scored a clear turn there, seed 82)
+    vouched = ActiveLiveness(settings, passive=lambda rgb, box: 0.95)
+    for value in (0.95, 0.97, 0.96):
+        vouched._passive.put(value)
+    assert vouched._clear_allowed()
+    vouched._try = 2
+    assert vouched._passive_vouches() and not vouched._clear_allowed()
     with pytest.raises(ConfigError, match="passive_clear_above"):
         LivenessSettings(passive_clear_above=0.1)  # under passive_fake_below
 

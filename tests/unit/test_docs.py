@@ -44,6 +44,8 @@ REWRITTEN = {
     "attacks in (a phone whose turn scored like a head's), so it is not the default. The",
     "security page and the access log say which rule passed whom.",
     "**Made attacks at the default** (two turns, 3-D together, the border cue on; `--attempts",
+    # the list of recorded settings grew (the passive model, one clear turn, tries)
+    "liveness mode, count, border check, parallax, time limit, clear margin, decision method,",
 }
 
 #: pages the docs index names that other changes in progress write

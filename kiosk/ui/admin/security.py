@@ -345,8 +345,7 @@ class SecurityPage(QWidget):
                 "one clear head turn when the passive network scores the face as real "
                 f"({live.passive_clear_above:g} or more), otherwise {words}"
             )
-        tries = tries_in_force(live, live.passive_model)
-        if tries > 1:
+        if (tries := tries_in_force(live, live.passive_model)) > 1:
             words += f", asked again at once after a failed try ({tries} tries)"
         if live.passive_model:
             words += "; a passive anti-spoofing network denies a face it scores as a picture"
