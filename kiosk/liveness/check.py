@@ -167,7 +167,7 @@ class ActiveLiveness:
         #: deny on a confidently fake passive score (False: the evaluation counts it apart)
         self.passive_denies = passive_denies
         #: the tries in force (:func:`tries_in_force`)
-        self.tries = tries_in_force(settings, passive_on(settings, passive))
+        self.tries = tries_in_force(settings, self._passive.score is not None)
         self.rules = rules_from(replace(settings, tries=self.tries), level)
         self.rng = rng or random.SystemRandom()
         self.identity_threshold = identity_threshold
@@ -311,8 +311,8 @@ class ActiveLiveness:
         the border cue (or None when not measured), the frame in grey (or None: the
         moves are then judged on the landmarks alone, without the pixel cues), the
         detector's face box (or None) and the passive model's score of the frame when the
-        caller scored it (:class:`PassiveWatch`'s one frame in two; :meth:`observe`
-        scores the frames itself)."""
+        caller scored it (on the frames :class:`kiosk.liveness.passive.Cadence` picks;
+        :meth:`observe` scores the frames itself)."""
         self._border.add(border)
         if passive is not None and self.settings.passive_model:
             self._passive.put(passive)
@@ -451,8 +451,8 @@ def one_clear_turn(settings: LivenessSettings, level: str) -> bool:
     ``most-secure``, ``custom``): where ``one_clear_turn`` is on (the default), at the
     levels of :data:`ONE_CLEAR_TURN_LEVELS`, with ``clear_margin`` above 0, the border cue
     and the passive model on; the check then also asks the passive model's score to be
-    confidently real (:meth:`ActiveLiveness._passive_vouches`), or it asks the second
-    turn."""
+    confidently real, at the first try (:meth:`ActiveLiveness._clear_allowed`), or it
+    asks the second turn."""
     return (
         settings.one_clear_turn
         and level in ONE_CLEAR_TURN_LEVELS
@@ -469,11 +469,6 @@ def tries_in_force(settings: LivenessSettings, passive: bool) -> int:
     turns with two tries in 5 of 20 replays by the challenge alone (with one try, in none
     of 29); both cues deny it."""
     return settings.tries if settings.border_check or passive else 1
-
-
-def passive_on(settings: LivenessSettings, passive: PassiveScore | None) -> bool:
-    """The passive model scores the faces: switched on and given to the check."""
-    return settings.passive_model and passive is not None
 
 
 def make_liveness(

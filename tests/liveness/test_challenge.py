@@ -506,38 +506,28 @@ def test_one_clear_turn_ends_the_challenge_a_marginal_one_asks_the_second() -> N
     assert both.status.outcome is Outcome.PENDING and both.status.done == 1
 
 
+def _gated(allowed: bool) -> Challenge:
+    """Two turns asked, one clear turn enough where ``clear_allowed`` says so."""
+    rules = ChallengeRules(combination=TEXTURE_ONLY, clear_margin=3.0)
+    return Challenge(
+        (Move.LEFT, Move.RIGHT), rules, 0.0, [view(HEAD)], clear_allowed=lambda: allowed
+    )
+
+
 def test_a_clear_turn_ends_the_challenge_only_where_it_is_allowed() -> None:
     # the kiosk's check allows it only on a confidently real passive score: refused, the
     # clear turn is noted and the second move is asked, as for a marginal one
-    refused = Challenge(
-        (Move.LEFT, Move.RIGHT),
-        ChallengeRules(combination=TEXTURE_ONLY, clear_margin=3.0),
-        0.0,
-        [view(HEAD)],
-        clear_allowed=lambda: False,
-    )
+    refused = _gated(False)
     _play_planes(refused, _turn(30), [0.2])
     assert refused.status.outcome is Outcome.PENDING and refused.status.done == 1
     assert not refused.clear and refused.clear_refused
-    allowed = Challenge(
-        (Move.LEFT, Move.RIGHT),
-        ChallengeRules(combination=TEXTURE_ONLY, clear_margin=3.0),
-        0.0,
-        [view(HEAD)],
-        clear_allowed=lambda: True,
-    )
+    allowed = _gated(True)
     _play_planes(allowed, _turn(30), [0.2])
     assert allowed.status.outcome is Outcome.PASSED and allowed.clear
     assert not allowed.clear_refused
     # a turn the room around the head could not confirm (a plain wall, the band out of
     # view) is never enough alone, however clear its other cues
-    blind = Challenge(
-        (Move.LEFT, Move.RIGHT),
-        ChallengeRules(combination=TEXTURE_ONLY, clear_margin=3.0),
-        0.0,
-        [view(HEAD)],
-        clear_allowed=lambda: True,
-    )
+    blind = _gated(True)
     _play_planes(blind, _turn(30), [0.2], surround=float("nan"))
     assert blind.status.outcome is Outcome.PENDING and blind.status.done == 1
     assert not blind.clear and not blind.clear_refused
